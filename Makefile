@@ -1,0 +1,50 @@
+# From a fresh clone on a machine with only python3 (>= 3.11) and make:
+#   make demo   runs the main job
+#   make test   lint, types, architecture, the full test suite
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck arch pytest contracts bench proof mutation docs clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) examples/demo.py
+
+test: lint typecheck arch pytest contracts
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests examples benchmarks
+	$(VENV)/bin/ruff format --check src tests examples benchmarks
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy --strict src
+
+arch: $(STAMP)
+	$(VENV)/bin/lint-imports
+
+pytest: $(STAMP)
+	HYPOTHESIS_PROFILE=ci $(PY) -m pytest -q -p no:cacheprovider
+
+# CrossHair contracts on the leaf arithmetic, bounded in time (see docs/spec/contracts.md).
+contracts: $(STAMP)
+	$(PY) -m taskvisor.fsm._contracts_check
+
+docs: $(STAMP)
+	$(PY) -m taskvisor.fsm._specgen docs/spec
+
+bench: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	$(PY) -m benchmarks
+
+proof: $(STAMP)
+	HYPOTHESIS_PROFILE=proof $(PY) -m pytest -q -p no:cacheprovider -m "slow or not slow" tests/stateful tests/simulation
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

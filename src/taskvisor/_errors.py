@@ -1,0 +1,82 @@
+"""The exceptions of taskvisor, public through ``taskvisor``.
+
+Owns: every exception class the library raises or lets task bodies raise.
+Must not import: anything that does I/O; the pure core (``taskvisor.fsm``) imports this module.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AlreadyRunning",
+    "CommandQueueFull",
+    "ConfigError",
+    "ControllerNotConfigured",
+    "GraceExceeded",
+    "ShuttingDown",
+    "TaskAlreadyExists",
+    "TaskTerminationTimeout",
+    "TaskvisorError",
+]
+
+
+class TaskvisorError(Exception):
+    """Base class of every error taskvisor raises."""
+
+
+class ConfigError(TaskvisorError, ValueError):
+    """A policy, spec or config value is invalid.
+
+    Attributes:
+        field: the name of the offending field, e.g. ``"BackoffPolicy.first"``.
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+class TaskAlreadyExists(TaskvisorError):
+    """A live task already has this name (I2)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"a task named {name!r} already exists")
+        self.name = name
+
+
+class ShuttingDown(TaskvisorError):
+    """The supervisor is shutting down (or has shut down) and admits nothing new."""
+
+
+class GraceExceeded(TaskvisorError):
+    """Some tasks did not stop within ``grace`` and had to be force-cancelled.
+
+    Attributes:
+        grace: the grace period in seconds.
+        stuck: names of the tasks that had to be force-cancelled, sorted.
+    """
+
+    def __init__(self, grace: float, stuck: tuple[str, ...]) -> None:
+        super().__init__(f"tasks did not stop within {grace:g}s: {', '.join(stuck)}")
+        self.grace = grace
+        self.stuck = stuck
+
+
+class CommandQueueFull(TaskvisorError):
+    """A ``try_*`` call found the bounded command queue full."""
+
+
+class TaskTerminationTimeout(TaskvisorError):
+    """``cancel(task_id, timeout=...)`` gave up waiting for the task to be gone."""
+
+    def __init__(self, task_id: object, timeout: float) -> None:
+        super().__init__(f"task {task_id} was not gone within {timeout:g}s")
+        self.task_id = task_id
+        self.timeout = timeout
+
+
+class AlreadyRunning(TaskvisorError):
+    """``Supervisor.run``/``serve`` was called a second time; a supervisor is single-shot."""
+
+
+class ControllerNotConfigured(TaskvisorError):
+    """``submit`` was called on a supervisor built without ``controller=``."""

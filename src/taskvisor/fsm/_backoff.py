@@ -1,0 +1,125 @@
+"""Backoff and jitter arithmetic on exact integers (api.md section 3; invariant I4).
+
+Owns: ``base_ns``, the jitter formulas and the ``RetryStreak`` that carries a failure streak's
+position and DECORRELATED's previous delay. Every function takes drawn values (a float ``u`` in
+[0, 1]) rather than a generator, so it is plain arithmetic that Hypothesis and CrossHair check.
+The formulas are those of Marc Brooker, "Exponential Backoff And Jitter", AWS Architecture
+Blog, 2015. Must not import anything that does I/O.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from taskvisor.fsm._policy import FIXED_POINT_BITS, BackoffPolicy, JitterPolicy
+
+__all__ = [
+    "RetryStreak",
+    "base_ns",
+    "jitter_ns",
+    "needs_draw",
+    "next_delay_ns",
+    "scale",
+]
+
+_ONE = 1 << FIXED_POINT_BITS
+_U_BITS = 53  # random.random() returns multiples of 2**-53
+
+
+def scale(span: int, u: float) -> int:
+    """``floor(span * u)`` for ``0 <= u <= 1`` on integers, so it is the same on every machine.
+
+    >>> scale(10, 0.5)
+    5
+    """
+    assert span >= 0
+    assert 0.0 <= u <= 1.0
+    k = int(u * (1 << _U_BITS))
+    return (span * k) >> _U_BITS
+
+
+def _fixed_pow(base: int, n: int, limit: int) -> int:
+    """``base**n`` in fixed point (``_ONE`` is 1.0), saturating at ``limit``.
+
+    Exponentiation by squaring: O(log n) multiplications of bounded integers, so a huge ``n``
+    costs nothing and never overflows (api.md: "exact for huge n").
+    """
+    result = _ONE
+    while n:
+        if n & 1:
+            result = (result * base) >> FIXED_POINT_BITS
+            if result >= limit:
+                return limit
+        n >>= 1
+        if n:
+            base = (base * base) >> FIXED_POINT_BITS
+            if base >= limit:
+                # factor >= 1, so result >= 1 and any remaining set bit multiplies by >= base.
+                return limit
+    return result
+
+
+def base_ns(policy: BackoffPolicy, n: int) -> int:
+    """``min(max, first * factor**n)`` in integer nanoseconds, for the n-th retry (n >= 0)."""
+    if n < 0:
+        raise ValueError(f"retry index must be >= 0, got {n}")
+    first, cap = policy.first_ns, policy.max_ns
+    if first == 0 or first >= cap:
+        return first
+    limit = (cap // first + 1) << FIXED_POINT_BITS
+    value = (first * _fixed_pow(policy.factor_fixed, n, limit)) >> FIXED_POINT_BITS
+    return value if value < cap else cap
+
+
+def needs_draw(policy: BackoffPolicy) -> bool:
+    """Whether a delay of this policy consumes one random draw (NONE does not)."""
+    return policy.jitter is not JitterPolicy.NONE
+
+
+def jitter_ns(policy: BackoffPolicy, base: int, prev: int, u: float) -> int:
+    """Apply the policy's jitter to ``base`` with the draw ``u``; ``prev`` feeds DECORRELATED.
+
+    NONE: ``base``. FULL: uniform in [0, base]. EQUAL: base/2 plus uniform in [0, base/2].
+    DECORRELATED: ``min(max, uniform(first, 3 * prev))``. The floor is applied by the caller.
+    """
+    jitter = policy.jitter
+    if jitter is JitterPolicy.NONE:
+        return base
+    if jitter is JitterPolicy.FULL:
+        return scale(base, u)
+    if jitter is JitterPolicy.EQUAL:
+        half = base // 2
+        return base - half + scale(half, u)
+    low = policy.first_ns
+    high = 3 * prev
+    value = low + scale(high - low, u) if high > low else low
+    return value if value < policy.max_ns else policy.max_ns
+
+
+@attrs.frozen
+class RetryStreak:
+    """Where a task stands in its current failure streak.
+
+    Attributes:
+        failures: failed attempts in a row so far (the next retry has index ``failures - 1``).
+        prev_ns: DECORRELATED's previous delay before the floor; ``None`` means ``first``.
+    """
+
+    failures: int = 0
+    prev_ns: int | None = None
+
+
+EMPTY_STREAK = RetryStreak()
+
+
+def next_delay_ns(policy: BackoffPolicy, streak: RetryStreak, u: float) -> tuple[int, RetryStreak]:
+    """Record one more failure and return the delay before the retry, and the new streak.
+
+    The retry index n is the number of failures before this one, so the first failure of a
+    streak waits ``base(0)``. The result lies in ``[0, max(max, floor)]`` (I4).
+    """
+    n = streak.failures
+    prev = policy.first_ns if streak.prev_ns is None else streak.prev_ns
+    raw = jitter_ns(policy, base_ns(policy, n), prev, u)
+    delay = raw if raw > policy.floor_ns else policy.floor_ns
+    return delay, RetryStreak(n + 1, raw)

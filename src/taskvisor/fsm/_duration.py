@@ -1,0 +1,43 @@
+"""Durations: user input (float seconds or timedelta) to exact integer nanoseconds.
+
+Owns: the conversion and validation of every duration the core accepts (architecture rule 2:
+time inside the core is an exact integer). Must not import anything that does I/O.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+from fractions import Fraction
+
+from taskvisor._errors import ConfigError
+
+__all__ = ["NS_PER_S", "Duration", "ns_to_s", "to_ns"]
+
+NS_PER_S = 1_000_000_000
+
+Duration = float | int | timedelta
+
+
+def to_ns(value: object, field: str) -> int:
+    """Convert a duration to integer nanoseconds, raising ``ConfigError`` naming ``field``.
+
+    Floats are taken at their exact binary value and rounded half-to-even to the nanosecond,
+    so the same input gives the same integer on every machine (I8).
+    """
+    if isinstance(value, timedelta):
+        ns = (value.days * 86_400 + value.seconds) * NS_PER_S + value.microseconds * 1_000
+    elif isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(field, f"expected seconds (float) or timedelta, got {value!r}")
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(field, f"must be finite, got {value!r}")
+    else:
+        ns = round(Fraction(value) * NS_PER_S)
+    if ns < 0:
+        raise ConfigError(field, f"must not be negative, got {value!r}")
+    return ns
+
+
+def ns_to_s(ns: int) -> float:
+    """Report integer nanoseconds as float seconds (the public unit)."""
+    return ns / NS_PER_S

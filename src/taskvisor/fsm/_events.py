@@ -1,0 +1,137 @@
+"""Public value types the core produces: ids, events, outcomes and their kinds (api.md section 5).
+
+Owns: ``TaskId``, ``EventKind``, ``OutcomeKind``, ``RejectionKind``, ``BackoffSource``,
+``Event`` and ``TaskOutcome``. Pure values; must not import anything that does I/O.
+"""
+
+from __future__ import annotations
+
+import enum
+
+import attrs
+
+__all__ = [
+    "DIAGNOSTIC_KINDS",
+    "BackoffSource",
+    "Event",
+    "EventKind",
+    "OutcomeKind",
+    "RejectionKind",
+    "TaskId",
+    "TaskOutcome",
+]
+
+
+@attrs.frozen(order=True)
+class TaskId:
+    """Opaque, ordered, hashable task identity; the runtime never reuses one within a process."""
+
+    value: int
+
+    def __repr__(self) -> str:
+        return f"TaskId({self.value})"
+
+    def __str__(self) -> str:
+        return f"#{self.value}"
+
+
+class EventKind(enum.Enum):
+    """Every lifecycle step the supervisor publishes."""
+
+    TASK_ADD_REQUESTED = enum.auto()
+    TASK_ADDED = enum.auto()
+    TASK_ADD_FAILED = enum.auto()
+    TASK_STARTING = enum.auto()
+    TASK_STOPPED = enum.auto()
+    TASK_FAILED = enum.auto()
+    TASK_CANCELED = enum.auto()
+    TIMEOUT_HIT = enum.auto()
+    BACKOFF_SCHEDULED = enum.auto()
+    ACTOR_EXHAUSTED = enum.auto()
+    ACTOR_DEAD = enum.auto()
+    TASK_REMOVE_REQUESTED = enum.auto()
+    TASK_REMOVED = enum.auto()
+    SHUTDOWN_REQUESTED = enum.auto()
+    ALL_STOPPED_WITHIN_GRACE = enum.auto()
+    GRACE_EXCEEDED = enum.auto()
+    SUBSCRIBER_OVERFLOW = enum.auto()
+    SUBSCRIBER_PANICKED = enum.auto()
+    CONTROLLER_SUBMITTED = enum.auto()
+    CONTROLLER_REJECTED = enum.auto()
+    CONTROLLER_SLOT_TRANSITION = enum.auto()
+    RUNTIME_FAILURE = enum.auto()
+
+
+#: Events about the event bus itself: their loss never produces another overflow event.
+DIAGNOSTIC_KINDS = frozenset({EventKind.SUBSCRIBER_OVERFLOW, EventKind.SUBSCRIBER_PANICKED})
+
+
+class OutcomeKind(enum.Enum):
+    """How a task ended, for good."""
+
+    COMPLETED = enum.auto()
+    FAILED = enum.auto()
+    FATAL = enum.auto()
+    CANCELED = enum.auto()
+    FORCE_ABORTED = enum.auto()
+    REJECTED = enum.auto()
+
+
+class RejectionKind(enum.Enum):
+    """Why a task (or a controller submission) was never started."""
+
+    ALREADY_EXISTS = enum.auto()
+    SHUTTING_DOWN = enum.auto()
+    QUEUE_FULL = enum.auto()
+    SLOT_BUSY = enum.auto()
+    SUPERSEDED_BY_REPLACE = enum.auto()
+    REMOVED_FROM_QUEUE = enum.auto()
+    CONTROLLER_SHUTTING_DOWN = enum.auto()
+
+
+class BackoffSource(enum.Enum):
+    """What a scheduled pause follows: a failure (backoff) or a success (``always`` interval)."""
+
+    FAILURE = enum.auto()
+    SUCCESS = enum.auto()
+
+
+@attrs.frozen
+class Event:
+    """One published lifecycle step. ``at`` and durations are float seconds."""
+
+    seq: int
+    at: float
+    kind: EventKind
+    task_id: TaskId | None = None
+    task: str | None = None
+    attempt: int | None = None
+    reason: str | None = None
+    delay: float | None = None
+    timeout: float | None = None
+    duration: float | None = None
+    exit_code: int | None = None
+    backoff_source: BackoffSource | None = None
+    outcome: OutcomeKind | None = None
+    rejection: RejectionKind | None = None
+
+
+@attrs.frozen
+class TaskOutcome:
+    """The reliable, final result of one task (delivered after it left the registry).
+
+    Attributes:
+        kind: how it ended.
+        reason: human-readable reason (empty for a plain completion).
+        exit_code: the code a ``Fail``/``Fatal`` carried, if any.
+        error: the exception that caused it, when there was one.
+        rejection: why it never started, for ``REJECTED``.
+        attempts: how many attempts were started.
+    """
+
+    kind: OutcomeKind
+    reason: str = ""
+    exit_code: int | None = None
+    error: BaseException | None = attrs.field(default=None, eq=False)
+    rejection: RejectionKind | None = None
+    attempts: int = 0

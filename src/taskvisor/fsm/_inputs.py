@@ -1,0 +1,101 @@
+"""The inputs of the supervisor machine: a closed union of small frozen values (rule 3).
+
+Owns: every fact a driver may feed ``step``. Drivers turn what really happened (a command, an
+attempt ending, a timer firing, a subscriber finishing work) into one of these. Must not import
+anything that does I/O.
+"""
+
+from __future__ import annotations
+
+import enum
+
+import attrs
+
+from taskvisor.fsm._events import TaskId
+from taskvisor.fsm._spec import TaskSpec
+
+__all__ = [
+    "TICK",
+    "AddTasks",
+    "AttemptEnded",
+    "EndKind",
+    "EventsConsumed",
+    "Input",
+    "Remove",
+    "Shutdown",
+    "SubscriberPanicked",
+    "Tick",
+]
+
+
+class EndKind(enum.Enum):
+    """How an attempt's body ended, as the driver saw it (api.md section 2)."""
+
+    RETURNED = "returned"  # returned normally
+    FAILED = "failed"  # raised Fail, or any other Exception (reason names it)
+    FATAL = "fatal"  # raised Fatal
+    CANCELED = "canceled"  # raised taskvisor.Canceled
+    INTERRUPTED = "interrupted"  # the backend's cancellation exception escaped the body
+
+
+@attrs.frozen
+class AddTasks:
+    """Register a batch, all-or-nothing; ``ticket`` identifies the reply."""
+
+    ticket: int
+    items: tuple[tuple[TaskId, TaskSpec], ...]
+
+
+@attrs.frozen
+class AttemptEnded:
+    """Attempt number ``attempt`` of ``task_id`` is over and its body no longer runs."""
+
+    task_id: TaskId
+    attempt: int
+    end: EndKind
+    reason: str = ""
+    exit_code: int | None = None
+    error: BaseException | None = attrs.field(default=None, eq=False)
+
+
+@attrs.frozen
+class Tick:
+    """Time has moved: fire every deadline that is due at ``now``."""
+
+
+TICK = Tick()
+
+
+@attrs.frozen
+class Remove:
+    """Remove a task by id or by name; ``wait`` is informational (cancel waits for the end)."""
+
+    ticket: int
+    task_id: TaskId | None = None
+    name: str | None = None
+
+
+@attrs.frozen
+class Shutdown:
+    """Close admission, cancel everything, force after grace, report what would not stop."""
+
+    ticket: int
+
+
+@attrs.frozen
+class EventsConsumed:
+    """Subscriber ``subscriber`` took ``count`` events off its queue."""
+
+    subscriber: int
+    count: int
+
+
+@attrs.frozen
+class SubscriberPanicked:
+    """Subscriber ``subscriber``'s ``on_event`` raised; delivery goes on."""
+
+    subscriber: int
+    reason: str
+
+
+Input = AddTasks | AttemptEnded | Tick | Remove | Shutdown | EventsConsumed | SubscriberPanicked

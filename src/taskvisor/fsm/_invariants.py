@@ -1,0 +1,126 @@
+"""Invariants I1-I8 of architecture.md as callable checks over states, steps and traces.
+
+Owns: ``check_state`` (what must hold of every ``SupervisorState``), ``check_step`` (what must
+hold of one transition), and ``check_trace`` (what must hold of a whole event trace). Each
+raises ``InvariantViolation`` naming the invariant. The Hypothesis machines, the simulator's
+``supervisor`` scenario and the runtime's conformance tests all call these same functions.
+Must not import anything that does I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from taskvisor.fsm._effects import Effect, Publish, StartAttempt
+from taskvisor.fsm._events import Event, EventKind, TaskId
+from taskvisor.fsm._supervisor import SupervisorState
+from taskvisor.fsm._table import Phase
+
+__all__ = ["InvariantViolation", "check_state", "check_step", "check_trace"]
+
+EK = EventKind
+
+
+class InvariantViolation(AssertionError):
+    """An invariant of architecture.md does not hold; the message starts with its number."""
+
+
+def _fail(code: str, message: str) -> None:
+    raise InvariantViolation(f"{code}: {message}")
+
+
+def check_state(s: SupervisorState) -> None:
+    """I1, I2, I3, I5, I7 as they apply to one state."""
+    # I2: names and tasks are one-to-one among live tasks.
+    if len(s.names) != len(s.tasks):
+        _fail("I2", f"{len(s.names)} names for {len(s.tasks)} tasks")
+    for name, tid in s.names.items():
+        t = s.tasks.get(tid)
+        if t is None or t.name != name:
+            _fail("I2", f"name {name!r} maps to {tid!r}, which is not that live task")
+    # I3: permits held match attempts in flight, within max_concurrent.
+    holding = sum(1 for t in s.tasks.values() if t.phase in (Phase.RUNNING, Phase.STOPPING))
+    if holding != s.running:
+        _fail("I3", f"running={s.running} but {holding} attempts hold a permit")
+    limit = s.config.max_concurrent
+    if limit is not None and s.running > limit:
+        _fail("I3", f"{s.running} attempts running, max_concurrent={limit}")
+    # I1: every admitted task is either live or finished, exactly once.
+    if s.accepted != s.finished + len(s.tasks):
+        _fail("I1", f"accepted={s.accepted} != finished={s.finished} + live={len(s.tasks)}")
+    # I4 (state half): every task between attempts has a live deadline.
+    for t in s.tasks.values():
+        if t.phase in (Phase.BACKOFF, Phase.STOPPING) and t.deadline is None:
+            _fail("I4", f"{t.name} is {t.phase.name} with no deadline")
+        if t.phase is Phase.WAITING and t.wait_token not in s.ready:
+            _fail("I3", f"{t.name} is WAITING but not queued for a permit")
+    # I5: subscriber queues within capacity.
+    for depth, cap in zip(s.bus.depths, s.config.capacities, strict=True):
+        if not 0 <= depth <= cap:
+            _fail("I5", f"subscriber queue depth {depth} outside [0, {cap}]")
+    # I7: once shutdown is done nothing is left; during it nothing waits beyond its bound.
+    sd = s.shutdown
+    if sd is not None:
+        if sd.done and s.tasks:
+            _fail("I7", f"shutdown done with {len(s.tasks)} tasks left")
+        bound = sd.requested_at + s.config.grace_ns + s.config.force_wait_ns
+        for t in s.tasks.values():
+            if t.deadline is not None and t.phase is Phase.STOPPING and t.deadline > bound:
+                _fail("I7", f"{t.name} may outlive shutdown: deadline {t.deadline} > {bound}")
+
+
+def check_step(
+    before: SupervisorState, after: SupervisorState, effects: Sequence[Effect], now: int
+) -> None:
+    """Transition checks: starts respect deadlines (I4) and permits (I3); events are ordered."""
+    for eff in effects:
+        if isinstance(eff, StartAttempt):
+            prev = before.tasks.get(eff.task_id)
+            if prev is not None:
+                early = prev.deadline is not None and now < prev.deadline
+                if prev.phase is Phase.BACKOFF and early:
+                    _fail("I4", f"{prev.name} started at {now} before {prev.deadline}")
+                if prev.phase in (Phase.RUNNING, Phase.STOPPING):
+                    _fail("I3", f"{prev.name} started while an attempt still runs")
+    seqs = [e.event.seq for e in effects if isinstance(e, Publish)]
+    if seqs and (
+        seqs != list(range(before.seq, before.seq + len(seqs))) or after.seq != seqs[-1] + 1
+    ):
+        _fail("I8", f"event seq not consecutive from {before.seq}: {seqs}")
+    check_state(after)
+
+
+def check_trace(events: Iterable[Event], ceiling: dict[TaskId, float] | None = None) -> None:
+    """I1, I3 and I4 over a whole trace of events in publication order."""
+    added: set[TaskId] = set()
+    removed: set[TaskId] = set()
+    running: dict[TaskId, bool] = {}
+    last_seq = -1
+    for ev in events:
+        if ev.seq <= last_seq:
+            _fail("I8", f"seq {ev.seq} after {last_seq}")
+        last_seq = ev.seq
+        tid = ev.task_id
+        if tid is None or ev.kind in (EK.TASK_ADD_REQUESTED, EK.TASK_ADD_FAILED):
+            continue
+        if tid in removed:
+            _fail("I1", f"{ev.kind.name} for {tid!r} after its TASK_REMOVED")
+        if ev.kind is EK.TASK_ADDED:
+            if tid in added:
+                _fail("I1", f"{tid!r} added twice")
+            added.add(tid)
+        elif tid not in added:
+            _fail("I1", f"{ev.kind.name} for {tid!r} before TASK_ADDED")
+        if ev.kind is EK.TASK_STARTING:
+            if running.get(tid):
+                _fail("I3", f"{tid!r} started while its previous attempt runs")
+            running[tid] = True
+        elif ev.kind in (EK.TASK_STOPPED, EK.TASK_FAILED, EK.TASK_CANCELED):
+            running[tid] = False
+        elif ev.kind is EK.TASK_REMOVED:
+            removed.add(tid)
+            running.pop(tid, None)
+        elif ev.kind is EK.BACKOFF_SCHEDULED and ceiling is not None and tid in ceiling:
+            delay = ev.delay if ev.delay is not None else -1.0
+            if not 0 <= delay <= ceiling[tid]:
+                _fail("I4", f"delay {delay} outside [0, {ceiling[tid]}] for {tid!r}")

@@ -1,0 +1,183 @@
+"""What to run and how: ``TaskFn``, ``TaskSpec``, ``TaskDefaults`` and their resolution.
+
+Owns: the task specification values (api.md sections 2 and 3) and ``resolve``, which applies a
+supervisor's defaults to a spec's ``INHERIT`` fields. The task object itself is opaque here: the
+core never calls it. Must not import anything that does I/O.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Awaitable, Callable
+from typing import Any, Final, Literal
+
+import attrs
+
+from taskvisor._errors import ConfigError
+from taskvisor.fsm._duration import Duration, ns_to_s, to_ns
+from taskvisor.fsm._policy import BackoffPolicy, RestartPolicy
+
+__all__ = ["INHERIT", "ResolvedSpec", "TaskDefaults", "TaskFn", "TaskSpec", "task_name"]
+
+
+class _Inherit(enum.Enum):
+    INHERIT = "INHERIT"
+
+    def __repr__(self) -> str:
+        return "INHERIT"
+
+
+#: Sentinel: the field takes the supervisor's ``TaskDefaults`` value.
+INHERIT: Final = _Inherit.INHERIT
+Inherit = Literal[_Inherit.INHERIT]
+
+
+@attrs.frozen
+class TaskFn:
+    """A named task from a function: ``fn(ctx)`` returns a fresh awaitable for each attempt."""
+
+    name: str
+    fn: Callable[[Any], Awaitable[None]]
+
+
+def task_name(task: object) -> str | None:
+    """The name a task object carries: ``.name`` (TaskFn, Task) or ``__name__`` (a function)."""
+    name = getattr(task, "name", None)
+    if isinstance(name, str):
+        return name
+    name = getattr(task, "__name__", None)
+    return name if isinstance(name, str) else None
+
+
+def _timeout_ns(value: object, field: str) -> int | None:
+    if value is None:
+        return None
+    ns = to_ns(value, field)
+    if ns == 0:
+        raise ConfigError(field, "must be positive (use None for no timeout)")
+    return ns
+
+
+def _max_retries(value: object, field: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(field, f"expected an int or None, got {value!r}")
+    if value < 1:
+        raise ConfigError(field, f"must be >= 1 (or None for unlimited), got {value!r}")
+    return value
+
+
+def _check_type(value: object, kind: type, field: str) -> None:
+    if not isinstance(value, kind):
+        raise ConfigError(field, f"expected a {kind.__name__}, got {value!r}")
+
+
+@attrs.frozen(init=False)
+class TaskDefaults:
+    """What a ``TaskSpec`` field that is not given inherits."""
+
+    restart: RestartPolicy
+    backoff: BackoffPolicy
+    timeout: float | None
+    max_retries: int | None
+    timeout_ns: int | None = attrs.field(eq=False, repr=False)
+
+    def __init__(
+        self,
+        restart: RestartPolicy = RestartPolicy.ON_FAILURE,
+        backoff: BackoffPolicy | None = None,
+        timeout: Duration | None = None,
+        max_retries: int | None = None,
+    ) -> None:
+        _check_type(restart, RestartPolicy, "TaskDefaults.restart")
+        backoff = BackoffPolicy() if backoff is None else backoff
+        _check_type(backoff, BackoffPolicy, "TaskDefaults.backoff")
+        timeout_ns = _timeout_ns(timeout, "TaskDefaults.timeout")
+        retries = _max_retries(max_retries, "TaskDefaults.max_retries")
+        seconds = None if timeout_ns is None else ns_to_s(timeout_ns)
+        self.__attrs_init__(restart, backoff, seconds, retries, timeout_ns)
+
+
+@attrs.frozen
+class ResolvedSpec:
+    """A spec with every field decided: what the core's lifecycle machine runs on."""
+
+    restart: RestartPolicy
+    backoff: BackoffPolicy
+    timeout_ns: int | None
+    max_retries: int | None
+
+
+@attrs.frozen(init=False)
+class TaskSpec:
+    """What to supervise and under which policies (api.md section 3).
+
+    Fields left at ``INHERIT`` take the supervisor's ``TaskDefaults``; an explicit ``None`` for
+    ``timeout`` or ``max_retries`` means "none", not "inherit".
+    """
+
+    task: Any = attrs.field(eq=False)
+    name: str
+    restart: RestartPolicy | Inherit
+    backoff: BackoffPolicy | Inherit
+    timeout: float | Inherit | None
+    max_retries: int | Inherit | None
+    timeout_ns: int | Inherit | None = attrs.field(eq=False, repr=False)
+
+    def __init__(
+        self,
+        task: Any,
+        *,
+        restart: RestartPolicy | Inherit = INHERIT,
+        backoff: BackoffPolicy | Inherit = INHERIT,
+        timeout: Duration | Inherit | None = INHERIT,
+        max_retries: int | Inherit | None = INHERIT,
+        name: str | None = None,
+    ) -> None:
+        if name is None:
+            name = task_name(task)
+            if name is None:
+                raise ConfigError(
+                    "TaskSpec.task",
+                    f"expected a Task, a TaskFn or an async function, got {task!r}",
+                )
+        if not isinstance(name, str) or not name:
+            raise ConfigError("TaskSpec.name", f"expected a non-empty str, got {name!r}")
+        if restart is not INHERIT:
+            _check_type(restart, RestartPolicy, "TaskSpec.restart")
+        if backoff is not INHERIT:
+            _check_type(backoff, BackoffPolicy, "TaskSpec.backoff")
+        timeout_ns: int | Inherit | None = INHERIT
+        seconds: float | Inherit | None = INHERIT
+        if timeout is not INHERIT:
+            timeout_ns = _timeout_ns(timeout, "TaskSpec.timeout")
+            seconds = None if timeout_ns is None else ns_to_s(timeout_ns)
+        retries: int | Inherit | None = INHERIT
+        if max_retries is not INHERIT:
+            retries = _max_retries(max_retries, "TaskSpec.max_retries")
+        self.__attrs_init__(task, name, restart, backoff, seconds, retries, timeout_ns)
+
+    @classmethod
+    def once(cls, task: Any, **kw: Any) -> TaskSpec:
+        """Run once; never restarted."""
+        return cls(task, restart=RestartPolicy.NEVER, **kw)
+
+    @classmethod
+    def restartable(cls, task: Any, **kw: Any) -> TaskSpec:
+        """Restarted after failures (backoff), done after its first success."""
+        return cls(task, restart=RestartPolicy.ON_FAILURE, **kw)
+
+    @classmethod
+    def periodic(cls, task: Any, every: Duration, **kw: Any) -> TaskSpec:
+        """Run again ``every`` seconds after each success; failures use the backoff."""
+        return cls(task, restart=RestartPolicy.always(every), **kw)
+
+    def resolve(self, defaults: TaskDefaults) -> ResolvedSpec:
+        """Apply ``defaults`` to every ``INHERIT`` field."""
+        return ResolvedSpec(
+            restart=defaults.restart if self.restart is INHERIT else self.restart,
+            backoff=defaults.backoff if self.backoff is INHERIT else self.backoff,
+            timeout_ns=defaults.timeout_ns if self.timeout_ns is INHERIT else self.timeout_ns,
+            max_retries=defaults.max_retries if self.max_retries is INHERIT else self.max_retries,
+        )

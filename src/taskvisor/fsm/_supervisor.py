@@ -1,0 +1,715 @@
+"""The supervisor machine: registry, task lifecycles, run permits, shutdown and event fan-out.
+
+Owns: ``SupervisorConfig``-level core settings (``CoreConfig``), the state (``SupervisorState``,
+``TaskState``), and ``step(state, input, now, rng) -> (state, effects)``, the one chokepoint
+through which every decision passes (architecture rules 2-5). ``now`` is integer nanoseconds;
+``rng`` is any object with ``random() -> float`` and is consulted only for jittered backoff.
+Every task move is checked against ``_table.TRANSITIONS``. The function does not know who
+drives it: the asyncio runtime and the simulator call it alike. Must not import I/O.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from typing import Protocol, assert_never
+
+import attrs
+
+from taskvisor._errors import ConfigError
+from taskvisor.fsm._backoff import EMPTY_STREAK, RetryStreak, needs_draw, next_delay_ns
+from taskvisor.fsm._bus import BusState, SubscriberInfo, consumed, offer
+from taskvisor.fsm._duration import ns_to_s, to_ns
+from taskvisor.fsm._effects import (
+    Abandon,
+    AddReply,
+    Effect,
+    Finished,
+    ForceCancel,
+    Publish,
+    RemoveReply,
+    RequestCancel,
+    ShutdownDone,
+    StartAttempt,
+)
+from taskvisor.fsm._events import (
+    DIAGNOSTIC_KINDS,
+    BackoffSource,
+    Event,
+    EventKind,
+    OutcomeKind,
+    RejectionKind,
+    TaskId,
+    TaskOutcome,
+)
+from taskvisor.fsm._inputs import (
+    AddTasks,
+    AttemptEnded,
+    EndKind,
+    EventsConsumed,
+    Input,
+    Remove,
+    Shutdown,
+    SubscriberPanicked,
+    Tick,
+)
+from taskvisor.fsm._pmap import PMap
+from taskvisor.fsm._policy import RestartMode
+from taskvisor.fsm._spec import ResolvedSpec, TaskDefaults, TaskSpec
+from taskvisor.fsm._table import Phase, Trigger, check_move
+from taskvisor.fsm._timers import TimerHeap
+
+__all__ = [
+    "CancelCause",
+    "CoreConfig",
+    "RandomSource",
+    "ShutdownState",
+    "SupervisorState",
+    "TaskState",
+    "next_deadline",
+    "step",
+]
+
+EK = EventKind
+
+
+class RandomSource(Protocol):
+    """Where the core's random draws come from: ``random.Random`` or any seeded equivalent."""
+
+    def random(self) -> float: ...
+
+
+class CancelCause(enum.Enum):
+    """Why a running attempt is being stopped."""
+
+    REMOVE = "remove"
+    SHUTDOWN = "shutdown"
+    TIMEOUT = "timeout"
+
+
+def _capacity(value: object, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(field, f"expected an int, got {value!r}")
+    if value < 1:
+        raise ConfigError(field, f"must be >= 1, got {value!r}")
+    return value
+
+
+@attrs.frozen(init=False)
+class CoreConfig:
+    """The settings the core decides with (the runtime builds it from ``SupervisorConfig``).
+
+    Attributes:
+        grace_ns: how long a cooperative cancellation waits before forcing (0: force at once).
+        force_wait_ns: how long a forced attempt may take to end before it is abandoned.
+        max_concurrent: the most attempts running at once (None: unlimited).
+        subscribers: name and queue capacity of each subscriber, by index.
+        defaults: what ``INHERIT`` spec fields take.
+    """
+
+    grace_ns: int
+    force_wait_ns: int
+    max_concurrent: int | None
+    subscribers: tuple[SubscriberInfo, ...]
+    defaults: TaskDefaults
+    capacities: tuple[int, ...] = attrs.field(eq=False, repr=False)
+
+    def __init__(
+        self,
+        grace: object = 60.0,
+        *,
+        force_wait: object = 1.0,
+        max_concurrent: int | None = None,
+        subscribers: Sequence[SubscriberInfo] = (),
+        defaults: TaskDefaults | None = None,
+    ) -> None:
+        grace_ns = to_ns(grace, "SupervisorConfig.grace")
+        force_ns = to_ns(force_wait, "SupervisorConfig.force_wait")
+        if max_concurrent is not None:
+            max_concurrent = _capacity(max_concurrent, "SupervisorConfig.max_concurrent")
+        subs = tuple(subscribers)
+        for sub in subs:
+            _capacity(sub.capacity, f"subscriber {sub.name!r}.queue_capacity")
+        defaults = TaskDefaults() if defaults is None else defaults
+        if not isinstance(defaults, TaskDefaults):
+            raise ConfigError("Supervisor.defaults", f"expected TaskDefaults, got {defaults!r}")
+        caps = tuple(s.capacity for s in subs)
+        self.__attrs_init__(grace_ns, force_ns, max_concurrent, subs, defaults, caps)
+
+
+@attrs.frozen
+class TaskState:
+    """One live task. ``timer`` is the token of its one live deadline (lazy heap deletion)."""
+
+    id: TaskId
+    name: str
+    spec: TaskSpec = attrs.field(eq=False)
+    policy: ResolvedSpec
+    phase: Phase
+    attempt: int = 0
+    streak: RetryStreak = EMPTY_STREAK
+    timer: int | None = None
+    deadline: int | None = None
+    started_at: int = 0
+    cause: CancelCause | None = None
+    forced: bool = False
+    wait_token: int | None = None
+    last_reason: str = ""
+    last_exit_code: int | None = None
+    last_error: BaseException | None = attrs.field(default=None, eq=False)
+
+
+@attrs.frozen
+class ShutdownState:
+    """Shutdown in progress (or done): when it began and which tasks had to be forced."""
+
+    requested_at: int
+    stuck: tuple[str, ...] = ()
+    done: bool = False
+
+
+@attrs.frozen
+class SupervisorState:
+    """Everything the core knows. Drivers hold the current value and pass it back to ``step``.
+
+    Attributes:
+        tasks: live tasks by id (what ``list()`` shows).
+        names: live names to ids (I2).
+        running: run permits held: attempts RUNNING or STOPPING (I3).
+        ready: tasks WAITING for a permit, FIFO by ``ready_head..ready_tail``.
+        timers: every live deadline.
+        seq: the ``seq`` of the next event.
+        bus: subscriber queue depths and drops (I5).
+        shutdown: None until shutdown is requested.
+        accepted, finished: tasks ever admitted and ever ended (I1: equal once all are gone).
+    """
+
+    config: CoreConfig
+    tasks: PMap[TaskId, TaskState]
+    names: PMap[str, TaskId]
+    running: int
+    ready: PMap[int, TaskId]
+    ready_head: int
+    ready_tail: int
+    timers: TimerHeap[TaskId] = attrs.field(eq=False)
+    timer_seq: int
+    seq: int
+    bus: BusState
+    shutdown: ShutdownState | None
+    accepted: int
+    finished: int
+
+    @classmethod
+    def initial(cls, config: CoreConfig) -> SupervisorState:
+        """A supervisor with no tasks, admitting."""
+        return cls(
+            config=config,
+            tasks=PMap(),
+            names=PMap(),
+            running=0,
+            ready=PMap(),
+            ready_head=0,
+            ready_tail=0,
+            timers=TimerHeap(),
+            timer_seq=0,
+            seq=0,
+            bus=BusState.empty(len(config.subscribers)),
+            shutdown=None,
+            accepted=0,
+            finished=0,
+        )
+
+
+def next_deadline(state: SupervisorState) -> int | None:
+    """The earliest deadline at which a ``Tick`` has work to do, or None (aioquic's get_timer)."""
+    top = state.timers.peek()
+    return None if top is None else top[0]
+
+
+def step(
+    state: SupervisorState, inp: Input, now: int, rng: RandomSource
+) -> tuple[SupervisorState, list[Effect]]:
+    """Apply one input at time ``now``; return the new state and the effects to carry out."""
+    txn = _Txn(state, now, rng)
+    if isinstance(inp, AttemptEnded):
+        txn.attempt_ended(inp)
+    elif isinstance(inp, Tick):
+        txn.tick()
+    elif isinstance(inp, AddTasks):
+        txn.add(inp)
+    elif isinstance(inp, Remove):
+        txn.remove(inp)
+    elif isinstance(inp, Shutdown):
+        txn.begin_shutdown(inp)
+    elif isinstance(inp, EventsConsumed):
+        txn.bus = consumed(txn.bus, inp.subscriber, inp.count)
+    elif isinstance(inp, SubscriberPanicked):
+        name = state.config.subscribers[inp.subscriber].name
+        txn.emit(EK.SUBSCRIBER_PANICKED, None, task=name, reason=inp.reason)
+    else:  # pragma: no cover - mypy proves this unreachable
+        assert_never(inp)
+    return txn.commit()
+
+
+class _Txn:
+    """A transition in progress: mutable scratch space that ``commit`` freezes (one chokepoint)."""
+
+    __slots__ = (
+        "accepted",
+        "at",
+        "bus",
+        "config",
+        "effects",
+        "finished",
+        "names",
+        "now",
+        "ready",
+        "ready_head",
+        "ready_tail",
+        "rng",
+        "running",
+        "seq",
+        "shutdown",
+        "tasks",
+        "timer_seq",
+        "timers",
+    )
+
+    def __init__(self, s: SupervisorState, now: int, rng: RandomSource) -> None:
+        self.config = s.config
+        self.tasks = s.tasks
+        self.names = s.names
+        self.running = s.running
+        self.ready = s.ready
+        self.ready_head = s.ready_head
+        self.ready_tail = s.ready_tail
+        self.timers = s.timers
+        self.timer_seq = s.timer_seq
+        self.seq = s.seq
+        self.bus = s.bus
+        self.shutdown = s.shutdown
+        self.accepted = s.accepted
+        self.finished = s.finished
+        self.now = now
+        self.at = ns_to_s(now)
+        self.rng = rng
+        self.effects: list[Effect] = []
+
+    def commit(self) -> tuple[SupervisorState, list[Effect]]:
+        self._drop_stale_timers()
+        state = SupervisorState(
+            config=self.config,
+            tasks=self.tasks,
+            names=self.names,
+            running=self.running,
+            ready=self.ready,
+            ready_head=self.ready_head,
+            ready_tail=self.ready_tail,
+            timers=self.timers,
+            timer_seq=self.timer_seq,
+            seq=self.seq,
+            bus=self.bus,
+            shutdown=self.shutdown,
+            accepted=self.accepted,
+            finished=self.finished,
+        )
+        return state, self.effects
+
+    # -- events -------------------------------------------------------------------------------
+
+    def emit(self, kind: EventKind, t: TaskState | None, **fields: object) -> None:
+        """Publish one event to every subscriber with room; report drops (I5, rule 7)."""
+        if t is not None:
+            fields.setdefault("task", t.name)
+            fields.setdefault("attempt", t.attempt or None)
+            event = Event(self.seq, self.at, kind, t.id, **fields)  # type: ignore[arg-type]
+        else:
+            event = Event(self.seq, self.at, kind, **fields)  # type: ignore[arg-type]
+        self.seq += 1
+        caps = self.config.capacities
+        if not caps:
+            self.effects.append(Publish(event, ()))
+            return
+        self.bus, accepted, full = offer(self.bus, caps)
+        self.effects.append(Publish(event, accepted))
+        if full and kind not in DIAGNOSTIC_KINDS:
+            for index in full:
+                self.emit(
+                    EK.SUBSCRIBER_OVERFLOW,
+                    None,
+                    task=self.config.subscribers[index].name,
+                    reason=f"queue full: dropped {kind.name} #{event.seq}",
+                )
+
+    # -- registry -----------------------------------------------------------------------------
+
+    def put(self, t: TaskState) -> None:
+        self.tasks = self.tasks.set(t.id, t)
+
+    def move(self, t: TaskState, trigger: Trigger, phase: Phase, **changes: object) -> TaskState:
+        """The one place a task changes phase; the table must allow it."""
+        check_move(t.phase, trigger, phase)
+        moved = attrs.evolve(t, phase=phase, **changes)  # type: ignore[arg-type]
+        if phase is not Phase.GONE:
+            self.put(moved)
+        return moved
+
+    def schedule(self, t: TaskState, deadline: int) -> dict[str, object]:
+        """Arm ``t``'s one deadline; returns the fields to set on the task."""
+        token = self.timer_seq
+        self.timer_seq += 1
+        self.timers = self.timers.push(deadline, token, t.id)
+        return {"timer": token, "deadline": deadline}
+
+    def _drop_stale_timers(self) -> None:
+        timers = self.timers
+        while (top := timers.peek()) is not None:
+            t = self.tasks.get(top[2])
+            if t is not None and t.timer == top[1]:
+                break
+            timers = timers.pop()
+        self.timers = timers
+
+    def add(self, inp: AddTasks) -> None:
+        for tid, spec in inp.items:
+            self.emit(EK.TASK_ADD_REQUESTED, None, task_id=tid, task=spec.name)
+        rejection, culprit = self._admission(inp)
+        if rejection is not None:
+            reason = (
+                "supervisor is shutting down"
+                if rejection is RejectionKind.SHUTTING_DOWN
+                else f"a task named {culprit!r} already exists"
+            )
+            outcome = TaskOutcome(OutcomeKind.REJECTED, reason, rejection=rejection)
+            for tid, spec in inp.items:
+                self.emit(
+                    EK.TASK_ADD_FAILED,
+                    None,
+                    task_id=tid,
+                    task=spec.name,
+                    reason=reason,
+                    outcome=OutcomeKind.REJECTED,
+                    rejection=rejection,
+                )
+                self.effects.append(Finished(tid, spec.name, outcome))
+            self.effects.append(AddReply(inp.ticket, rejection, culprit))
+            return
+        defaults = self.config.defaults
+        for tid, spec in inp.items:
+            t = TaskState(tid, spec.name, spec, spec.resolve(defaults), Phase.NEW)
+            self.names = self.names.set(t.name, tid)
+            self.accepted += 1
+            self.emit(EK.TASK_ADDED, t)
+            self.start_or_wait(t, Trigger.ADMIT)
+        self.effects.append(AddReply(inp.ticket))
+
+    def _admission(self, inp: AddTasks) -> tuple[RejectionKind | None, str | None]:
+        if self.shutdown is not None:
+            return RejectionKind.SHUTTING_DOWN, None
+        seen: set[str] = set()
+        for tid, spec in inp.items:
+            if spec.name in self.names or spec.name in seen or tid in self.tasks:
+                return RejectionKind.ALREADY_EXISTS, spec.name
+            seen.add(spec.name)
+        return None, None
+
+    # -- attempts -----------------------------------------------------------------------------
+
+    def start_or_wait(self, t: TaskState, trigger: Trigger) -> None:
+        limit = self.config.max_concurrent
+        if limit is None or self.running < limit:
+            self.start(t, trigger)
+            return
+        token = self.ready_tail
+        self.ready = self.ready.set(token, t.id)
+        self.ready_tail += 1
+        self.move(t, trigger, Phase.WAITING, wait_token=token, timer=None, deadline=None)
+
+    def start(self, t: TaskState, trigger: Trigger) -> None:
+        self.running += 1
+        attempt = t.attempt + 1
+        timing: dict[str, object] = {"timer": None, "deadline": None}
+        if t.policy.timeout_ns is not None:
+            timing = self.schedule(t, self.now + t.policy.timeout_ns)
+        t = self.move(
+            t,
+            trigger,
+            Phase.RUNNING,
+            attempt=attempt,
+            started_at=self.now,
+            wait_token=None,
+            **timing,
+        )
+        self.emit(EK.TASK_STARTING, t)
+        self.effects.append(StartAttempt(t.id, t.name, attempt, t.spec))
+
+    def release_permit(self) -> None:
+        """An attempt stopped holding a permit: start waiting tasks in FIFO order (I3)."""
+        self.running -= 1
+        limit = self.config.max_concurrent
+        while self.ready_head < self.ready_tail and (limit is None or self.running < limit):
+            token = self.ready_head
+            tid = self.ready[token]
+            self.ready = self.ready.delete(token)
+            self.ready_head += 1
+            t = self.tasks.get(tid)
+            if t is not None and t.phase is Phase.WAITING and t.wait_token == token:
+                self.start(t, Trigger.PERMIT)
+
+    def attempt_ended(self, inp: AttemptEnded) -> None:
+        t = self.tasks.get(inp.task_id)
+        if t is None or t.attempt != inp.attempt or t.phase not in _HOLDS_PERMIT:
+            return  # stale: an abandoned attempt, or a duplicate report
+        duration = ns_to_s(self.now - t.started_at)
+        t = attrs.evolve(t, timer=None, deadline=None)
+        if t.cause is CancelCause.TIMEOUT:
+            timeout = ns_to_s(t.policy.timeout_ns or 0)
+            self.failure(
+                t, f"timed out after {timeout:g}s", None, inp.error, duration, timeout=timeout
+            )
+        elif t.cause is not None:
+            if t.forced:
+                self.finish(
+                    t,
+                    Trigger.END_FINAL,
+                    TaskOutcome(
+                        OutcomeKind.FORCE_ABORTED, "force-cancelled after grace", attempts=t.attempt
+                    ),
+                )
+            else:
+                kind = EK.TASK_STOPPED if inp.end is EndKind.RETURNED else EK.TASK_CANCELED
+                self.emit(kind, t, duration=duration)
+                self.finish(
+                    t,
+                    Trigger.END_FINAL,
+                    TaskOutcome(OutcomeKind.CANCELED, "canceled", attempts=t.attempt),
+                )
+        elif inp.end is EndKind.RETURNED:
+            self.success(t, duration)
+        elif inp.end is EndKind.FATAL:
+            self.emit(
+                EK.TASK_FAILED, t, reason=inp.reason, exit_code=inp.exit_code, duration=duration
+            )
+            outcome = TaskOutcome(
+                OutcomeKind.FATAL, inp.reason, inp.exit_code, inp.error, attempts=t.attempt
+            )
+            self.emit(
+                EK.ACTOR_DEAD,
+                t,
+                reason=inp.reason,
+                exit_code=inp.exit_code,
+                outcome=OutcomeKind.FATAL,
+            )
+            self.finish(t, Trigger.END_FINAL, outcome)
+        elif inp.end is EndKind.CANCELED:
+            self.emit(EK.TASK_CANCELED, t, reason=inp.reason, duration=duration)
+            self.finish(
+                t,
+                Trigger.END_FINAL,
+                TaskOutcome(
+                    OutcomeKind.CANCELED, inp.reason, inp.exit_code, inp.error, attempts=t.attempt
+                ),
+            )
+        else:  # FAILED, or INTERRUPTED while nobody cancelled it (api.md section 2)
+            self.failure(t, inp.reason, inp.exit_code, inp.error, duration)
+        self.release_permit()
+
+    def success(self, t: TaskState, duration: float) -> None:
+        self.emit(EK.TASK_STOPPED, t, duration=duration)
+        restart = t.policy.restart
+        if restart.mode is RestartMode.ALWAYS:
+            delay = restart.interval_ns
+            t = attrs.evolve(t, streak=EMPTY_STREAK)
+            self.emit(
+                EK.BACKOFF_SCHEDULED, t, delay=ns_to_s(delay), backoff_source=BackoffSource.SUCCESS
+            )
+            self.move(t, Trigger.END_RESTART, Phase.BACKOFF, **self.schedule(t, self.now + delay))
+            return
+        self.emit(EK.ACTOR_EXHAUSTED, t, outcome=OutcomeKind.COMPLETED)
+        self.finish(t, Trigger.END_FINAL, TaskOutcome(OutcomeKind.COMPLETED, attempts=t.attempt))
+
+    def failure(
+        self,
+        t: TaskState,
+        reason: str,
+        exit_code: int | None,
+        error: BaseException | None,
+        duration: float,
+        timeout: float | None = None,
+    ) -> None:
+        self.emit(
+            EK.TASK_FAILED,
+            t,
+            reason=reason,
+            exit_code=exit_code,
+            duration=duration,
+            timeout=timeout,
+        )
+        t = attrs.evolve(
+            t,
+            last_reason=reason,
+            last_exit_code=exit_code,
+            last_error=error,
+            cause=None,
+            forced=False,
+        )
+        policy = t.policy
+        failures = t.streak.failures + 1
+        final = None
+        if policy.restart.mode is RestartMode.NEVER:
+            final = reason
+        elif policy.max_retries is not None and failures > policy.max_retries:
+            final = f"retry limit ({policy.max_retries}) reached; last failure: {reason}"
+        if final is not None:
+            outcome = TaskOutcome(OutcomeKind.FAILED, final, exit_code, error, attempts=t.attempt)
+            self.emit(
+                EK.ACTOR_EXHAUSTED, t, reason=final, exit_code=exit_code, outcome=OutcomeKind.FAILED
+            )
+            self.finish(t, Trigger.END_FINAL, outcome)
+            return
+        backoff = policy.backoff
+        u = self.rng.random() if needs_draw(backoff) else 0.0
+        delay, streak = next_delay_ns(backoff, t.streak, u)
+        t = attrs.evolve(t, streak=streak)
+        self.emit(
+            EK.BACKOFF_SCHEDULED,
+            t,
+            delay=ns_to_s(delay),
+            reason=reason,
+            backoff_source=BackoffSource.FAILURE,
+        )
+        self.move(t, Trigger.END_RESTART, Phase.BACKOFF, **self.schedule(t, self.now + delay))
+
+    def finish(self, t: TaskState, trigger: Trigger, outcome: TaskOutcome) -> None:
+        """The task leaves the registry with ``outcome``: TASK_REMOVED, then Finished (I1)."""
+        self.move(t, trigger, Phase.GONE)
+        self.tasks = self.tasks.delete(t.id)
+        if self.names.get(t.name) == t.id:
+            self.names = self.names.delete(t.name)
+        self.finished += 1
+        self.emit(
+            EK.TASK_REMOVED,
+            t,
+            outcome=outcome.kind,
+            reason=outcome.reason or None,
+            exit_code=outcome.exit_code,
+        )
+        self.effects.append(Finished(t.id, t.name, outcome))
+        if self.shutdown is not None and not self.tasks and not self.shutdown.done:
+            self.complete_shutdown()
+
+    # -- timers -------------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        while (top := self.timers.peek()) is not None and top[0] <= self.now:
+            _, token, tid = top
+            self.timers = self.timers.pop()
+            t = self.tasks.get(tid)
+            if t is None or t.timer != token:
+                continue
+            self.deadline_passed(attrs.evolve(t, timer=None, deadline=None))
+
+    def deadline_passed(self, t: TaskState) -> None:
+        if t.phase is Phase.BACKOFF:
+            self.start_or_wait(t, Trigger.DEADLINE)
+        elif t.phase is Phase.RUNNING:  # the attempt's timeout (I4's sibling: no early fire)
+            timing = self.schedule(t, self.now + self.config.force_wait_ns)
+            t = self.move(
+                t, Trigger.TIMEOUT, Phase.STOPPING, cause=CancelCause.TIMEOUT, forced=True, **timing
+            )
+            self.emit(EK.TIMEOUT_HIT, t, timeout=ns_to_s(t.policy.timeout_ns or 0))
+            self.effects.append(ForceCancel(t.id, t.attempt))
+        elif t.phase is Phase.STOPPING and not t.forced:  # grace ran out (I7)
+            self.force(t, Trigger.DEADLINE)
+        elif t.phase is Phase.STOPPING:  # even force did not stop it: abandon, report (I7)
+            self.effects.append(Abandon(t.id, t.attempt))
+            self.note_stuck(t)
+            self.finish(
+                t,
+                Trigger.DEADLINE,
+                TaskOutcome(
+                    OutcomeKind.FORCE_ABORTED,
+                    "did not stop after forced cancellation; abandoned",
+                    attempts=t.attempt,
+                ),
+            )
+            self.release_permit()
+        else:  # pragma: no cover - WAITING tasks hold no timer
+            raise AssertionError(f"deadline for a task in {t.phase}")
+
+    def force(self, t: TaskState, trigger: Trigger) -> None:
+        self.note_stuck(t)
+        self.effects.append(ForceCancel(t.id, t.attempt))
+        self.move(
+            t,
+            trigger,
+            Phase.STOPPING,
+            forced=True,
+            **self.schedule(t, self.now + self.config.force_wait_ns),
+        )
+
+    def note_stuck(self, t: TaskState) -> None:
+        sd = self.shutdown
+        if sd is not None and not sd.done and t.name not in sd.stuck:
+            self.shutdown = attrs.evolve(sd, stuck=(*sd.stuck, t.name))
+
+    # -- removal and shutdown -----------------------------------------------------------------
+
+    def remove(self, inp: Remove) -> None:
+        tid = inp.task_id if inp.task_id is not None else self.names.get(inp.name or "")
+        t = None if tid is None else self.tasks.get(tid)
+        if t is None or t.cause in (CancelCause.REMOVE, CancelCause.SHUTDOWN):
+            self.effects.append(RemoveReply(inp.ticket, False, tid))
+            return
+        self.effects.append(RemoveReply(inp.ticket, True, t.id))
+        self.emit(EK.TASK_REMOVE_REQUESTED, t)
+        self.cancel(t, CancelCause.REMOVE)
+
+    def cancel(self, t: TaskState, cause: CancelCause) -> None:
+        """Stop ``t``: at once if no attempt runs, else cooperatively, forced after grace."""
+        if t.phase in (Phase.WAITING, Phase.BACKOFF):
+            self.finish(
+                t, Trigger.CANCEL, TaskOutcome(OutcomeKind.CANCELED, "canceled", attempts=t.attempt)
+            )
+        elif t.phase is Phase.STOPPING:  # a timeout is already forcing it; the removal takes over
+            self.move(t, Trigger.CANCEL, Phase.STOPPING, cause=cause)
+        elif self.config.grace_ns == 0:
+            t = self.move(t, Trigger.CANCEL, Phase.STOPPING, cause=cause)
+            self.force(t, Trigger.CANCEL)
+        else:
+            self.effects.append(RequestCancel(t.id, t.attempt))
+            self.move(
+                t,
+                Trigger.CANCEL,
+                Phase.STOPPING,
+                cause=cause,
+                **self.schedule(t, self.now + self.config.grace_ns),
+            )
+
+    def begin_shutdown(self, inp: Shutdown) -> None:
+        if self.shutdown is not None:
+            if self.shutdown.done:
+                self.effects.append(ShutdownDone(tuple(sorted(self.shutdown.stuck))))
+            return
+        self.shutdown = ShutdownState(self.now)
+        self.emit(EK.SHUTDOWN_REQUESTED, None)
+        for tid in sorted(self.tasks):
+            t = self.tasks.get(tid)
+            if t is not None and t.cause not in (CancelCause.REMOVE, CancelCause.SHUTDOWN):
+                self.cancel(t, CancelCause.SHUTDOWN)
+        if not self.tasks and not self.shutdown.done:
+            self.complete_shutdown()
+
+    def complete_shutdown(self) -> None:
+        sd = self.shutdown
+        assert sd is not None
+        stuck = tuple(sorted(sd.stuck))
+        self.shutdown = attrs.evolve(sd, done=True, stuck=stuck)
+        if stuck:
+            self.emit(EK.GRACE_EXCEEDED, None, reason="force-cancelled: " + ", ".join(stuck))
+        else:
+            self.emit(EK.ALL_STOPPED_WITHIN_GRACE, None)
+        self.effects.append(ShutdownDone(stuck))
+
+
+_HOLDS_PERMIT = frozenset({Phase.RUNNING, Phase.STOPPING})

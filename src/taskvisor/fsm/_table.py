@@ -1,0 +1,68 @@
+"""The task lifecycle as data: phases, triggers and the legal transitions (h11's rule).
+
+Owns: ``Phase``, ``Trigger`` and ``TRANSITIONS``. The supervisor machine moves a task only
+through ``check_move``, which consults this table, and ``docs/spec/lifecycle.md`` is generated
+from the same table, so the docs cannot drift from the code. Must not import I/O.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+
+__all__ = ["TRANSITIONS", "IllegalTransition", "Phase", "Trigger", "check_move"]
+
+
+class Phase(enum.Enum):
+    """Where one supervised task stands."""
+
+    NEW = "new"  # being added; not yet in the registry
+    WAITING = "waiting"  # ready to start, waiting for a run permit (max_concurrent)
+    RUNNING = "running"  # an attempt runs
+    BACKOFF = "backoff"  # between attempts, until its deadline
+    STOPPING = "stopping"  # its attempt was asked (or forced) to stop; waiting for it to end
+    GONE = "gone"  # left the registry with an outcome (terminal)
+
+
+class Trigger(enum.Enum):
+    """What moves a task."""
+
+    ADMIT = "admit"  # accepted by AddTasks
+    PERMIT = "permit"  # a run permit became free
+    END_RESTART = "end, restart"  # attempt ended; the policy restarts it after a pause
+    END_FINAL = "end, final"  # attempt ended; the task is done
+    CANCEL = "cancel"  # remove/cancel/shutdown
+    TIMEOUT = "timeout"  # the attempt's timeout deadline passed
+    DEADLINE = "deadline"  # a backoff, grace or force-wait deadline passed
+
+
+P, T = Phase, Trigger
+
+#: (from phase, trigger) -> phases it may move to.
+TRANSITIONS: Mapping[tuple[Phase, Trigger], frozenset[Phase]] = {
+    (P.NEW, T.ADMIT): frozenset({P.RUNNING, P.WAITING}),
+    (P.WAITING, T.PERMIT): frozenset({P.RUNNING}),
+    (P.WAITING, T.CANCEL): frozenset({P.GONE}),
+    (P.RUNNING, T.END_RESTART): frozenset({P.BACKOFF}),
+    (P.RUNNING, T.END_FINAL): frozenset({P.GONE}),
+    (P.RUNNING, T.CANCEL): frozenset({P.STOPPING}),
+    (P.RUNNING, T.TIMEOUT): frozenset({P.STOPPING}),
+    (P.BACKOFF, T.DEADLINE): frozenset({P.RUNNING, P.WAITING}),
+    (P.BACKOFF, T.CANCEL): frozenset({P.GONE}),
+    (P.STOPPING, T.END_RESTART): frozenset({P.BACKOFF}),  # a timed-out attempt ended
+    (P.STOPPING, T.END_FINAL): frozenset({P.GONE}),
+    (P.STOPPING, T.CANCEL): frozenset({P.STOPPING}),  # a removal takes over a timeout
+    (P.STOPPING, T.DEADLINE): frozenset({P.STOPPING, P.GONE}),  # force, then abandon
+}
+
+del P, T
+
+
+class IllegalTransition(AssertionError):
+    """The machine tried a move the table does not allow: a bug in the core."""
+
+
+def check_move(source: Phase, trigger: Trigger, target: Phase) -> None:
+    """Raise ``IllegalTransition`` unless ``TRANSITIONS`` allows the move."""
+    if target not in TRANSITIONS.get((source, trigger), frozenset()):
+        raise IllegalTransition(f"{source.name} --{trigger.name}--> {target.name}")
