@@ -37,7 +37,7 @@ contracts: $(STAMP)
 	$(PY) -m taskvisor.fsm._contracts_check
 
 docs: $(STAMP)
-	$(PY) -m taskvisor.fsm._specgen docs/spec
+	$(PY) -m taskvisor._specgen docs/spec
 
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
