@@ -20,8 +20,11 @@ from taskvisor._errors import (
 from taskvisor._task_errors import Canceled, Fail, Fatal, TaskError
 from taskvisor.fsm import (
     INHERIT,
+    AdmissionPolicy,
     BackoffPolicy,
     BackoffSource,
+    ControllerConfig,
+    ControllerSpec,
     Event,
     EventKind,
     JitterPolicy,
@@ -39,13 +42,16 @@ __version__ = "0.1.0"
 
 __all__ = [
     "INHERIT",
+    "AdmissionPolicy",
     "AlreadyRunning",
     "BackoffPolicy",
     "BackoffSource",
     "Canceled",
     "CommandQueueFull",
     "ConfigError",
+    "ControllerConfig",
     "ControllerNotConfigured",
+    "ControllerSpec",
     "Event",
     "EventKind",
     "Fail",

@@ -56,6 +56,19 @@ def render_lifecycle() -> str:
         for target in sorted(targets, key=lambda p: p.name):
             lines.append(f"    {source.name} --> {target.name}: {trigger.value}\n")
     lines.append("    GONE --> [*]\n```\n")
+    lines.append("\n## Slots (admission control)\n\n")
+    lines.append(
+        "A slot moves only through `check_slot_move`, which consults `fsm.SLOT_TRANSITIONS`. "
+        "`ADMITTING` is transient inside one `step`; between steps a slot is `RUNNING`, "
+        "`TERMINATING`, or forgotten (idle and empty).\n\n"
+    )
+    lines.append("| status | meaning |\n|---|---|\n")
+    comments = _enum_comments(fsm.SlotStatus)
+    lines.extend(f"| `{p.name}` | {comments.get(p.name, '')} |\n" for p in fsm.SlotStatus)
+    lines.append("\n| from | trigger | to |\n|---|---|---|\n")
+    for (status, strig), stargets in fsm.SLOT_TRANSITIONS.items():
+        to = ", ".join(f"`{p.name}`" for p in sorted(stargets, key=lambda p: p.name))
+        lines.append(f"| `{status.name}` | `{strig.name}` | {to} |\n")
     return "".join(lines)
 
 

@@ -29,6 +29,7 @@ from taskvisor.fsm._effects import (
     RequestCancel,
     ShutdownDone,
     StartAttempt,
+    SubmitReply,
 )
 from taskvisor.fsm._events import (
     DIAGNOSTIC_KINDS,
@@ -49,12 +50,24 @@ from taskvisor.fsm._inputs import (
     Input,
     Remove,
     Shutdown,
+    Submit,
     SubscriberPanicked,
     Tick,
 )
 from taskvisor.fsm._invariants import InvariantViolation, check_state, check_step, check_trace
 from taskvisor.fsm._pmap import PMap
 from taskvisor.fsm._policy import BackoffPolicy, JitterPolicy, RestartMode, RestartPolicy
+from taskvisor.fsm._slots import (
+    SLOT_TRANSITIONS,
+    AdmissionPolicy,
+    ControllerConfig,
+    ControllerSpec,
+    Slot,
+    SlotSnapshot,
+    SlotStatus,
+    SlotTrigger,
+    Submission,
+)
 from taskvisor.fsm._spec import INHERIT, ResolvedSpec, TaskDefaults, TaskFn, TaskSpec
 from taskvisor.fsm._supervisor import (
     CancelCause,
@@ -63,6 +76,7 @@ from taskvisor.fsm._supervisor import (
     ShutdownState,
     SupervisorState,
     TaskState,
+    controller_snapshot,
     next_deadline,
     step,
 )
@@ -73,17 +87,21 @@ __all__ = [
     "EMPTY_STREAK",
     "INHERIT",
     "NS_PER_S",
+    "SLOT_TRANSITIONS",
     "TICK",
     "TRANSITIONS",
     "Abandon",
     "AddReply",
     "AddTasks",
+    "AdmissionPolicy",
     "AttemptEnded",
     "BackoffPolicy",
     "BackoffSource",
     "BusState",
     "CancelCause",
     "ConfigError",
+    "ControllerConfig",
+    "ControllerSpec",
     "CoreConfig",
     "Duration",
     "Effect",
@@ -113,7 +131,14 @@ __all__ = [
     "Shutdown",
     "ShutdownDone",
     "ShutdownState",
+    "Slot",
+    "SlotSnapshot",
+    "SlotStatus",
+    "SlotTrigger",
     "StartAttempt",
+    "Submission",
+    "Submit",
+    "SubmitReply",
     "SubscriberInfo",
     "SubscriberPanicked",
     "SupervisorState",
@@ -129,6 +154,7 @@ __all__ = [
     "check_state",
     "check_step",
     "check_trace",
+    "controller_snapshot",
     "jitter_ns",
     "needs_draw",
     "next_deadline",

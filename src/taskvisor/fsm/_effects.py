@@ -22,6 +22,7 @@ __all__ = [
     "RequestCancel",
     "ShutdownDone",
     "StartAttempt",
+    "SubmitReply",
 ]
 
 
@@ -101,6 +102,15 @@ class ShutdownDone:
     stuck: tuple[str, ...]
 
 
+@attrs.frozen
+class SubmitReply:
+    """The reply to ``Submit``: ``rejection`` is set when it was rejected at once."""
+
+    ticket: int
+    task_id: TaskId
+    rejection: RejectionKind | None = None
+
+
 Effect = (
     StartAttempt
     | RequestCancel
@@ -111,4 +121,5 @@ Effect = (
     | RemoveReply
     | Finished
     | ShutdownDone
+    | SubmitReply
 )

@@ -12,6 +12,7 @@ import enum
 import attrs
 
 from taskvisor.fsm._events import TaskId
+from taskvisor.fsm._slots import ControllerSpec
 from taskvisor.fsm._spec import TaskSpec
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "Input",
     "Remove",
     "Shutdown",
+    "Submit",
     "SubscriberPanicked",
     "Tick",
 ]
@@ -98,4 +100,22 @@ class SubscriberPanicked:
     reason: str
 
 
-Input = AddTasks | AttemptEnded | Tick | Remove | Shutdown | EventsConsumed | SubscriberPanicked
+@attrs.frozen
+class Submit:
+    """Submit ``spec`` to its slot under its admission policy; it will run as ``task_id``."""
+
+    ticket: int
+    task_id: TaskId
+    spec: ControllerSpec
+
+
+Input = (
+    AddTasks
+    | AttemptEnded
+    | Tick
+    | Remove
+    | Shutdown
+    | EventsConsumed
+    | SubscriberPanicked
+    | Submit
+)

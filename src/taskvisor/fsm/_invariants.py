@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 
 from taskvisor.fsm._effects import Effect, Publish, StartAttempt
 from taskvisor.fsm._events import Event, EventKind, TaskId
+from taskvisor.fsm._slots import SlotStatus
 from taskvisor.fsm._supervisor import SupervisorState
 from taskvisor.fsm._table import Phase
 
@@ -58,6 +59,8 @@ def check_state(s: SupervisorState) -> None:
     for depth, cap in zip(s.bus.depths, s.config.capacities, strict=True):
         if not 0 <= depth <= cap:
             _fail("I5", f"subscriber queue depth {depth} outside [0, {cap}]")
+    # I6: a slot has at most one owner, a live task; queues within bound; bookkeeping agrees.
+    _check_slots(s)
     # I7: once shutdown is done nothing is left; during it nothing waits beyond its bound.
     sd = s.shutdown
     if sd is not None:
@@ -90,6 +93,12 @@ def check_step(
     check_state(after)
 
 
+#: Events that may carry a task id before (or instead of) its TASK_ADDED.
+_BEFORE_ADMISSION = frozenset(
+    {EK.TASK_ADD_REQUESTED, EK.TASK_ADD_FAILED, EK.CONTROLLER_SUBMITTED, EK.CONTROLLER_REJECTED}
+)
+
+
 def check_trace(events: Iterable[Event], ceiling: dict[TaskId, float] | None = None) -> None:
     """I1, I3 and I4 over a whole trace of events in publication order."""
     added: set[TaskId] = set()
@@ -101,7 +110,7 @@ def check_trace(events: Iterable[Event], ceiling: dict[TaskId, float] | None = N
             _fail("I8", f"seq {ev.seq} after {last_seq}")
         last_seq = ev.seq
         tid = ev.task_id
-        if tid is None or ev.kind in (EK.TASK_ADD_REQUESTED, EK.TASK_ADD_FAILED):
+        if tid is None or ev.kind in _BEFORE_ADMISSION:
             continue
         if tid in removed:
             _fail("I1", f"{ev.kind.name} for {tid!r} after its TASK_REMOVED")
@@ -124,3 +133,30 @@ def check_trace(events: Iterable[Event], ceiling: dict[TaskId, float] | None = N
             delay = ev.delay if ev.delay is not None else -1.0
             if not 0 <= delay <= ceiling[tid]:
                 _fail("I4", f"delay {delay} outside [0, {ceiling[tid]}] for {tid!r}")
+
+
+def _check_slots(s: SupervisorState) -> None:
+    controller = s.config.controller
+    bound = controller.max_slot_queue if controller is not None else 0
+    tracked: dict[TaskId, str] = {}
+    for name, slot in s.slots.items():
+        if slot.name != name:
+            _fail("I6", f"slot stored as {name!r} is named {slot.name!r}")
+        if len(slot.queue) > bound:
+            _fail("I5", f"slot {name!r} queue {len(slot.queue)} > max_slot_queue {bound}")
+        if slot.status is SlotStatus.IDLE:
+            if slot.owner is not None or not slot.queue:
+                _fail("I6", f"idle slot {name!r} has an owner or is stored while empty")
+        elif slot.status in (SlotStatus.RUNNING, SlotStatus.TERMINATING):
+            if slot.owner is None or slot.owner not in s.tasks:
+                _fail("I6", f"slot {name!r} is {slot.status.name} without a live owner")
+            else:
+                tracked[slot.owner] = name
+        else:
+            _fail("I6", f"slot {name!r} left {slot.status.name} between steps")
+        for sub in slot.queue:
+            if sub.task_id in s.tasks:
+                _fail("I6", f"queued {sub.task_id!r} of slot {name!r} is already running")
+            tracked[sub.task_id] = name
+    if dict(s.slot_of.items()) != tracked:
+        _fail("I6", "slot_of disagrees with the slots' owners and queues")

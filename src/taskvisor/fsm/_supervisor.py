@@ -31,6 +31,7 @@ from taskvisor.fsm._effects import (
     RequestCancel,
     ShutdownDone,
     StartAttempt,
+    SubmitReply,
 )
 from taskvisor.fsm._events import (
     DIAGNOSTIC_KINDS,
@@ -50,11 +51,24 @@ from taskvisor.fsm._inputs import (
     Input,
     Remove,
     Shutdown,
+    Submit,
     SubscriberPanicked,
     Tick,
 )
 from taskvisor.fsm._pmap import PMap
 from taskvisor.fsm._policy import RestartMode
+from taskvisor.fsm._slots import (
+    REJECTION_OF,
+    ControllerConfig,
+    Decision,
+    Slot,
+    SlotSnapshot,
+    SlotStatus,
+    SlotTrigger,
+    Submission,
+    check_slot_move,
+    decide,
+)
 from taskvisor.fsm._spec import ResolvedSpec, TaskDefaults, TaskSpec
 from taskvisor.fsm._table import Phase, Trigger, check_move
 from taskvisor.fsm._timers import TimerHeap
@@ -66,6 +80,7 @@ __all__ = [
     "ShutdownState",
     "SupervisorState",
     "TaskState",
+    "controller_snapshot",
     "next_deadline",
     "step",
 ]
@@ -105,6 +120,7 @@ class CoreConfig:
         max_concurrent: the most attempts running at once (None: unlimited).
         subscribers: name and queue capacity of each subscriber, by index.
         defaults: what ``INHERIT`` spec fields take.
+        controller: the admission controller's bounds (None: no controller).
     """
 
     grace_ns: int
@@ -112,6 +128,7 @@ class CoreConfig:
     max_concurrent: int | None
     subscribers: tuple[SubscriberInfo, ...]
     defaults: TaskDefaults
+    controller: ControllerConfig | None
     capacities: tuple[int, ...] = attrs.field(eq=False, repr=False)
 
     def __init__(
@@ -122,6 +139,7 @@ class CoreConfig:
         max_concurrent: int | None = None,
         subscribers: Sequence[SubscriberInfo] = (),
         defaults: TaskDefaults | None = None,
+        controller: ControllerConfig | None = None,
     ) -> None:
         grace_ns = to_ns(grace, "SupervisorConfig.grace")
         force_ns = to_ns(force_wait, "SupervisorConfig.force_wait")
@@ -133,8 +151,12 @@ class CoreConfig:
         defaults = TaskDefaults() if defaults is None else defaults
         if not isinstance(defaults, TaskDefaults):
             raise ConfigError("Supervisor.defaults", f"expected TaskDefaults, got {defaults!r}")
+        if controller is not None and not isinstance(controller, ControllerConfig):
+            raise ConfigError(
+                "Supervisor.controller", f"expected ControllerConfig, got {controller!r}"
+            )
         caps = tuple(s.capacity for s in subs)
-        self.__attrs_init__(grace_ns, force_ns, max_concurrent, subs, defaults, caps)
+        self.__attrs_init__(grace_ns, force_ns, max_concurrent, subs, defaults, controller, caps)
 
 
 @attrs.frozen
@@ -182,6 +204,8 @@ class SupervisorState:
         bus: subscriber queue depths and drops (I5).
         shutdown: None until shutdown is requested.
         accepted, finished: tasks ever admitted and ever ended (I1: equal once all are gone).
+        slots: slots that are not idle-and-empty, by name (I6).
+        slot_of: the slot of every owner and every queued submission, by task id.
     """
 
     config: CoreConfig
@@ -198,6 +222,8 @@ class SupervisorState:
     shutdown: ShutdownState | None
     accepted: int
     finished: int
+    slots: PMap[str, Slot]
+    slot_of: PMap[TaskId, str]
 
     @classmethod
     def initial(cls, config: CoreConfig) -> SupervisorState:
@@ -217,7 +243,17 @@ class SupervisorState:
             shutdown=None,
             accepted=0,
             finished=0,
+            slots=PMap(),
+            slot_of=PMap(),
         )
+
+
+def controller_snapshot(state: SupervisorState) -> list[SlotSnapshot]:
+    """Every busy slot: status, owner and queue depth, sorted by slot name."""
+    return [
+        SlotSnapshot(name, slot.status, slot.owner, len(slot.queue))
+        for name, slot in sorted(state.slots.items())
+    ]
 
 
 def next_deadline(state: SupervisorState) -> int | None:
@@ -243,6 +279,8 @@ def step(
         txn.begin_shutdown(inp)
     elif isinstance(inp, EventsConsumed):
         txn.bus = consumed(txn.bus, inp.subscriber, inp.count)
+    elif isinstance(inp, Submit):
+        txn.submit(inp)
     elif isinstance(inp, SubscriberPanicked):
         name = state.config.subscribers[inp.subscriber].name
         txn.emit(EK.SUBSCRIBER_PANICKED, None, task=name, reason=inp.reason)
@@ -270,6 +308,8 @@ class _Txn:
         "running",
         "seq",
         "shutdown",
+        "slot_of",
+        "slots",
         "tasks",
         "timer_seq",
         "timers",
@@ -290,6 +330,8 @@ class _Txn:
         self.shutdown = s.shutdown
         self.accepted = s.accepted
         self.finished = s.finished
+        self.slots = s.slots
+        self.slot_of = s.slot_of
         self.now = now
         self.at = ns_to_s(now)
         self.rng = rng
@@ -312,6 +354,8 @@ class _Txn:
             shutdown=self.shutdown,
             accepted=self.accepted,
             finished=self.finished,
+            slots=self.slots,
+            slot_of=self.slot_of,
         )
         return state, self.effects
 
@@ -394,14 +438,17 @@ class _Txn:
                 self.effects.append(Finished(tid, spec.name, outcome))
             self.effects.append(AddReply(inp.ticket, rejection, culprit))
             return
-        defaults = self.config.defaults
         for tid, spec in inp.items:
-            t = TaskState(tid, spec.name, spec, spec.resolve(defaults), Phase.NEW)
-            self.names = self.names.set(t.name, tid)
-            self.accepted += 1
-            self.emit(EK.TASK_ADDED, t)
-            self.start_or_wait(t, Trigger.ADMIT)
+            self.register(tid, spec)
         self.effects.append(AddReply(inp.ticket))
+
+    def register(self, tid: TaskId, spec: TaskSpec) -> None:
+        """Admit one task whose name is free: TASK_ADDED, then start it or queue for a permit."""
+        t = TaskState(tid, spec.name, spec, spec.resolve(self.config.defaults), Phase.NEW)
+        self.names = self.names.set(t.name, tid)
+        self.accepted += 1
+        self.emit(EK.TASK_ADDED, t)
+        self.start_or_wait(t, Trigger.ADMIT)
 
     def _admission(self, inp: AddTasks) -> tuple[RejectionKind | None, str | None]:
         if self.shutdown is not None:
@@ -595,6 +642,8 @@ class _Txn:
             exit_code=outcome.exit_code,
         )
         self.effects.append(Finished(t.id, t.name, outcome))
+        if t.id in self.slot_of:
+            self.owner_gone(t.id)
         if self.shutdown is not None and not self.tasks and not self.shutdown.done:
             self.complete_shutdown()
 
@@ -657,6 +706,13 @@ class _Txn:
 
     def remove(self, inp: Remove) -> None:
         tid = inp.task_id if inp.task_id is not None else self.names.get(inp.name or "")
+        if tid is None and inp.name is not None:
+            tid = self.queued_by_name(inp.name)
+        if tid is not None and tid not in self.tasks and tid in self.slot_of:
+            # A queued submission never started: it is rejected before it runs (api.md 6).
+            self.effects.append(RemoveReply(inp.ticket, True, tid))
+            self.unqueue(tid, RejectionKind.REMOVED_FROM_QUEUE)
+            return
         t = None if tid is None else self.tasks.get(tid)
         if t is None or t.cause in (CancelCause.REMOVE, CancelCause.SHUTDOWN):
             self.effects.append(RemoveReply(inp.ticket, False, tid))
@@ -693,6 +749,7 @@ class _Txn:
             return
         self.shutdown = ShutdownState(self.now)
         self.emit(EK.SHUTDOWN_REQUESTED, None)
+        self.close_slots()
         for tid in sorted(self.tasks):
             t = self.tasks.get(tid)
             if t is not None and t.cause not in (CancelCause.REMOVE, CancelCause.SHUTDOWN):
@@ -711,5 +768,157 @@ class _Txn:
             self.emit(EK.ALL_STOPPED_WITHIN_GRACE, None)
         self.effects.append(ShutdownDone(stuck))
 
+    # -- slots (api.md section 6; invariant I6) -------------------------------------------------
+
+    def slot_move(self, slot: Slot, trigger: SlotTrigger, status: SlotStatus, **kw: object) -> Slot:
+        """The one place a slot changes status; the table must allow it."""
+        check_slot_move(slot.status, trigger, status)
+        moved = attrs.evolve(slot, status=status, **kw)  # type: ignore[arg-type]
+        self.put_slot(moved)
+        # The event names the owner *after* the move, so no event carries a task's id once it
+        # has been removed (api.md section 5, I1).
+        self.emit(
+            EK.CONTROLLER_SLOT_TRANSITION,
+            None,
+            task_id=moved.owner,
+            task=moved.name,
+            reason=f"{slot.status.name} -> {status.name}",
+        )
+        return moved
+
+    def put_slot(self, slot: Slot) -> None:
+        # Idle, empty slots are forgotten so memory stays bounded by the busy slots.
+        if slot.status is SlotStatus.IDLE and not slot.queue:
+            self.slots = self.slots.discard(slot.name)
+        else:
+            self.slots = self.slots.set(slot.name, slot)
+
+    def submit(self, inp: Submit) -> None:
+        spec, tid = inp.spec, inp.task_id
+        sub = Submission(tid, spec)
+        self.emit(
+            EK.CONTROLLER_SUBMITTED,
+            None,
+            task_id=tid,
+            task=spec.task_spec.name,
+            reason=f"slot {spec.slot!r}, {spec.admission.name}",
+        )
+        controller = self.config.controller
+        if controller is None:
+            raise ValueError("Submit needs CoreConfig.controller (the runtime checks this first)")
+        if self.shutdown is not None or tid in self.tasks or tid in self.slot_of:
+            kind = RejectionKind.CONTROLLER_SHUTTING_DOWN
+            if self.shutdown is None:
+                kind = RejectionKind.ALREADY_EXISTS
+            self.reject(sub, kind)
+            self.effects.append(SubmitReply(inp.ticket, tid, kind))
+            return
+        slot = self.slots.get(spec.slot) or Slot(spec.slot)
+        decision = decide(slot, spec.admission, controller.max_slot_queue)
+        rejection = REJECTION_OF.get(decision)
+        if rejection is not None:
+            self.reject(sub, rejection)
+            self.effects.append(SubmitReply(inp.ticket, tid, rejection))
+            return
+        self.slot_of = self.slot_of.set(tid, slot.name)
+        self.effects.append(SubmitReply(inp.ticket, tid))
+        if decision is Decision.START:
+            slot = self.slot_move(slot, SlotTrigger.SUBMIT, SlotStatus.ADMITTING, queue=(sub,))
+            self.admit_head(slot)
+        elif decision is Decision.ENQUEUE:
+            self.put_slot(attrs.evolve(slot, queue=(*slot.queue, sub)))
+        else:  # REPLACE: the newcomer takes the head; the old head is superseded
+            queue = slot.queue
+            if queue:
+                self.slot_of = self.slot_of.discard(queue[0].task_id)
+                self.reject(queue[0], RejectionKind.SUPERSEDED_BY_REPLACE)
+                queue = queue[1:]
+            slot = attrs.evolve(slot, queue=(sub, *queue))
+            if slot.status is SlotStatus.RUNNING:
+                slot = self.slot_move(slot, SlotTrigger.REPLACE, SlotStatus.TERMINATING)
+                self.put_slot(slot)
+                owner = self.tasks[slot.owner] if slot.owner is not None else None
+                if owner is not None and owner.cause not in _STOPPING_FOR_GOOD:
+                    self.emit(EK.TASK_REMOVE_REQUESTED, owner, reason="superseded by REPLACE")
+                    self.cancel(owner, CancelCause.REMOVE)
+            else:
+                self.put_slot(slot)
+
+    def admit_head(self, slot: Slot) -> None:
+        """Register the head of an ADMITTING slot's queue; on a name clash try the next (I6)."""
+        while True:
+            head, rest = slot.queue[0], slot.queue[1:]
+            spec = head.spec.task_spec
+            self.emit(EK.TASK_ADD_REQUESTED, None, task_id=head.task_id, task=spec.name)
+            if spec.name not in self.names:
+                slot = attrs.evolve(slot, queue=rest)
+                self.slot_move(slot, SlotTrigger.ADMITTED, SlotStatus.RUNNING, owner=head.task_id)
+                self.register(head.task_id, spec)
+                return
+            self.slot_of = self.slot_of.discard(head.task_id)
+            self.reject(head, RejectionKind.ALREADY_EXISTS)
+            status = SlotStatus.ADMITTING if rest else SlotStatus.IDLE
+            slot = self.slot_move(slot, SlotTrigger.ADMIT_FAILED, status, queue=rest, owner=None)
+            if not rest:
+                return
+
+    def owner_gone(self, tid: TaskId) -> None:
+        """The slot's owner fully left the registry: the only event that frees a slot (I6)."""
+        name = self.slot_of[tid]
+        self.slot_of = self.slot_of.delete(tid)
+        slot = self.slots[name]
+        if slot.owner != tid:  # pragma: no cover - slot_of holds owners and queued ids only
+            raise AssertionError(f"{tid!r} is not the owner of slot {name!r}")
+        if slot.queue and self.shutdown is None:
+            slot = self.slot_move(slot, SlotTrigger.OWNER_GONE, SlotStatus.ADMITTING, owner=None)
+            self.admit_head(slot)
+        else:
+            self.slot_move(slot, SlotTrigger.OWNER_GONE, SlotStatus.IDLE, owner=None)
+
+    def reject(self, sub: Submission, kind: RejectionKind) -> None:
+        """A submission ends without running: CONTROLLER_REJECTED, then its outcome."""
+        name = sub.spec.task_spec.name
+        reason = f"rejected: {kind.name}"
+        self.emit(
+            EK.CONTROLLER_REJECTED,
+            None,
+            task_id=sub.task_id,
+            task=name,
+            reason=reason,
+            outcome=OutcomeKind.REJECTED,
+            rejection=kind,
+        )
+        outcome = TaskOutcome(OutcomeKind.REJECTED, reason, rejection=kind)
+        self.effects.append(Finished(sub.task_id, name, outcome))
+
+    def unqueue(self, tid: TaskId, kind: RejectionKind) -> None:
+        name = self.slot_of[tid]
+        self.slot_of = self.slot_of.delete(tid)
+        slot = self.slots[name]
+        sub = next(s for s in slot.queue if s.task_id == tid)
+        self.put_slot(attrs.evolve(slot, queue=tuple(s for s in slot.queue if s.task_id != tid)))
+        self.reject(sub, kind)
+
+    def queued_by_name(self, name: str) -> TaskId | None:
+        for slot in self.slots.values():
+            for sub in slot.queue:
+                if sub.spec.task_spec.name == name:
+                    return sub.task_id
+        return None
+
+    def close_slots(self) -> None:
+        """Shutdown: every queued submission is rejected and none of them starts."""
+        for name in sorted(self.slots):
+            slot = self.slots[name]
+            for sub in slot.queue:
+                self.slot_of = self.slot_of.discard(sub.task_id)
+                self.reject(sub, RejectionKind.CONTROLLER_SHUTTING_DOWN)
+            slot = attrs.evolve(slot, queue=())
+            if slot.status is SlotStatus.RUNNING:
+                self.slot_move(slot, SlotTrigger.SHUTDOWN, SlotStatus.TERMINATING)
+            else:
+                self.put_slot(slot)
+
 
 _HOLDS_PERMIT = frozenset({Phase.RUNNING, Phase.STOPPING})
+_STOPPING_FOR_GOOD = (CancelCause.REMOVE, CancelCause.SHUTDOWN)
