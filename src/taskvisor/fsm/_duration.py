@@ -18,6 +18,8 @@ NS_PER_S = 1_000_000_000
 
 Duration = float | int | timedelta
 
+_MAX_INT_SECONDS = int(math.nextafter(math.inf, 0.0))  # the largest finite float
+
 
 def to_ns(value: object, field: str) -> int:
     """Convert a duration to integer nanoseconds, raising ``ConfigError`` naming ``field``.
@@ -27,13 +29,18 @@ def to_ns(value: object, field: str) -> int:
     """
     if isinstance(value, timedelta):
         ns = (value.days * 86_400 + value.seconds) * NS_PER_S + value.microseconds * 1_000
+        negative = ns < 0
     elif isinstance(value, bool) or not isinstance(value, int | float):
         raise ConfigError(field, f"expected seconds (float) or timedelta, got {value!r}")
     elif isinstance(value, float) and not math.isfinite(value):
         raise ConfigError(field, f"must be finite, got {value!r}")
+    elif isinstance(value, int) and not -_MAX_INT_SECONDS <= value <= _MAX_INT_SECONDS:
+        # Durations are reported as float seconds: an int beyond the float range cannot be.
+        raise ConfigError(field, f"must be finite as float seconds, got {value!r}")
     else:
         ns = round(Fraction(value) * NS_PER_S)
-    if ns < 0:
+        negative = value < 0  # before rounding: -1e-12 is negative though it rounds to 0 ns
+    if negative:
         raise ConfigError(field, f"must not be negative, got {value!r}")
     return ns
 

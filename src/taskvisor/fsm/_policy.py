@@ -24,6 +24,8 @@ __all__ = ["FIXED_POINT_BITS", "BackoffPolicy", "JitterPolicy", "RestartMode", "
 #: factor, since a float >= 1 has at most 52 fractional bits).
 FIXED_POINT_BITS = 128
 
+_MAX_INT_FACTOR = int(math.nextafter(math.inf, 0.0))  # the largest finite float
+
 
 class JitterPolicy(enum.Enum):
     """How a backoff delay is randomised (formulas: api.md section 3, after Brooker, AWS 2015)."""
@@ -119,7 +121,8 @@ class BackoffPolicy:
         floor_s, floor_ns = _seconds(floor, "BackoffPolicy.floor")
         if isinstance(factor, bool) or not isinstance(factor, int | float):
             raise ConfigError("BackoffPolicy.factor", f"expected a number, got {factor!r}")
-        if not math.isfinite(factor):
+        # An int beyond the float range is as unusable as inf (math.isfinite would overflow).
+        if (isinstance(factor, int) and factor > _MAX_INT_FACTOR) or not math.isfinite(factor):
             raise ConfigError("BackoffPolicy.factor", f"must be finite, got {factor!r}")
         if factor < 1:
             raise ConfigError("BackoffPolicy.factor", f"must be >= 1, got {factor!r}")

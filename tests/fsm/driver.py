@@ -1,0 +1,249 @@
+"""A tiny synchronous driver for the pure core, for tests: no event loop, no clock, no threads.
+
+It feeds inputs to ``fsm.step`` at an explicit virtual time, records every effect and event,
+acknowledges subscriber deliveries (so queues drain as if every subscriber kept up), and calls
+``fsm.check_step`` after every step, so each test also checks invariants I1-I5, I7 and I8 on
+every state it passes through. ``verify()`` runs ``fsm.check_trace`` over the whole trace.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Sequence
+
+from taskvisor import fsm
+from taskvisor.fsm import (
+    NS_PER_S,
+    AddTasks,
+    AttemptEnded,
+    CoreConfig,
+    Effect,
+    EndKind,
+    Event,
+    EventKind,
+    EventsConsumed,
+    Finished,
+    Input,
+    Publish,
+    RandomSource,
+    Remove,
+    RemoveReply,
+    Shutdown,
+    StartAttempt,
+    SubscriberInfo,
+    SupervisorState,
+    TaskFn,
+    TaskId,
+    TaskSpec,
+)
+
+__all__ = ["Driver", "body", "fn", "s"]
+
+
+async def body(ctx: object) -> None:
+    """A task body; the core never calls it (it only carries ``spec.task``)."""
+
+
+def fn(name: str) -> TaskFn:
+    """A ``TaskFn`` named ``name``."""
+    return TaskFn(name, body)
+
+
+def s(seconds: float) -> int:
+    """Seconds to integer nanoseconds (test shorthand)."""
+    return round(seconds * NS_PER_S)
+
+
+class Driver:
+    """Holds the current state and time; every input goes through ``feed``.
+
+    Attributes:
+        state: the current ``SupervisorState``.
+        now: the current virtual time (integer ns).
+        events: every event published so far, in order.
+        effects: every effect so far, in order.
+        log: ``(now, input, effects)`` for every step, acknowledgements included (I8 traces).
+        auto_ack: after each step, feed ``EventsConsumed`` for what each subscriber received.
+        ceilings: each added task's I4 bound ``max(max, floor)`` in seconds.
+    """
+
+    def __init__(
+        self,
+        config: CoreConfig | None = None,
+        *,
+        seed: int = 0,
+        rng: RandomSource | None = None,
+        auto_ack: bool = True,
+    ) -> None:
+        if config is None:
+            config = CoreConfig(grace=1.0, force_wait=0.5, subscribers=[SubscriberInfo("rec")])
+        self.state = SupervisorState.initial(config)
+        self.rng: RandomSource = random.Random(seed) if rng is None else rng
+        self.now = 0
+        self.auto_ack = auto_ack
+        self.events: list[Event] = []
+        self.effects: list[Effect] = []
+        self.log: list[tuple[int, Input, tuple[Effect, ...]]] = []
+        self.ceilings: dict[TaskId, float] = {}
+        self._next_id = 1
+        self._ticket = 0
+
+    @classmethod
+    def make(
+        cls,
+        *,
+        grace: float = 1.0,
+        force_wait: float = 0.5,
+        max_concurrent: int | None = None,
+        subscribers: Sequence[SubscriberInfo] = (SubscriberInfo("rec"),),
+        defaults: fsm.TaskDefaults | None = None,
+        seed: int = 0,
+        auto_ack: bool = True,
+    ) -> Driver:
+        """A driver over a fresh ``CoreConfig`` built from these settings."""
+        config = CoreConfig(
+            grace,
+            force_wait=force_wait,
+            max_concurrent=max_concurrent,
+            subscribers=subscribers,
+            defaults=defaults,
+        )
+        return cls(config, seed=seed, auto_ack=auto_ack)
+
+    # -- the one way in -------------------------------------------------------------------------
+
+    def feed(self, inp: Input, now: int | None = None) -> list[Effect]:
+        """Step the core once at ``now`` (default: the current time); check and record it."""
+        if now is not None:
+            assert now >= self.now, "virtual time never goes backwards"
+            self.now = now
+        before = self.state
+        after, effects = fsm.step(before, inp, self.now, self.rng)
+        fsm.check_step(before, after, effects, self.now)
+        self.state = after
+        self.effects.extend(effects)
+        self.log.append((self.now, inp, tuple(effects)))
+        delivered: dict[int, int] = {}
+        for eff in effects:
+            if isinstance(eff, Publish):
+                self.events.append(eff.event)
+                for index in eff.recipients:
+                    delivered[index] = delivered.get(index, 0) + 1
+        if self.auto_ack:
+            for index, count in sorted(delivered.items()):
+                self.feed_quietly(EventsConsumed(index, count))
+        return effects
+
+    def feed_quietly(self, inp: Input) -> None:
+        """Step once (checked and logged) without acknowledging deliveries."""
+        before = self.state
+        after, effects = fsm.step(before, inp, self.now, self.rng)
+        fsm.check_step(before, after, effects, self.now)
+        assert not effects
+        self.state = after
+        self.log.append((self.now, inp, ()))
+
+    # -- commands ---------------------------------------------------------------------------------
+
+    def new_id(self) -> TaskId:
+        tid = TaskId(self._next_id)
+        self._next_id += 1
+        return tid
+
+    def ticket(self) -> int:
+        self._ticket += 1
+        return self._ticket
+
+    def add_batch(self, specs: Iterable[TaskSpec]) -> tuple[list[TaskId], list[Effect]]:
+        """Register ``specs`` as one batch; returns their ids and the step's effects."""
+        items = tuple((self.new_id(), spec) for spec in specs)
+        defaults = self.state.config.defaults
+        for tid, spec in items:
+            self.ceilings[tid] = spec.resolve(defaults).backoff.ceiling_ns / NS_PER_S
+        effects = self.feed(AddTasks(self.ticket(), items))
+        return [tid for tid, _ in items], effects
+
+    def add(self, spec: TaskSpec) -> TaskId:
+        """Register one task and return its id."""
+        ids, _ = self.add_batch([spec])
+        return ids[0]
+
+    def end(
+        self,
+        tid: TaskId,
+        end: EndKind = EndKind.RETURNED,
+        reason: str = "",
+        *,
+        exit_code: int | None = None,
+        attempt: int | None = None,
+        error: BaseException | None = None,
+    ) -> list[Effect]:
+        """Report that ``tid``'s current attempt (or ``attempt``) ended with ``end``."""
+        if attempt is None:
+            attempt = self.state.tasks[tid].attempt
+        return self.feed(AttemptEnded(tid, attempt, end, reason, exit_code, error))
+
+    def remove(self, tid: TaskId | None = None, name: str | None = None) -> bool:
+        """Feed ``Remove``; returns whether this request claimed the task."""
+        effects = self.feed(Remove(self.ticket(), tid, name))
+        replies = [e for e in effects if isinstance(e, RemoveReply)]
+        assert len(replies) == 1
+        return replies[0].claimed
+
+    def shutdown(self) -> list[Effect]:
+        return self.feed(Shutdown(self.ticket()))
+
+    # -- time -------------------------------------------------------------------------------------
+
+    def next_deadline(self) -> int | None:
+        return fsm.next_deadline(self.state)
+
+    def fire_next(self) -> list[Effect]:
+        """Jump to the next deadline and tick there (it must exist)."""
+        deadline = self.next_deadline()
+        assert deadline is not None, "no deadline pending"
+        return self.feed(fsm.TICK, max(deadline, self.now))
+
+    def advance(self, seconds: float) -> list[Effect]:
+        """Move time forward by ``seconds``, ticking at every deadline passed on the way."""
+        target = self.now + s(seconds)
+        effects: list[Effect] = []
+        while (deadline := self.next_deadline()) is not None and deadline <= target:
+            effects.extend(self.feed(fsm.TICK, max(deadline, self.now)))
+        self.now = target
+        return effects
+
+    # -- what happened ----------------------------------------------------------------------------
+
+    def kinds(self, tid: TaskId) -> list[EventKind]:
+        """The kinds of every event that carried ``tid``, in order."""
+        return [e.kind for e in self.events if e.task_id == tid]
+
+    def events_of(self, tid: TaskId) -> list[Event]:
+        return [e for e in self.events if e.task_id == tid]
+
+    def all_kinds(self) -> list[EventKind]:
+        return [e.kind for e in self.events]
+
+    def starts(self, tid: TaskId | None = None) -> list[StartAttempt]:
+        return [
+            e
+            for e in self.effects
+            if isinstance(e, StartAttempt) and (tid is None or e.task_id == tid)
+        ]
+
+    def finished(self, tid: TaskId) -> list[Finished]:
+        return [e for e in self.effects if isinstance(e, Finished) and e.task_id == tid]
+
+    def outcome(self, tid: TaskId) -> fsm.TaskOutcome:
+        """The one ``Finished`` outcome of ``tid`` (I1: exactly one)."""
+        done = self.finished(tid)
+        assert len(done) == 1, done
+        return done[0].outcome
+
+    def is_live(self, tid: TaskId) -> bool:
+        return tid in self.state.tasks
+
+    def verify(self) -> None:
+        """``check_trace`` over every event, with each task's I4 ceiling (max(max, floor))."""
+        fsm.check_trace(self.events, self.ceilings)
