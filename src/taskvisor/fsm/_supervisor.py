@@ -900,11 +900,15 @@ class _Txn:
         self.reject(sub, kind)
 
     def queued_by_name(self, name: str) -> TaskId | None:
-        for slot in self.slots.values():
-            for sub in slot.queue:
-                if sub.spec.task_spec.name == name:
-                    return sub.task_id
-        return None
+        # The earliest submission of that name: PMap's order over str keys follows the hash
+        # seed, so picking "the first found" would break determinism across processes (I8).
+        found = [
+            sub.task_id
+            for slot in self.slots.values()
+            for sub in slot.queue
+            if sub.spec.task_spec.name == name
+        ]
+        return min(found) if found else None
 
     def close_slots(self) -> None:
         """Shutdown: every queued submission is rejected and none of them starts."""
