@@ -18,7 +18,7 @@ from collections.abc import Callable, Hashable, Sequence
 from taskvisor.fsm._pmap import PMap
 
 N = 100_000
-REPEATS = 3
+REPEATS = 5
 
 
 def _best(fn: Callable[[], object], repeats: int = REPEATS) -> float:
