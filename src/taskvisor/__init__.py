@@ -37,6 +37,14 @@ from taskvisor.fsm import (
     TaskOutcome,
     TaskSpec,
 )
+from taskvisor.runtime import (
+    Supervisor,
+    SupervisorConfig,
+    SupervisorHandle,
+    Task,
+    TaskContext,
+    TaskWaiter,
+)
 
 __version__ = "0.1.0"
 
@@ -62,7 +70,12 @@ __all__ = [
     "RejectionKind",
     "RestartPolicy",
     "ShuttingDown",
+    "Supervisor",
+    "SupervisorConfig",
+    "SupervisorHandle",
+    "Task",
     "TaskAlreadyExists",
+    "TaskContext",
     "TaskDefaults",
     "TaskError",
     "TaskFn",
@@ -70,5 +83,6 @@ __all__ = [
     "TaskOutcome",
     "TaskSpec",
     "TaskTerminationTimeout",
+    "TaskWaiter",
     "TaskvisorError",
 ]

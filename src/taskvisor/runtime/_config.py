@@ -1,0 +1,141 @@
+"""``SupervisorConfig``: the runtime's settings, validated at construction (api.md section 4).
+
+Owns: ``SupervisorConfig``, its validation (``ConfigError`` naming the field), the random source
+it hands the core (a seed, an injected object with ``random()``, or an unseeded
+``random.Random()``), and the translation to the core's ``fsm.CoreConfig``. Must not import the
+driver, the bus or any backend.
+"""
+
+from __future__ import annotations
+
+import random as _random
+from collections.abc import Sequence
+
+import attrs
+
+from taskvisor._errors import ConfigError
+from taskvisor.fsm import (
+    ControllerConfig,
+    CoreConfig,
+    Duration,
+    RandomSource,
+    SubscriberInfo,
+    TaskDefaults,
+    ns_to_s,
+    to_ns,
+)
+from taskvisor.runtime._clock import Clock, LoopClock
+
+__all__ = ["SupervisorConfig"]
+
+
+def _capacity(value: object, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(field, f"expected an int, got {value!r}")
+    if value < 1:
+        raise ConfigError(field, f"must be >= 1, got {value!r}")
+    return value
+
+
+@attrs.frozen(init=False)
+class SupervisorConfig:
+    """How a ``Supervisor`` behaves. Durations are float seconds or ``timedelta``.
+
+    Attributes:
+        grace: how long a cooperative cancellation (removal, shutdown) waits before the attempt
+            is force-cancelled by the backend; 0 forces at once.
+        subscriber_shutdown_timeout: how long shutdown lets subscribers drain their queues.
+        max_concurrent: the most attempts running at once (None: unlimited).
+        registry_queue_capacity: bound of the command queue (``add``, ``remove``, ...); the
+            ``try_*`` handle methods raise ``CommandQueueFull`` when it is full.
+        force_wait: how long a force-cancelled attempt may take to end before it is abandoned.
+        seed: seed of the random source the core draws jitter from (None: unseeded).
+        random: an object with ``random() -> float`` to draw from instead (not with ``seed``).
+        clock: a ``Clock`` (None: ``LoopClock()``, the event loop's clock).
+    """
+
+    grace: float
+    subscriber_shutdown_timeout: float
+    max_concurrent: int | None
+    registry_queue_capacity: int
+    force_wait: float
+    seed: int | None
+    random: RandomSource | None = attrs.field(eq=False)
+    clock: Clock | None = attrs.field(eq=False)
+    grace_ns: int = attrs.field(eq=False, repr=False)
+    force_wait_ns: int = attrs.field(eq=False, repr=False)
+    _durations: tuple[Duration, Duration] = attrs.field(eq=False, repr=False)
+
+    def __init__(
+        self,
+        grace: Duration = 60.0,
+        subscriber_shutdown_timeout: Duration = 5.0,
+        max_concurrent: int | None = None,
+        registry_queue_capacity: int = 1024,
+        force_wait: Duration = 1.0,
+        seed: int | None = None,
+        random: RandomSource | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        grace_ns = to_ns(grace, "SupervisorConfig.grace")
+        drain_ns = to_ns(
+            subscriber_shutdown_timeout, "SupervisorConfig.subscriber_shutdown_timeout"
+        )
+        force_ns = to_ns(force_wait, "SupervisorConfig.force_wait")
+        if max_concurrent is not None:
+            max_concurrent = _capacity(max_concurrent, "SupervisorConfig.max_concurrent")
+        capacity = _capacity(registry_queue_capacity, "SupervisorConfig.registry_queue_capacity")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise ConfigError("SupervisorConfig.seed", f"expected an int or None, got {seed!r}")
+        if random is not None:
+            if seed is not None:
+                raise ConfigError("SupervisorConfig.random", "give either seed or random, not both")
+            if not callable(getattr(random, "random", None)):
+                raise ConfigError(
+                    "SupervisorConfig.random", f"expected an object with random(), got {random!r}"
+                )
+        if clock is not None and not isinstance(clock, Clock):
+            raise ConfigError(
+                "SupervisorConfig.clock",
+                f"expected an object with now_ns() and sleep_until_ns(), got {clock!r}",
+            )
+        self.__attrs_init__(
+            ns_to_s(grace_ns),
+            ns_to_s(drain_ns),
+            max_concurrent,
+            capacity,
+            ns_to_s(force_ns),
+            seed,
+            random,
+            clock,
+            grace_ns,
+            force_ns,
+            (grace, force_wait),
+        )
+
+    def make_random(self) -> RandomSource:
+        """The source the core draws from: the injected one, seeded, or unseeded (fresh)."""
+        if self.random is not None:
+            return self.random
+        return _random.Random(self.seed)
+
+    def make_clock(self) -> Clock:
+        """The injected clock, or the event loop's."""
+        return LoopClock() if self.clock is None else self.clock
+
+    def core_config(
+        self,
+        subscribers: Sequence[SubscriberInfo],
+        defaults: TaskDefaults,
+        controller: ControllerConfig | None = None,
+    ) -> CoreConfig:
+        """The core's settings for a supervisor with these subscribers, defaults, controller."""
+        grace, force_wait = self._durations  # as given: the core converts them exactly
+        return CoreConfig(
+            grace,
+            force_wait=force_wait,
+            max_concurrent=self.max_concurrent,
+            subscribers=subscribers,
+            defaults=defaults,
+            controller=controller,
+        )

@@ -1,0 +1,138 @@
+"""What a task body sees and what it may be: ``TaskContext``, the ``Task`` protocol, ``body_of``.
+
+Owns: ``TaskContext`` (the per-attempt handle on cooperative cancellation, api.md section 2),
+the ``Task`` protocol (a stateful task object), and ``body_of``, which turns whatever a
+``TaskSpec`` holds (a ``TaskFn``, a ``Task``, a bare ``async def f(ctx)``) into the one callable
+an attempt runs. The driver calls ``_request_cancel`` when the core emits ``RequestCancel`` (or
+``ForceCancel``); nothing here decides *when*. Must not import the driver or a backend directly.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+import anyio
+
+from taskvisor._errors import ConfigError
+from taskvisor._task_errors import Canceled
+from taskvisor.fsm import TaskFn, TaskId
+
+__all__ = ["Body", "Task", "TaskContext", "body_of"]
+
+T = TypeVar("T")
+
+#: What an attempt runs: called with the attempt's context, returns a fresh awaitable.
+Body = Callable[["TaskContext"], Awaitable[Any]]
+
+
+@runtime_checkable
+class Task(Protocol):
+    """A task object that keeps state across attempts: ``run(ctx)`` is called once per attempt."""
+
+    name: str
+
+    def run(self, ctx: TaskContext) -> Awaitable[None]: ...
+
+
+class TaskContext:
+    """Handed to every attempt: who it is, and whether it has been asked to stop.
+
+    Attributes:
+        task_id: the task's id (stable across its attempts).
+        name: the task's name.
+        attempt: 1-based number of this attempt, counting every attempt of the task.
+    """
+
+    __slots__ = ("_event", "_requested", "_scopes", "attempt", "name", "task_id")
+
+    def __init__(self, task_id: TaskId, name: str, attempt: int) -> None:
+        self.task_id = task_id
+        self.name = name
+        self.attempt = attempt
+        self._requested = False
+        # Allocated only when a body waits on them: most attempts never do (cheap attempts).
+        self._event: anyio.Event | None = None
+        self._scopes: list[anyio.CancelScope] | None = None
+
+    @property
+    def is_cancelled(self) -> bool:
+        """True once cancellation of this attempt was requested (cooperatively or by force)."""
+        return self._requested
+
+    async def cancelled(self) -> None:
+        """Return when cancellation is requested; at once if it already was."""
+        if self._requested:
+            return
+        if self._event is None:
+            self._event = anyio.Event()
+        await self._event.wait()
+
+    async def run_until_cancelled(self, awaitable: Awaitable[T]) -> T:
+        """Await ``awaitable`` unless cancellation is requested first.
+
+        Returns:
+            The awaitable's result.
+
+        Raises:
+            taskvisor.Canceled: cancellation was requested before or while it ran (cancellation
+                wins ties). An awaitable that was never started is closed, not run.
+        """
+        if self._requested:
+            if inspect.iscoroutine(awaitable):
+                awaitable.close()
+            raise Canceled("canceled")
+        scopes = self._scopes
+        if scopes is None:
+            scopes = self._scopes = []
+        scope = anyio.CancelScope()
+        scopes.append(scope)
+        try:
+            with scope:
+                result = await awaitable
+        finally:
+            scopes.remove(scope)
+        if self._requested:  # cancelled while it ran, or it finished in the same instant
+            raise Canceled("canceled")
+        return result
+
+    def _request_cancel(self, *, cooperative: bool = True) -> None:
+        """The driver's side: the core asked this attempt to stop.
+
+        A cooperative request also interrupts ``run_until_cancelled``; a forced one leaves that
+        to the backend's cancellation, which is already on its way.
+        """
+        if self._requested:
+            return
+        self._requested = True
+        if self._event is not None:
+            self._event.set()
+        if cooperative and self._scopes:
+            for scope in self._scopes:
+                scope.cancel()
+
+    def __repr__(self) -> str:
+        state = ", cancelled" if self._requested else ""
+        return f"TaskContext({self.task_id!r}, {self.name!r}, attempt={self.attempt}{state})"
+
+
+def body_of(task: object) -> Body:
+    """The callable an attempt of ``task`` runs (``TaskFn.fn``, ``Task.run``, or ``task``).
+
+    Raises:
+        ConfigError: ``task`` is none of a ``TaskFn``, an object with ``run(ctx)``, a callable.
+    """
+    if isinstance(task, TaskFn):
+        fn = task.fn
+        if not callable(fn):
+            raise ConfigError("TaskFn.fn", f"expected a callable, got {fn!r}")
+        return fn
+    run = getattr(task, "run", None)
+    if callable(run) and not inspect.isclass(task):
+        return run  # type: ignore[no-any-return]
+    if callable(task):
+        return task
+    raise ConfigError(
+        "TaskSpec.task", f"expected a Task, a TaskFn or an async function, got {task!r}"
+    )

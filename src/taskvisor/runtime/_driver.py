@@ -1,0 +1,482 @@
+"""The driver: holds the core's state, feeds it inputs, executes its effects on the event loop.
+
+Owns: ``Driver``, the one synchronous chokepoint ``feed(input)`` (``fsm.step`` then the effects,
+in order; inputs that arrive while effects run wait in a deque, so there is no re-entrancy), the
+one timer re-armed for ``fsm.next_deadline`` (aioquic's pattern), the bounded command queue and
+its actor, replies matched by ticket, outcome watches (driven by ``Finished``, never by events:
+rule 6), the signal listener, and the orderly stop (core done, commands drained, subscribers
+drained, background tasks stopped). It decides nothing about tasks (rule 5): every *whether* and
+*when* comes from the core. Must not import the public ``Supervisor`` (``_supervisor``) or the
+handle (``_handle``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import itertools
+import signal
+import threading
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, assert_never
+
+import anyio
+import anyio.abc
+
+from taskvisor._errors import CommandQueueFull, ShuttingDown
+from taskvisor.fsm import (
+    TICK,
+    Abandon,
+    AddReply,
+    ControllerConfig,
+    Effect,
+    EventsConsumed,
+    Finished,
+    ForceCancel,
+    Input,
+    Publish,
+    RemoveReply,
+    RequestCancel,
+    Shutdown,
+    ShutdownDone,
+    StartAttempt,
+    SubmitReply,
+    SubscriberPanicked,
+    SupervisorState,
+    TaskDefaults,
+    TaskId,
+    TaskOutcome,
+    next_deadline,
+    step,
+)
+from taskvisor.runtime._attempt import AsyncioLauncher, Attempt, Launcher, TrioLauncher
+from taskvisor.runtime._bus import EventBus
+from taskvisor.runtime._config import SupervisorConfig
+from taskvisor.runtime._context import TaskContext, body_of
+
+__all__ = ["Driver", "Watch", "new_task_id"]
+
+#: One process-wide sequence: a TaskId is never reused within a process (api.md section 4).
+new_task_id: Callable[[], int] = itertools.count(1).__next__
+
+Reply = AddReply | RemoveReply | SubmitReply
+
+
+class _Pending:
+    """A command waiting for its reply effect (matched by ticket)."""
+
+    __slots__ = ("event", "value")
+
+    def __init__(self) -> None:
+        self.event = anyio.Event()
+        self.value: Reply | None = None
+
+
+class Watch:
+    """The outcome of one task, once it has left the registry (``Finished``, rule 6)."""
+
+    __slots__ = ("error", "event", "outcome")
+
+    def __init__(self) -> None:
+        self.event = anyio.Event()
+        self.outcome: TaskOutcome | None = None
+        self.error: BaseException | None = None
+
+    def resolve(self, outcome: TaskOutcome) -> None:
+        self.outcome = outcome
+        self.event.set()
+
+    def fail(self, error: BaseException) -> None:
+        self.error = error
+        self.event.set()
+
+    async def wait(self) -> TaskOutcome:
+        if self.outcome is None and self.error is None:
+            await self.event.wait()
+        if self.outcome is None:
+            assert self.error is not None
+            raise self.error
+        return self.outcome
+
+
+class Driver:
+    """One supervisor session on a running event loop (created inside it)."""
+
+    def __init__(
+        self,
+        config: SupervisorConfig,
+        subscribers: Sequence[object],
+        defaults: TaskDefaults,
+        rng: Any,
+        controller: ControllerConfig | None = None,
+    ) -> None:
+        self.config = config
+        self._clock = config.make_clock()
+        self._rng = rng
+        self.bus = EventBus(subscribers, on_consumed=self._on_consumed, on_panic=self._on_panic)
+        self.state = SupervisorState.initial(
+            config.core_config(self.bus.infos, defaults, controller)
+        )
+        self._now = 0  # the last `now` fed: the core's time never goes backwards
+        self._pending: deque[Input] = deque()
+        self._feeding = False
+        self._armed: int | None = None  # the deadline the timer sleeps for
+        self._timer_scope: anyio.CancelScope | None = None
+        # Attempts by task (attempts of one task never overlap, I3); abandoned ones are kept
+        # referenced until they end on their own (never silently leaked, I7).
+        self.attempts: dict[TaskId, Attempt] = {}
+        self.abandoned: set[Attempt] = set()
+        self._replies: dict[int, _Pending] = {}
+        self._watches: dict[TaskId, Watch] = {}
+        self._tickets = itertools.count(1).__next__
+        self._send, self._recv = anyio.create_memory_object_stream[Input](
+            config.registry_queue_capacity
+        )
+        self.accepting = True  # commands are taken (False once the core is done)
+        self.shutdown_requested = False
+        self.stuck: tuple[str, ...] = ()
+        self.grace_reported = False  # a shutdown() caller already got GraceExceeded
+        self.crash: BaseException | None = None  # a KeyboardInterrupt/SystemExit from a task
+        self.failure: BaseException | None = None  # a bug: the core or an effect raised
+        self._core_done = anyio.Event()  # ShutdownDone: every task is gone
+        self.stopped = anyio.Event()  # and subscribers drained, background tasks stopped
+        self._actor_done = anyio.Event()
+        self._closed = False
+        self._bg: list[anyio.CancelScope] = []
+        self.host_scope: anyio.CancelScope | None = None
+        # run(): the batch still running, and what wakes run() (batch done, or a shutdown).
+        self.batch: set[TaskId] | None = None
+        self.run_wake = anyio.Event()
+        self._launcher: Launcher = _launcher_for(
+            self._attempt_done, self._crashed, contextvars.copy_context()
+        )
+
+    # -- the chokepoint -------------------------------------------------------------------------
+
+    def feed(self, inp: Input) -> None:
+        """Step the core with ``inp`` at the current time and execute its effects, in order."""
+        pending = self._pending
+        pending.append(inp)
+        if self._feeding or self.failure is not None:
+            return  # the running feed takes it next (no re-entrancy)
+        self._feeding = True
+        try:
+            clock = self._clock
+            while pending:
+                inp = pending.popleft()
+                now = clock.now_ns()
+                if now < self._now:
+                    now = self._now
+                else:
+                    self._now = now
+                self.state, effects = step(self.state, inp, now, self._rng)
+                for eff in effects:
+                    self._execute(eff)
+            self._rearm()
+        except Exception as exc:  # a bug in the core or in an effect: stop everything, loudly
+            pending.clear()
+            self._fail(exc)
+        finally:
+            self._feeding = False
+
+    def _execute(self, eff: Effect) -> None:
+        # Most frequent first: every step publishes; attempts start and end all the time.
+        if isinstance(eff, Publish):
+            if eff.recipients:
+                self.bus.publish(eff.event, eff.recipients)
+        elif isinstance(eff, StartAttempt):
+            ctx = TaskContext(eff.task_id, eff.name, eff.attempt)
+            rec = Attempt(ctx, body_of(eff.spec.task))
+            self.attempts[eff.task_id] = rec
+            self._launcher.start(rec)
+        elif isinstance(eff, Finished):
+            self._finished(eff.task_id, eff.outcome)
+        elif isinstance(eff, AddReply | RemoveReply | SubmitReply):
+            pending = self._replies.pop(eff.ticket, None)
+            if pending is not None:
+                pending.value = eff
+                pending.event.set()
+        elif isinstance(eff, RequestCancel):
+            running = self._attempt(eff.task_id, eff.attempt)
+            if running is not None:
+                running.ctx._request_cancel()
+        elif isinstance(eff, ForceCancel):
+            running = self._attempt(eff.task_id, eff.attempt)
+            if running is not None:
+                running.ctx._request_cancel(cooperative=False)
+                self._launcher.force(running)
+        elif isinstance(eff, Abandon):
+            running = self._attempt(eff.task_id, eff.attempt)
+            if running is not None:
+                del self.attempts[eff.task_id]
+                self.abandoned.add(running)
+        elif isinstance(eff, ShutdownDone):
+            if not self._core_done.is_set():
+                self.stuck = eff.stuck
+                self._core_done.set()
+        else:  # pragma: no cover - mypy proves every effect is handled
+            assert_never(eff)
+
+    def _attempt(self, tid: TaskId, attempt: int) -> Attempt | None:
+        rec = self.attempts.get(tid)
+        return rec if rec is not None and rec.ctx.attempt == attempt else None
+
+    def _finished(self, tid: TaskId, outcome: TaskOutcome) -> None:
+        watch = self._watches.pop(tid, None)
+        if watch is not None:
+            watch.resolve(outcome)
+        batch = self.batch
+        if batch is not None and tid in batch:
+            batch.discard(tid)
+            if not batch:
+                self.run_wake.set()
+
+    # -- time ----------------------------------------------------------------------------------
+
+    def _rearm(self) -> None:
+        deadline = next_deadline(self.state)
+        armed = self._armed
+        if deadline == armed:
+            return
+        self._armed = deadline
+        # A later deadline needs nothing: the timer wakes at the old one and sleeps again.
+        if deadline is not None and (armed is None or deadline < armed):
+            scope = self._timer_scope
+            if scope is not None:
+                scope.cancel()
+
+    async def _timer(self) -> None:
+        """The one timer: sleep until the core's next deadline, then feed ``TICK``."""
+        clock = self._clock
+        while True:
+            deadline = self._armed
+            if deadline is None or deadline > clock.now_ns():
+                with anyio.CancelScope() as scope:
+                    self._timer_scope = scope
+                    if deadline is None:
+                        await anyio.sleep_forever()
+                    else:
+                        await clock.sleep_until_ns(deadline)
+                self._timer_scope = None
+                if scope.cancel_called:
+                    continue  # re-armed for an earlier deadline
+            else:
+                # Already due (e.g. BackoffPolicy.constant(0)): let other tasks run first, so a
+                # zero-backoff crash loop cannot starve the event loop.
+                await anyio.lowlevel.checkpoint()
+            assert deadline is not None
+            due = self._armed
+            if due is None or due > deadline:
+                continue  # the deadline went away or moved later meanwhile
+            # An early wake-up never runs the core before its deadline (aioquic).
+            if deadline > self._now:
+                self._now = deadline
+            self.feed(TICK)
+
+    # -- attempts ------------------------------------------------------------------------------
+
+    def _attempt_done(self, rec: Attempt, end: Any) -> None:
+        tid = rec.ctx.task_id
+        if self.attempts.get(tid) is rec:
+            del self.attempts[tid]
+        else:
+            self.abandoned.discard(rec)
+        if not self._closed:
+            self.feed(end)  # a late end of an abandoned attempt is ignored by the core
+
+    def _crashed(self, exc: BaseException) -> None:
+        """A task raised KeyboardInterrupt/SystemExit: shut down, then re-raise it."""
+        if self.crash is None:
+            self.crash = exc
+        self.request_shutdown()
+        if self.host_scope is not None:
+            self.host_scope.cancel()
+
+    # -- bus callbacks (on the loop thread) -----------------------------------------------------
+
+    def _on_consumed(self, index: int, count: int) -> None:
+        if count:
+            self.feed(EventsConsumed(index, count))
+
+    def _on_panic(self, index: int, reason: str) -> None:
+        self.feed(SubscriberPanicked(index, reason))
+
+    # -- commands --------------------------------------------------------------------------------
+
+    async def command(self, build: Callable[[int], Input], *, nowait: bool) -> Reply:
+        """Queue a command and wait for its reply effect.
+
+        Raises:
+            CommandQueueFull: ``nowait`` and the queue is full.
+            ShuttingDown: the supervisor no longer takes commands.
+        """
+        self._check_accepting()
+        ticket = self._tickets()
+        pending = self._replies[ticket] = _Pending()
+        try:
+            await self._enqueue(build(ticket), nowait)
+        except BaseException:
+            del self._replies[ticket]
+            raise
+        await pending.event.wait()
+        if pending.value is None:
+            raise self.failure or ShuttingDown("the supervisor stopped")
+        return pending.value
+
+    async def send_shutdown(self) -> None:
+        """Queue a ``Shutdown`` (behind earlier commands); ShutdownDone answers it."""
+        self._check_accepting()
+        await self._enqueue(Shutdown(self._tickets()), nowait=False)
+
+    def _check_accepting(self) -> None:
+        if not self.accepting:
+            raise self.failure or ShuttingDown("the supervisor has shut down")
+
+    async def _enqueue(self, inp: Input, nowait: bool) -> None:
+        try:
+            if nowait:
+                self._send.send_nowait(inp)
+            else:
+                await self._send.send(inp)
+        except anyio.WouldBlock:
+            raise CommandQueueFull(
+                f"the command queue is full ({self.config.registry_queue_capacity} commands)"
+            ) from None
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+            raise ShuttingDown("the supervisor has shut down") from None
+
+    async def _actor(self) -> None:
+        """The one consumer of the command queue: feeds each command, in order."""
+        try:
+            async for inp in self._recv:
+                if type(inp) is Shutdown:
+                    self._note_shutdown()
+                self.feed(inp)
+                if self.failure is not None:
+                    self._abort_replies()
+        finally:
+            self._actor_done.set()
+
+    def request_shutdown(self) -> None:
+        """Shut down now, ahead of queued commands (signals, leaving ``serve``, a crash)."""
+        if not self.shutdown_requested and self.failure is None:
+            self._note_shutdown()
+            self.feed(Shutdown(self._tickets()))
+
+    def _note_shutdown(self) -> None:
+        self.shutdown_requested = True
+        self.run_wake.set()
+
+    # -- watches -------------------------------------------------------------------------------
+
+    def watch(self, tid: TaskId) -> Watch:
+        """The outcome watch of ``tid`` (shared by every caller watching it)."""
+        watch = self._watches.get(tid)
+        if watch is None:
+            watch = self._watches[tid] = Watch()
+        return watch
+
+    def unwatch(self, tid: TaskId) -> None:
+        self._watches.pop(tid, None)
+
+    def is_live(self, tid: TaskId) -> bool:
+        """``tid`` is registered, or queued in a controller slot (it has yet to finish)."""
+        return tid in self.state.tasks or tid in self.state.slot_of
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    async def start(self, tg: anyio.abc.TaskGroup, *, signals: bool) -> None:
+        """Start the background tasks in ``tg``; with ``signals``, SIGINT/SIGTERM shut down."""
+        self._now = self._clock.now_ns()
+        tg.start_soon(self._guard, self.bus.run, name="taskvisor bus")
+        tg.start_soon(self._guard, self._actor, name="taskvisor commands")
+        tg.start_soon(self._guard, self._timer, name="taskvisor timer")
+        tg.start_soon(self._guard, self._closer, name="taskvisor closer")
+        if signals and threading.current_thread() is threading.main_thread():
+            await tg.start(self._listen_signals, name="taskvisor signals")
+
+    async def _guard(self, work: Callable[[], Awaitable[None]]) -> None:
+        # Shielded: when the code around `serve` is cancelled, the graceful shutdown that
+        # follows still needs the bus, the actor and the timer. The closer stops them (I7).
+        with anyio.CancelScope(shield=True) as scope:
+            self._bg.append(scope)
+            try:
+                await work()
+            except Exception as exc:
+                self._fail(exc)
+
+    async def _closer(self) -> None:
+        """After the core's ShutdownDone: drain commands, drain subscribers, stop."""
+        try:
+            await self._core_done.wait()
+            self.accepting = False
+            self._send.close()  # the actor feeds what is queued (the core rejects it), then ends
+            await self._actor_done.wait()
+            await self.bus.aclose(self.config.subscriber_shutdown_timeout)
+        finally:
+            self._closed = True
+            for scope in self._bg:
+                scope.cancel()
+            self.stopped.set()
+
+    async def stop(self) -> None:
+        """Shut down (if nobody did) and wait until everything is stopped."""
+        self.request_shutdown()
+        await self.stopped.wait()
+
+    async def _listen_signals(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
+        """SIGINT/SIGTERM request a graceful shutdown; the previous handlers come back after.
+
+        asyncio's ``remove_signal_handler`` resets to the default handler, not to the one that
+        was there before (e.g. ``asyncio.run``'s own SIGINT handler): save and restore it.
+        """
+        sigs = (signal.SIGINT, signal.SIGTERM)
+        saved = {s: signal.getsignal(s) for s in sigs}
+        with anyio.CancelScope(shield=True) as scope:
+            self._bg.append(scope)
+            try:
+                with anyio.open_signal_receiver(*sigs) as received:
+                    task_status.started()
+                    async for _ in received:
+                        self.request_shutdown()
+            except (NotImplementedError, ValueError, RuntimeError):
+                task_status.started()  # no signal support here (not the main thread, Windows)
+            finally:
+                for sig, handler in saved.items():
+                    if handler is not None:
+                        signal.signal(sig, handler)
+
+    def _fail(self, exc: BaseException) -> None:
+        """A bug (the core or an effect raised): abort everything and surface ``exc``."""
+        if self.failure is None:
+            self.failure = exc
+        self.accepting = False
+        for rec in list(self.attempts.values()):
+            with contextlib.suppress(Exception):  # best effort: we are already failing
+                self._launcher.force(rec)
+        self._abort_replies()
+        for watch in self._watches.values():
+            watch.fail(exc)
+        self._watches.clear()
+        self.run_wake.set()
+        if self.host_scope is not None:
+            self.host_scope.cancel()
+        self._core_done.set()
+
+    def _abort_replies(self) -> None:
+        for pending in self._replies.values():
+            pending.event.set()
+        self._replies.clear()
+
+
+def _launcher_for(
+    report: Callable[[Attempt, Any], None],
+    crash: Callable[[BaseException], None],
+    context: contextvars.Context,
+) -> Launcher:
+    """The launcher of the backend we run on (anyio runs on asyncio, or on trio)."""
+    if anyio.get_cancelled_exc_class() is asyncio.CancelledError:
+        return AsyncioLauncher(report, crash, context)
+    return TrioLauncher(report, crash, context)

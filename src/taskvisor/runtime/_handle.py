@@ -1,0 +1,302 @@
+"""``SupervisorHandle`` and ``TaskWaiter``: what ``serve()`` hands the user (api.md section 4).
+
+Owns: the handle's methods (add, add_and_watch, remove, cancel, by-name forms, list, is_alive,
+shutdown, and the ``try_*`` forms that raise ``CommandQueueFull`` instead of waiting for room),
+the validation of what they are given, and ``TaskWaiter``. Every command goes through the
+driver's bounded queue and is answered by the core's reply effect; ``list``/``is_alive`` read the
+core's current state (authoritative, rule 6). Must not import ``_supervisor``.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+from collections.abc import Sequence
+from typing import NoReturn
+
+import anyio
+
+from taskvisor._errors import (
+    ConfigError,
+    ControllerNotConfigured,
+    GraceExceeded,
+    ShuttingDown,
+    TaskAlreadyExists,
+    TaskTerminationTimeout,
+)
+from taskvisor.fsm import (
+    AddReply,
+    AddTasks,
+    Duration,
+    RejectionKind,
+    Remove,
+    RemoveReply,
+    TaskId,
+    TaskOutcome,
+    TaskSpec,
+    ns_to_s,
+    to_ns,
+)
+from taskvisor.runtime._context import body_of
+from taskvisor.runtime._driver import Driver, Watch, new_task_id
+
+__all__ = ["SupervisorHandle", "TaskWaiter", "check_spec"]
+
+
+class TaskWaiter:
+    """Waits for one task's outcome, delivered after the task has left ``list()`` (rule 6).
+
+    Attributes:
+        task_id: the task watched.
+    """
+
+    __slots__ = ("_watch", "task_id")
+
+    def __init__(self, task_id: TaskId, watch: Watch) -> None:
+        self.task_id = task_id
+        self._watch = watch
+
+    @property
+    def outcome(self) -> TaskOutcome | None:
+        """The outcome if the task is gone already, else None (never blocks)."""
+        return self._watch.outcome
+
+    async def wait(self) -> TaskOutcome:
+        """The task's ``TaskOutcome``, once it has ended for good."""
+        return await self._watch.wait()
+
+    def __repr__(self) -> str:
+        return f"TaskWaiter({self.task_id!r}, outcome={self._watch.outcome!r})"
+
+
+def check_spec(spec: object, field: str = "spec") -> TaskSpec:
+    """``spec`` if it is a ``TaskSpec`` whose task can run; ``ConfigError`` naming it otherwise."""
+    if not isinstance(spec, TaskSpec):
+        raise ConfigError(field, f"expected a TaskSpec, got {spec!r}")
+    body_of(spec.task)
+    return spec
+
+
+def _rejected(reply: AddReply, name: str) -> NoReturn:
+    if reply.rejection is RejectionKind.ALREADY_EXISTS:
+        raise TaskAlreadyExists(reply.name or name)
+    raise ShuttingDown("the supervisor is shutting down and admits no new task")
+
+
+def _timeout_s(timeout: Duration | None) -> float | None:
+    return None if timeout is None else ns_to_s(to_ns(timeout, "cancel.timeout"))
+
+
+class SupervisorHandle:
+    """Control a running supervisor: add, remove, cancel, list, shut down.
+
+    Every ``async`` command waits for room in the bounded command queue
+    (``SupervisorConfig.registry_queue_capacity``); its ``try_*`` form raises
+    ``CommandQueueFull`` instead. Commands after the shutdown completed raise ``ShuttingDown``
+    (``add``) or find nothing (``remove``: False).
+    """
+
+    __slots__ = ("_driver",)
+
+    def __init__(self, driver: Driver) -> None:
+        self._driver = driver
+
+    # -- adding --------------------------------------------------------------------------------
+
+    async def add(self, spec: TaskSpec) -> TaskId:
+        """Register and start a task; returns its id.
+
+        Raises:
+            TaskAlreadyExists: a live task has this name (I2).
+            ShuttingDown: the supervisor is shutting down.
+        """
+        tid, _ = await self._add(spec, watch=False, nowait=False)
+        return tid
+
+    async def try_add(self, spec: TaskSpec) -> TaskId:
+        """``add``, raising ``CommandQueueFull`` instead of waiting for queue room."""
+        tid, _ = await self._add(spec, watch=False, nowait=True)
+        return tid
+
+    async def add_and_watch(self, spec: TaskSpec) -> tuple[TaskId, TaskWaiter]:
+        """``add``, plus a waiter for the task's outcome (however fast the task ends)."""
+        tid, watch = await self._add(spec, watch=True, nowait=False)
+        assert watch is not None
+        return tid, TaskWaiter(tid, watch)
+
+    async def try_add_and_watch(self, spec: TaskSpec) -> tuple[TaskId, TaskWaiter]:
+        """``add_and_watch``, raising ``CommandQueueFull`` instead of waiting for queue room."""
+        tid, watch = await self._add(spec, watch=True, nowait=True)
+        assert watch is not None
+        return tid, TaskWaiter(tid, watch)
+
+    async def _add(
+        self, spec: TaskSpec, *, watch: bool, nowait: bool
+    ) -> tuple[TaskId, Watch | None]:
+        spec = check_spec(spec)
+        driver = self._driver
+        tid = TaskId(new_task_id())
+        # Watch before the command: the task may end before this coroutine resumes.
+        w = driver.watch(tid) if watch else None
+        try:
+            reply = await driver.command(lambda t: AddTasks(t, ((tid, spec),)), nowait=nowait)
+        except BaseException:
+            driver.unwatch(tid)
+            raise
+        assert isinstance(reply, AddReply)
+        if reply.rejection is not None:
+            _rejected(reply, spec.name)
+        return tid, w
+
+    async def add_batch(self, specs: Sequence[TaskSpec]) -> builtins.list[tuple[TaskId, Watch]]:
+        """Register ``specs`` all-or-nothing (``run``'s batch); watches every task."""
+        driver = self._driver
+        items = tuple(
+            (TaskId(new_task_id()), check_spec(s, f"specs[{i}]")) for i, s in enumerate(specs)
+        )
+        watches = [(tid, driver.watch(tid)) for tid, _ in items]
+        try:
+            reply = await driver.command(lambda t: AddTasks(t, items), nowait=False)
+        except BaseException:
+            for tid, _ in items:
+                driver.unwatch(tid)
+            raise
+        assert isinstance(reply, AddReply)
+        if reply.rejection is not None:
+            _rejected(reply, items[0][1].name if items else "")
+        return watches
+
+    # -- removing ------------------------------------------------------------------------------
+
+    async def remove(self, task_id: TaskId) -> bool:
+        """Ask the task to stop and leave; True for the one call that claimed it.
+
+        Cancellation is cooperative first (its ``TaskContext`` reports it), forced after
+        ``grace``. Returns at once, without waiting for the task to be gone (see ``cancel``).
+        """
+        reply = await self._remove(task_id, None, nowait=False)
+        return reply.claimed
+
+    async def try_remove(self, task_id: TaskId) -> bool:
+        """``remove``, raising ``CommandQueueFull`` instead of waiting for queue room."""
+        reply = await self._remove(task_id, None, nowait=True)
+        return reply.claimed
+
+    async def remove_by_name(self, name: str) -> bool:
+        """``remove`` the live task called ``name``."""
+        reply = await self._remove(None, name, nowait=False)
+        return reply.claimed
+
+    async def try_remove_by_name(self, name: str) -> bool:
+        """``remove_by_name``, raising ``CommandQueueFull`` instead of waiting for queue room."""
+        reply = await self._remove(None, name, nowait=True)
+        return reply.claimed
+
+    async def cancel(self, task_id: TaskId, timeout: Duration | None = None) -> bool:  # noqa: ASYNC109 - api.md
+        """``remove``, then wait until the task is gone; True for the call that claimed it.
+
+        Args:
+            timeout: how long to wait for the task to be gone once removal was requested
+                (None: as long as it takes, which is bounded by ``grace + force_wait``).
+
+        Raises:
+            TaskTerminationTimeout: the task was still there after ``timeout``.
+        """
+        return await self._cancel(task_id, None, timeout, nowait=False)
+
+    async def try_cancel(self, task_id: TaskId, timeout: Duration | None = None) -> bool:  # noqa: ASYNC109 - api.md
+        """``cancel``, raising ``CommandQueueFull`` instead of waiting for queue room."""
+        return await self._cancel(task_id, None, timeout, nowait=True)
+
+    async def cancel_by_name(self, name: str, timeout: Duration | None = None) -> bool:  # noqa: ASYNC109 - api.md
+        """``cancel`` the live task called ``name``."""
+        return await self._cancel(None, name, timeout, nowait=False)
+
+    async def try_cancel_by_name(
+        self,
+        name: str,
+        timeout: Duration | None = None,  # noqa: ASYNC109 - api.md
+    ) -> bool:
+        """``cancel_by_name``, raising ``CommandQueueFull`` instead of waiting for queue room."""
+        return await self._cancel(None, name, timeout, nowait=True)
+
+    async def _remove(
+        self, task_id: TaskId | None, name: str | None, *, nowait: bool
+    ) -> RemoveReply:
+        driver = self._driver
+        if not driver.accepting and driver.failure is None:
+            return RemoveReply(0, False, task_id)  # shut down: nothing left to remove
+        reply = await driver.command(lambda t: Remove(t, task_id=task_id, name=name), nowait=nowait)
+        assert isinstance(reply, RemoveReply)
+        return reply
+
+    async def _cancel(
+        self,
+        task_id: TaskId | None,
+        name: str | None,
+        timeout: Duration | None,  # noqa: ASYNC109 - the public timeout
+        *,
+        nowait: bool,
+    ) -> bool:
+        seconds = _timeout_s(timeout)
+        reply = await self._remove(task_id, name, nowait=nowait)
+        tid = reply.task_id
+        driver = self._driver
+        if tid is None or not driver.is_live(tid):
+            return reply.claimed
+        watch = driver.watch(tid)
+        if seconds is None:
+            await watch.wait()
+        else:
+            with anyio.move_on_after(seconds):
+                await watch.wait()
+            if watch.outcome is None and watch.error is None:
+                raise TaskTerminationTimeout(tid, seconds)
+            await watch.wait()  # re-raises a runtime failure, if that is what woke us
+        return reply.claimed
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def list(self) -> list[tuple[TaskId, str]]:
+        """Live tasks as ``(TaskId, name)``, sorted by id (the core's registry: authoritative)."""
+        return sorted((tid, t.name) for tid, t in self._driver.state.tasks.items())
+
+    def is_alive(self, name: str) -> bool:
+        """True while a task of that name is in ``list()``."""
+        return name in self._driver.state.names
+
+    # -- shutting down -------------------------------------------------------------------------
+
+    async def shutdown(self) -> None:
+        """Graceful shutdown: cancel every task, force after ``grace``, drain subscribers.
+
+        Concurrent calls share one shutdown and one result. Returns when everything is down.
+
+        Raises:
+            GraceExceeded: some tasks had to be force-cancelled (``stuck`` names them).
+        """
+        driver = self._driver
+        if not driver.shutdown_requested:
+            with contextlib.suppress(ShuttingDown):  # already shutting down, or down
+                await driver.send_shutdown()
+        await driver.stopped.wait()
+        if driver.stuck:
+            driver.grace_reported = True
+            raise GraceExceeded(driver.config.grace, driver.stuck)
+
+    # -- admission control (api.md section 6) ---------------------------------------------------
+
+    async def submit(self, cspec: object) -> TaskId:
+        """Submit to an admission slot (needs ``Supervisor(controller=...)``)."""
+        raise ControllerNotConfigured("this supervisor was built without controller=")
+
+    async def submit_and_watch(self, cspec: object) -> tuple[TaskId, TaskWaiter]:
+        """``submit``, plus a waiter for the task's outcome."""
+        raise ControllerNotConfigured("this supervisor was built without controller=")
+
+    def controller_snapshot(self) -> builtins.list[object]:
+        """Per busy slot: status, owner, queue depth."""
+        raise ControllerNotConfigured("this supervisor was built without controller=")
+
+    def __repr__(self) -> str:
+        return f"<SupervisorHandle tasks={len(self._driver.state.tasks)}>"

@@ -1,0 +1,152 @@
+"""``Supervisor``: the public entry point, ``run(specs)`` and ``async with serve() as handle``.
+
+Owns: the supervisor object (config, subscribers, defaults, its random source), single-shot
+use (``AlreadyRunning``), the session around a ``Driver`` (background tasks, the host's cancel
+scope, graceful shutdown on leaving, which exception wins), and ``run``'s batch semantics and
+signal handling. Must not decide anything about tasks (rule 5): that is the core's, through
+the driver.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+
+from taskvisor._errors import AlreadyRunning, ConfigError, GraceExceeded
+from taskvisor.fsm import TaskDefaults, TaskOutcome, TaskSpec
+from taskvisor.runtime._config import SupervisorConfig
+from taskvisor.runtime._driver import Driver
+from taskvisor.runtime._handle import SupervisorHandle
+
+__all__ = ["Supervisor"]
+
+
+class Supervisor:
+    """Supervises async tasks: restarts them by policy, reports events, shuts down gracefully.
+
+    A supervisor is single-shot: call ``run`` or enter ``serve`` once.
+
+    Args:
+        config: the supervisor's settings.
+        subscribers: objects with ``on_event(event)`` (plain or ``async``), and optionally
+            ``name`` and ``queue_capacity``; each gets its own bounded queue and worker.
+        controller: admission control (api.md section 6); not available yet: must be None.
+        defaults: what a ``TaskSpec`` field that is not given inherits.
+    """
+
+    def __init__(
+        self,
+        config: SupervisorConfig | None = None,
+        subscribers: Sequence[object] = (),
+        controller: object = None,
+        defaults: TaskDefaults | None = None,
+    ) -> None:
+        config = SupervisorConfig() if config is None else config
+        if not isinstance(config, SupervisorConfig):
+            raise ConfigError("Supervisor.config", f"expected a SupervisorConfig, got {config!r}")
+        defaults = TaskDefaults() if defaults is None else defaults
+        if not isinstance(defaults, TaskDefaults):
+            raise ConfigError("Supervisor.defaults", f"expected TaskDefaults, got {defaults!r}")
+        if controller is not None:
+            raise ConfigError(
+                "Supervisor.controller", "admission control is not available in this runtime yet"
+            )
+        if isinstance(subscribers, str | bytes) or not isinstance(subscribers, Iterable):
+            raise ConfigError("Supervisor.subscribers", f"expected a sequence, got {subscribers!r}")
+        self._config = config
+        self._subscribers = tuple(subscribers)
+        self._defaults = defaults
+        self._rng: Any = config.make_random()
+        self._used = False
+        self._driver: Driver | None = None
+
+    @property
+    def config(self) -> SupervisorConfig:
+        """The settings this supervisor was built with."""
+        return self._config
+
+    def _claim(self) -> None:
+        if self._used:
+            raise AlreadyRunning("a Supervisor runs once: build a new one")
+        self._used = True
+
+    async def run(self, specs: Iterable[TaskSpec]) -> dict[str, TaskOutcome]:
+        """Run ``specs`` until every one has ended, or until a shutdown (SIGINT/SIGTERM).
+
+        The batch is registered all-or-nothing. SIGINT and SIGTERM (when called from the main
+        thread) start a graceful shutdown; the previous handlers are restored afterwards.
+
+        Returns:
+            Each task's outcome by name. Returning means every task and the supervisor are
+            gone (subscribers drained), not that the tasks succeeded.
+
+        Raises:
+            AlreadyRunning: this supervisor already ran.
+            TaskAlreadyExists: two specs share a name; no task body ran (every item got
+                ``TASK_ADD_FAILED``).
+            GraceExceeded: some tasks had to be force-cancelled during the shutdown.
+            ConfigError: an item is not a valid ``TaskSpec``.
+        """
+        batch = list(specs)
+        self._claim()
+        async with self._session(signals=True) as driver:
+            watches = await SupervisorHandle(driver).add_batch(batch)
+            driver.batch = {tid for tid, w in watches if w.outcome is None}
+            if not driver.batch:
+                driver.run_wake.set()
+            await driver.run_wake.wait()
+        return {
+            spec.name: w.outcome
+            for spec, (_, w) in zip(batch, watches, strict=True)
+            if w.outcome is not None
+        }
+
+    @asynccontextmanager
+    async def serve(self) -> AsyncIterator[SupervisorHandle]:
+        """Run the supervisor for the duration of the block; leaving it shuts down gracefully.
+
+        Yields:
+            The handle to add, remove, cancel and list tasks.
+
+        Raises:
+            AlreadyRunning: this supervisor already ran.
+            GraceExceeded: on leaving, some tasks had to be force-cancelled (unless a
+                ``shutdown()`` call already raised it).
+        """
+        self._claim()
+        async with self._session(signals=False) as driver:
+            yield SupervisorHandle(driver)
+
+    @asynccontextmanager
+    async def _session(self, *, signals: bool) -> AsyncIterator[Driver]:
+        driver = Driver(self._config, self._subscribers, self._defaults, self._rng)
+        self._driver = driver
+        body_error: BaseException | None = None
+        async with anyio.create_task_group() as tg:
+            await driver.start(tg, signals=signals)
+            try:
+                # The host's own scope: a crash (KeyboardInterrupt in a task) or a runtime
+                # failure interrupts the body of the `async with`; its own cancellation ends
+                # here and does not escape.
+                with anyio.CancelScope() as host:
+                    driver.host_scope = host
+                    yield driver
+            except BaseException as exc:  # the body's error: re-raised after the shutdown
+                body_error = exc
+            finally:
+                driver.host_scope = None
+                with anyio.CancelScope(shield=True):
+                    await driver.stop()
+        # Outside the task group, so nothing is wrapped in an ExceptionGroup.
+        if driver.failure is not None:
+            raise driver.failure
+        if driver.crash is not None:
+            raise driver.crash
+        if body_error is not None:
+            raise body_error
+        if driver.stuck and not driver.grace_reported:
+            driver.grace_reported = True
+            raise GraceExceeded(self._config.grace, driver.stuck)
