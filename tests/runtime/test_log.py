@@ -1,0 +1,207 @@
+"""LogSubscriber: level per event, readable message, structured extra, zero cost when disabled."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+
+import anyio
+import pytest
+
+from taskvisor import (
+    BackoffSource,
+    ConfigError,
+    Event,
+    EventKind,
+    OutcomeKind,
+    RejectionKind,
+    TaskId,
+)
+from taskvisor.runtime import _log
+from taskvisor.runtime._bus import EventBus
+from taskvisor.runtime._log import LogSubscriber, event_message
+
+EK = EventKind
+OK = OutcomeKind
+DBG, INF, WRN, ERR = logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR
+
+
+def ev(kind: EventKind, **fields: object) -> Event:
+    fields.setdefault("task", "flaky")
+    return Event(7, 1.5, kind, TaskId(3), **fields)  # type: ignore[arg-type]
+
+
+LEVEL_CASES = [
+    (ev(EK.TASK_ADD_REQUESTED), DBG),
+    (ev(EK.TASK_ADDED), INF),
+    (ev(EK.TASK_ADD_FAILED, rejection=RejectionKind.ALREADY_EXISTS, outcome=OK.REJECTED), WRN),
+    (ev(EK.TASK_STARTING, attempt=1), DBG),
+    (ev(EK.TASK_STOPPED, attempt=1, duration=0.25), DBG),
+    (ev(EK.TASK_FAILED, attempt=2, reason="boom"), WRN),
+    (ev(EK.TASK_CANCELED, attempt=1), DBG),
+    (ev(EK.TIMEOUT_HIT, attempt=1, timeout=2.0), WRN),
+    (ev(EK.BACKOFF_SCHEDULED, delay=0.2, backoff_source=BackoffSource.FAILURE), WRN),
+    (ev(EK.BACKOFF_SCHEDULED, delay=5.0, backoff_source=BackoffSource.SUCCESS), DBG),
+    (ev(EK.ACTOR_EXHAUSTED, outcome=OK.COMPLETED), INF),
+    (ev(EK.ACTOR_EXHAUSTED, outcome=OK.FAILED, reason="retry limit"), WRN),
+    (ev(EK.ACTOR_DEAD, outcome=OK.FATAL, reason="bad config"), ERR),
+    (ev(EK.TASK_REMOVE_REQUESTED), DBG),
+    (ev(EK.TASK_REMOVED, outcome=OK.COMPLETED), INF),
+    (ev(EK.TASK_REMOVED, outcome=OK.CANCELED), INF),
+    (ev(EK.TASK_REMOVED, outcome=OK.FAILED), WRN),
+    (ev(EK.TASK_REMOVED, outcome=OK.FORCE_ABORTED), WRN),
+    (ev(EK.TASK_REMOVED, outcome=OK.FATAL), ERR),
+    (Event(7, 1.5, EK.SHUTDOWN_REQUESTED), INF),
+    (Event(7, 1.5, EK.ALL_STOPPED_WITHIN_GRACE), INF),
+    (Event(7, 1.5, EK.GRACE_EXCEEDED, reason="force-cancelled: a"), ERR),
+    (Event(7, 1.5, EK.SUBSCRIBER_OVERFLOW, task="log", reason="queue full"), WRN),
+    (Event(7, 1.5, EK.SUBSCRIBER_PANICKED, task="log", reason="ValueError: x"), ERR),
+    (ev(EK.CONTROLLER_SUBMITTED), INF),
+    (ev(EK.CONTROLLER_REJECTED, rejection=RejectionKind.SLOT_BUSY), WRN),
+    (ev(EK.CONTROLLER_SLOT_TRANSITION, reason="idle -> running"), INF),
+    (Event(7, 1.5, EK.RUNTIME_FAILURE, reason="RuntimeError: x"), ERR),
+]
+
+
+@pytest.mark.parametrize(("event", "level"), LEVEL_CASES, ids=lambda x: getattr(x, "kind", x))
+def test_each_event_is_logged_at_its_documented_level(
+    event: Event, level: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="taskvisor")
+    LogSubscriber().on_event(event)
+    [record] = caplog.records
+    assert record.levelno == level
+    assert record.name == "taskvisor"
+    assert record.getMessage() == event_message(event)
+
+
+def test_every_event_kind_has_a_level_case_and_a_message() -> None:
+    assert {e.kind for e, _ in LEVEL_CASES} == set(EventKind)
+    for event, _ in LEVEL_CASES:
+        assert event_message(event)
+        assert "None" not in event_message(event)
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        (ev(EK.TASK_FAILED, attempt=2, reason="boom"), "task flaky attempt 2 failed: boom"),
+        (
+            ev(EK.TASK_FAILED, attempt=1, reason="bad", exit_code=3),
+            "task flaky attempt 1 failed: bad (exit code 3)",
+        ),
+        (ev(EK.TASK_STARTING, attempt=3), "task flaky attempt 3 starting"),
+        (
+            ev(EK.TASK_STOPPED, attempt=1, duration=0.25),
+            "task flaky attempt 1 stopped after 0.250s",
+        ),
+        (ev(EK.TIMEOUT_HIT, attempt=1, timeout=2.0), "task flaky attempt 1 timed out after 2s"),
+        (
+            ev(EK.BACKOFF_SCHEDULED, delay=0.2, backoff_source=BackoffSource.FAILURE),
+            "task flaky restarts in 0.200s after failure",
+        ),
+        (
+            ev(EK.ACTOR_EXHAUSTED, outcome=OK.FAILED, reason="retry limit 3 reached"),
+            "task flaky finished: FAILED: retry limit 3 reached",
+        ),
+        (ev(EK.TASK_REMOVED, outcome=OK.CANCELED), "task flaky removed: CANCELED"),
+        (
+            ev(EK.TASK_ADD_FAILED, rejection=RejectionKind.ALREADY_EXISTS),
+            "task flaky add failed (ALREADY_EXISTS)",
+        ),
+        (
+            Event(1, 0.0, EK.SUBSCRIBER_PANICKED, task="metrics", reason="ValueError: x"),
+            "subscriber metrics panicked: ValueError: x",
+        ),
+        (Event(1, 0.0, EK.SHUTDOWN_REQUESTED), "shutdown requested"),
+    ],
+)
+def test_messages_read_as_one_plain_line(event: Event, message: str) -> None:
+    assert event_message(event) == message
+
+
+def test_extra_carries_every_field_as_a_plain_value(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="taskvisor")
+    event = ev(EK.ACTOR_EXHAUSTED, attempt=4, reason="retry limit", exit_code=2, outcome=OK.FAILED)
+    LogSubscriber().on_event(event)
+    [record] = caplog.records
+    fields = record.taskvisor
+    assert fields == {
+        "seq": 7,
+        "at": 1.5,
+        "kind": "ACTOR_EXHAUSTED",
+        "task_id": 3,
+        "task": "flaky",
+        "attempt": 4,
+        "reason": "retry limit",
+        "delay": None,
+        "timeout": None,
+        "duration": None,
+        "exit_code": 2,
+        "backoff_source": None,
+        "outcome": "FAILED",
+        "rejection": None,
+    }
+    assert json.loads(json.dumps(fields)) == fields  # plain values only
+
+
+def test_a_given_logger_is_used_instead_of_taskvisor(caplog: pytest.LogCaptureFixture) -> None:
+    logger = logging.getLogger("myapp.tasks")
+    caplog.set_level(logging.DEBUG, logger="myapp.tasks")
+    LogSubscriber(logger).on_event(ev(EK.TASK_ADDED))
+    assert [r.name for r in caplog.records] == ["myapp.tasks"]
+
+
+def test_disabled_levels_cost_no_formatting(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    caplog.set_level(logging.WARNING, logger="taskvisor")
+
+    def explode(event: Event) -> str:
+        raise AssertionError("formatted a disabled record")
+
+    monkeypatch.setattr(_log, "event_message", explode)
+    monkeypatch.setattr(_log, "event_fields", explode)
+    sub = LogSubscriber()
+    sub.on_event(ev(EK.TASK_STARTING, attempt=1))  # DEBUG: skipped before formatting
+    sub.on_event(ev(EK.TASK_ADDED))  # INFO: skipped too
+    assert caplog.records == []
+    with pytest.raises(AssertionError, match="formatted"):
+        sub.on_event(ev(EK.TASK_FAILED, attempt=1, reason="x"))  # WARNING is enabled
+
+
+def test_name_and_capacity_are_what_the_bus_reads() -> None:
+    sub = LogSubscriber(name="audit", queue_capacity=16)
+    bus = EventBus([sub, LogSubscriber()], on_consumed=print, on_panic=print)
+    assert [(i.name, i.capacity) for i in bus.infos] == [("audit", 16), ("log", 1024)]
+
+
+@pytest.mark.parametrize("bad", [0, -3, 2.0, True])
+def test_bad_queue_capacity_is_a_config_error(bad: object) -> None:
+    with pytest.raises(ConfigError, match=r"LogSubscriber\.queue_capacity"):
+        LogSubscriber(queue_capacity=bad)  # type: ignore[arg-type]
+
+
+def test_empty_name_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"LogSubscriber\.name"):
+        LogSubscriber(name="")
+
+
+@pytest.mark.anyio
+async def test_through_the_bus_records_are_written_off_the_loop_in_order(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="taskvisor")
+    loop_thread = threading.get_ident()
+    consumed: list[int] = []
+    bus = EventBus([LogSubscriber()], on_consumed=lambda i, n: consumed.append(n), on_panic=print)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(bus.run)
+        for seq in range(20):
+            bus.publish(Event(seq, 0.0, EK.TASK_STARTING, TaskId(1), "t", attempt=seq + 1), (0,))
+        await bus.aclose(5.0)
+    records = [r for r in caplog.records if r.name == "taskvisor"]
+    assert [r.taskvisor["seq"] for r in records] == list(range(20))
+    assert {r.thread for r in records} != {loop_thread}
+    assert sum(consumed) == 20
