@@ -232,15 +232,18 @@ class EventBus:
         or any recipient once ``aclose`` began, has the event dropped and counted.
         """
         slots = self._slots
+        closing = self._closing
         for index in recipients:
             slot = slots[index]
-            if self._closing or len(slot.queue) >= slot.capacity or slot.abandoned:
+            queue = slot.queue
+            if closing or slot.abandoned or len(queue) >= slot.capacity:
                 # I5: the queue never exceeds capacity even if the accounting were wrong.
                 slot.dropped += 1
                 slot.unreported += 1
             else:
-                slot.queue.append(event)
-            slot.wake()
+                queue.append(event)
+            if slot.wakeup is not None:
+                slot.wake()
 
     def stats(self) -> tuple[DeliveryStats, ...]:
         """Per subscriber, what was delivered, panicked, dropped (a snapshot)."""
