@@ -1,4 +1,9 @@
-"""Fixtures for the runtime suites: every ``@pytest.mark.anyio`` test runs on asyncio and trio."""
+"""Fixtures for the runtime suites: every ``@pytest.mark.anyio`` test runs on asyncio and trio.
+
+A module that needs virtual time overrides ``anyio_backend`` with ``virtual_trio()`` (trio's
+``MockClock(autojump_threshold=0)`` passed through anyio: ``anyio.current_time()``, and so the
+supervisor's default clock, become virtual).
+"""
 
 from __future__ import annotations
 

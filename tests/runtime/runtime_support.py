@@ -1,0 +1,63 @@
+"""Helpers shared by the runtime tests: an event recorder, short policies, virtual trio."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import taskvisor as tv
+from taskvisor import EventKind, fsm
+
+EK = EventKind
+
+#: Defaults that keep real-time tests fast: failures retry after 1 ms.
+FAST = tv.TaskDefaults(backoff=tv.BackoffPolicy.constant(0.001))
+
+
+class Recorder:
+    """An async subscriber that keeps every event (delivered on the loop, in ``seq`` order)."""
+
+    name = "recorder"
+    queue_capacity = 1_000_000
+
+    def __init__(self) -> None:
+        self.events: list[tv.Event] = []
+
+    async def on_event(self, ev: tv.Event) -> None:
+        self.events.append(ev)
+
+    def of(self, task: tv.TaskId | str) -> list[tv.Event]:
+        """The events of one task, by id or by name (supervisor-wide events excluded)."""
+        if isinstance(task, str):
+            return [e for e in self.events if e.task == task and e.task_id is not None]
+        return [e for e in self.events if e.task_id == task]
+
+    def kinds(self, task: tv.TaskId | str) -> list[EventKind]:
+        return [e.kind for e in self.of(task)]
+
+    def supervisor_kinds(self) -> list[EventKind]:
+        return [e.kind for e in self.events if e.task is None]
+
+    def check(self) -> None:
+        """I1/I3/I8 over the whole trace (the core's own checks)."""
+        fsm.check_trace(self.events)
+
+
+def virtual_trio() -> tuple[str, dict[str, Any]]:
+    """An ``anyio_backend`` value: trio on virtual time that jumps ahead whenever idle."""
+    from trio.testing import MockClock
+
+    return "trio", {"clock": MockClock(autojump_threshold=0)}
+
+
+def renumbered(events: Iterable[tv.Event]) -> list[tuple[Any, ...]]:
+    """Events as comparable tuples, task ids renumbered by first appearance (ids are global)."""
+    ids: dict[tv.TaskId, int] = {}
+    out = []
+    for e in events:
+        tid = None if e.task_id is None else ids.setdefault(e.task_id, len(ids))
+        out.append(
+            (e.seq, e.at, e.kind, tid, e.task, e.attempt, e.reason, e.delay, e.timeout,
+             e.duration, e.exit_code, e.backoff_source, e.outcome, e.rejection)
+        )
+    return out

@@ -1,0 +1,165 @@
+"""``TaskContext`` (cooperative cancellation as a body sees it) and ``body_of`` (api.md section 2)."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+from runtime_support import FAST
+
+import taskvisor as tv
+from taskvisor.runtime._context import TaskContext, body_of
+
+pytestmark = pytest.mark.anyio
+
+
+def make() -> TaskContext:
+    return TaskContext(tv.TaskId(7), "job", 1)
+
+
+async def test_cancelled_returns_at_once_when_already_requested() -> None:
+    ctx = make()
+    ctx._request_cancel()
+    with anyio.fail_after(1):
+        await ctx.cancelled()
+    assert ctx.is_cancelled
+
+
+async def test_cancelled_waits_until_requested() -> None:
+    ctx = make()
+    woke = anyio.Event()
+
+    async def waiter() -> None:
+        await ctx.cancelled()
+        woke.set()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(waiter)
+        await anyio.sleep(0.01)
+        assert not woke.is_set()
+        assert not ctx.is_cancelled
+        ctx._request_cancel()
+        with anyio.fail_after(1):
+            await woke.wait()
+
+
+async def test_run_until_cancelled_returns_the_result() -> None:
+    async def compute() -> int:
+        await anyio.sleep(0)
+        return 42
+
+    assert await make().run_until_cancelled(compute()) == 42
+
+
+async def test_run_until_cancelled_raises_canceled_when_cancellation_wins() -> None:
+    ctx = make()
+    interrupted = anyio.Event()
+
+    async def forever() -> None:
+        try:
+            await anyio.sleep_forever()
+        finally:
+            interrupted.set()
+
+    async def cancel_soon() -> None:
+        await anyio.sleep(0.01)
+        ctx._request_cancel()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(cancel_soon)
+        with pytest.raises(tv.Canceled):
+            await ctx.run_until_cancelled(forever())
+    assert interrupted.is_set()
+
+
+async def test_run_until_cancelled_gives_cancellation_the_tie() -> None:
+    ctx = make()
+
+    async def finishes_as_cancel_arrives() -> str:
+        ctx._request_cancel()  # requested in the same instant the awaitable completes
+        return "done"
+
+    with pytest.raises(tv.Canceled):
+        await ctx.run_until_cancelled(finishes_as_cancel_arrives())
+
+
+async def test_run_until_cancelled_closes_an_awaitable_it_never_started() -> None:
+    ctx = make()
+    ctx._request_cancel()
+    ran: list[str] = []
+
+    async def side_effect() -> None:
+        ran.append("ran")
+
+    coro = side_effect()
+    with pytest.raises(tv.Canceled):
+        await ctx.run_until_cancelled(coro)
+    assert ran == []
+    assert coro.cr_frame is None  # closed: awaiting it now would raise, not run
+
+
+async def test_a_forced_cancel_leaves_run_until_cancelled_to_the_backend() -> None:
+    ctx = make()
+    result: list[str] = []
+
+    async def quick() -> str:
+        ctx._request_cancel(cooperative=False)
+        await anyio.sleep(0)  # not interrupted by the ctx: force is the backend's job
+        result.append("finished")
+        return "x"
+
+    with pytest.raises(tv.Canceled):  # but cancellation still wins the tie
+        await ctx.run_until_cancelled(quick())
+    assert result == ["finished"]
+
+
+async def test_a_removal_reaches_the_body_through_its_context() -> None:
+    started = anyio.Event()
+    seen: list[bool] = []
+
+    async def worker(ctx: tv.TaskContext) -> None:
+        started.set()
+        try:
+            await ctx.run_until_cancelled(anyio.sleep_forever())
+        finally:
+            seen.append(ctx.is_cancelled)
+
+    sup = tv.Supervisor(defaults=FAST)
+    async with sup.serve() as h:
+        tid, waiter = await h.add_and_watch(tv.TaskSpec(worker))
+        await started.wait()
+        await h.remove(tid)
+        outcome = await waiter.wait()
+    assert seen == [True]
+    assert outcome.kind is tv.OutcomeKind.CANCELED
+
+
+def test_repr_shows_identity_and_state() -> None:
+    ctx = make()
+    assert repr(ctx) == "TaskContext(TaskId(7), 'job', attempt=1)"
+    ctx._request_cancel()
+    assert repr(ctx).endswith("cancelled)")
+
+
+def test_body_of_accepts_the_three_kinds_of_task() -> None:
+    async def bare(ctx: tv.TaskContext) -> None: ...
+
+    class Obj:
+        name = "obj"
+
+        async def run(self, ctx: tv.TaskContext) -> None: ...
+
+    obj = Obj()
+    assert body_of(bare) is bare
+    assert body_of(tv.TaskFn("f", bare)) is bare
+    assert body_of(obj) == obj.run
+
+
+@pytest.mark.parametrize(
+    ("task", "field"),
+    [(42, "TaskSpec.task"), (tv.TaskFn("f", 42), "TaskFn.fn")],  # type: ignore[arg-type]
+    ids=["not-callable", "taskfn-not-callable"],
+)
+def test_body_of_rejects_what_cannot_run(task: object, field: str) -> None:
+    with pytest.raises(tv.ConfigError) as info:
+        body_of(task)
+    assert info.value.field == field
