@@ -57,7 +57,21 @@ def renumbered(events: Iterable[tv.Event]) -> list[tuple[Any, ...]]:
     for e in events:
         tid = None if e.task_id is None else ids.setdefault(e.task_id, len(ids))
         out.append(
-            (e.seq, e.at, e.kind, tid, e.task, e.attempt, e.reason, e.delay, e.timeout,
-             e.duration, e.exit_code, e.backoff_source, e.outcome, e.rejection)
+            (
+                e.seq,
+                e.at,
+                e.kind,
+                tid,
+                e.task,
+                e.attempt,
+                e.reason,
+                e.delay,
+                e.timeout,
+                e.duration,
+                e.exit_code,
+                e.backoff_source,
+                e.outcome,
+                e.rejection,
+            )
         )
     return out

@@ -17,8 +17,8 @@ from runtime_support import EK, FAST, Recorder
 import taskvisor as tv
 from taskvisor.fsm import EndKind
 from taskvisor.runtime._attempt import Attempt, describe, ended_by
-from taskvisor.runtime._driver import _launcher_for
 from taskvisor.runtime._context import TaskContext
+from taskvisor.runtime._driver import _launcher_for
 
 pytestmark = pytest.mark.anyio
 
@@ -302,9 +302,14 @@ async def test_keyboard_interrupt_in_a_task_interrupts_the_serve_block() -> None
         raise KeyboardInterrupt
 
     reached_end = False
-    with pytest.raises(KeyboardInterrupt):
+
+    async def serve() -> None:
+        nonlocal reached_end
         async with supervisor().serve() as h:
             await h.add(tv.TaskSpec.once(bomb))
             await anyio.sleep(30)  # interrupted by the crash
             reached_end = True
+
+    with pytest.raises(KeyboardInterrupt):
+        await serve()
     assert not reached_end

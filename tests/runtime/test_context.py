@@ -1,8 +1,9 @@
-"""``TaskContext`` (cooperative cancellation as a body sees it) and ``body_of`` (api.md section 2)."""
+"""``TaskContext`` (cooperative cancellation as a body sees it) and ``body_of`` (api.md 2)."""
 
 from __future__ import annotations
 
 import anyio
+import anyio.lowlevel
 import pytest
 from runtime_support import FAST
 
@@ -44,7 +45,7 @@ async def test_cancelled_waits_until_requested() -> None:
 
 async def test_run_until_cancelled_returns_the_result() -> None:
     async def compute() -> int:
-        await anyio.sleep(0)
+        await anyio.lowlevel.checkpoint()
         return 42
 
     assert await make().run_until_cancelled(compute()) == 42
@@ -103,7 +104,8 @@ async def test_a_forced_cancel_leaves_run_until_cancelled_to_the_backend() -> No
 
     async def quick() -> str:
         ctx._request_cancel(cooperative=False)
-        await anyio.sleep(0)  # not interrupted by the ctx: force is the backend's job
+        # Not interrupted by the ctx: a forced cancel is the backend's job.
+        await anyio.lowlevel.checkpoint()
         result.append("finished")
         return "x"
 

@@ -36,7 +36,9 @@ async def test_list_is_sorted_by_id_and_is_alive_follows_it() -> None:
         a = await h.add(tv.TaskSpec(waits, name="a"))
         assert b < a
         assert h.list() == [(b, "b"), (a, "a")]
-        assert h.is_alive("a") and h.is_alive("b") and not h.is_alive("c")
+        assert h.is_alive("a")
+        assert h.is_alive("b")
+        assert not h.is_alive("c")
         await h.cancel(b)
         assert h.list() == [(a, "a")]
         assert not h.is_alive("b")
@@ -50,7 +52,7 @@ async def test_task_ids_are_never_reused_and_names_are_after_removal() -> None:
             await h.add(tv.TaskSpec(waits, name="x"))
         assert await h.cancel_by_name("x") is True
         second = await h.add(tv.TaskSpec(waits, name="x"))
-        assert second != first and second > first
+        assert second > first
         assert h.list() == [(second, "x")]
 
 
@@ -70,7 +72,8 @@ async def test_sixty_four_concurrent_adds_of_one_name_have_exactly_one_winner() 
         async with anyio.create_task_group() as tg:
             for _ in range(64):
                 tg.start_soon(add)
-        assert len(won) == 1 and len(lost) == 63
+        assert len(won) == 1
+        assert len(lost) == 63
         assert h.list() == [(won[0], "only")]
     kinds = [e.kind for e in rec.events]
     assert kinds.count(EK.TASK_ADD_REQUESTED) == 64
@@ -146,7 +149,7 @@ async def test_outcome_is_delivered_after_the_task_left_the_list() -> None:
         raise tv.Fatal("no")
 
     async with supervisor().serve() as h:
-        tid, waiter = await h.add_and_watch(tv.TaskSpec(fails))
+        _, waiter = await h.add_and_watch(tv.TaskSpec(fails))
         outcome = await waiter.wait()
         assert h.list() == []
         assert not h.is_alive("fails")
@@ -169,7 +172,9 @@ async def test_try_forms_raise_command_queue_full_instead_of_waiting() -> None:
         async with anyio.create_task_group() as tg:
             for i in range(20):  # all issued before the command actor gets a turn
                 tg.start_soon(try_add, i)
-        assert full >= 1 and ok >= 1 and full + ok == 20
+        assert full >= 1
+        assert ok >= 1
+        assert full + ok == 20
         assert len(h.list()) == ok
         # The waiting forms queue up instead: all 20 get in.
         async with anyio.create_task_group() as tg:
@@ -192,7 +197,7 @@ async def test_every_try_form_reports_a_full_queue() -> None:
         for call in calls:
             outcome: list[str] = []
 
-            async def one(call: object = call) -> None:
+            async def one(call: object = call, outcome: list[str] = outcome) -> None:
                 try:
                     await call()  # type: ignore[operator]
                     outcome.append("ok")
@@ -256,10 +261,13 @@ async def test_leaving_serve_after_a_reported_grace_exceeded_does_not_raise_agai
 
 
 async def test_leaving_serve_raises_grace_exceeded_when_tasks_were_forced() -> None:
-    with pytest.raises(tv.GraceExceeded) as info:
+    async def serve_a_deaf_task() -> None:
         async with supervisor(grace=0.01).serve() as h:
             await h.add(tv.TaskSpec(deaf))
             await anyio.sleep(0.01)
+
+    with pytest.raises(tv.GraceExceeded) as info:
+        await serve_a_deaf_task()
     assert info.value.stuck == ("deaf",)
     assert info.value.grace == 0.01
 
@@ -308,11 +316,14 @@ async def test_the_body_of_serve_sees_its_own_error_after_the_shutdown() -> None
         await ctx.cancelled()
         stopped.set()
 
-    with pytest.raises(LookupError):
+    async def serve_and_fail() -> None:
         async with supervisor().serve() as h:
             await h.add(tv.TaskSpec(polite))
             await anyio.sleep(0.01)
             raise LookupError("from the body")
+
+    with pytest.raises(LookupError):
+        await serve_and_fail()
     assert stopped.is_set()
 
 
