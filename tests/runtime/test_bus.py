@@ -187,6 +187,56 @@ async def test_on_event_returning_an_awaitable_is_awaited_in_order_on_the_loop()
     assert driver.consumed[0] == 20
 
 
+async def test_awaitables_returned_now_and_then_are_awaited_and_their_errors_reported() -> None:
+    driver = Driver()
+    seen: list[int] = []
+
+    class Sometimes:
+        def on_event(self, event: Event) -> Awaitable[None] | None:
+            if event.seq % 2:
+                seen.append(event.seq)
+                return None
+
+            async def later() -> None:
+                await anyio.lowlevel.checkpoint()
+                if event.seq in (0, 4):  # the first one still came through the thread hop
+                    raise KeyError(event.seq)
+                seen.append(event.seq)
+
+            return later()
+
+    bus = driver.bus([Sometimes()])
+
+    async def body() -> None:
+        for seq in range(8):
+            bus.publish(ev(seq), (0,))
+
+    await serve(bus, body)
+    assert seen == [1, 2, 3, 5, 6, 7]
+    assert driver.panics == [(0, "KeyError: 0"), (0, "KeyError: 4")]
+    assert driver.consumed[0] == 8
+
+
+async def test_an_exception_that_cannot_be_printed_is_still_reported() -> None:
+    driver = Driver()
+
+    class Unprintable(Exception):
+        def __str__(self) -> str:
+            raise RuntimeError("no str for you")
+
+    class Raiser:
+        def on_event(self, event: Event) -> None:
+            raise Unprintable
+
+    bus = driver.bus([Raiser()])
+
+    async def body() -> None:
+        bus.publish(ev(0), (0,))
+
+    await serve(bus, body)
+    assert driver.panics == [(0, "Unprintable: <unprintable>")]
+
+
 async def test_consumed_totals_equal_what_was_published_per_subscriber() -> None:
     driver = Driver()
     subs = [Counting("a"), AsyncCounting("b"), Counting("c")]

@@ -36,7 +36,7 @@ import anyio
 import attrs
 
 from taskvisor._errors import ConfigError
-from taskvisor.fsm import DIAGNOSTIC_KINDS, Event, SubscriberInfo
+from taskvisor.fsm import DIAGNOSTIC_KINDS, Event, EventKind, SubscriberInfo
 
 __all__ = ["DEFAULT_QUEUE_CAPACITY", "DeliveryStats", "EventBus"]
 
@@ -364,7 +364,7 @@ class EventBus:
         """
         batch, slot.queue = slot.queue, deque()
         taken = len(batch)
-        outcome: tuple[list[str], Awaitable[object] | None] | None = None
+        outcome: _BatchOutcome | None = None
         try:
             outcome = await anyio.to_thread.run_sync(
                 _deliver_in_thread, slot, batch, limiter=slot.limiter, abandon_on_cancel=True
@@ -372,9 +372,7 @@ class EventBus:
         finally:
             if outcome is None:  # cancelled (or a BaseException): deliver nothing more
                 slot.abandoned = True
-                while batch:
-                    batch.popleft()
-                    slot.dropped += 1
+                slot.dropped += _drain(batch)
             pending = outcome[1] if outcome is not None else None
             if pending is not None:
                 # on_event returned an awaitable: from now on deliver on the loop. The rest of
@@ -385,24 +383,39 @@ class EventBus:
                 batch.clear()
             self._on_consumed(slot.index, taken)
         assert outcome is not None  # the finally clause re-raised otherwise
-        reasons, pending = outcome
+        reasons, pending, kind = outcome
         if pending is not None:
             try:
                 await pending
             except Exception as exc:
                 slot.panicked += 1
-                reasons.append(_panic_reason(exc))
+                if kind not in DIAGNOSTIC_KINDS:
+                    reasons.append(_panic_reason(exc))
         for reason in reasons:
             self._on_panic(slot.index, reason)
 
 
-def _deliver_in_thread(
-    slot: _Slot, batch: deque[Event]
-) -> tuple[list[str], Awaitable[object] | None]:
+def _drain(batch: deque[Event]) -> int:
+    """Empty ``batch`` from the loop while a thread may still pop from it; count what we took."""
+    n = 0
+    while True:
+        try:
+            batch.popleft()
+        except IndexError:
+            return n
+        n += 1
+
+
+# What a thread hop returns: the panic reasons to report, and the awaitable ``on_event``
+# returned (with the kind of the event it belongs to), if it did.
+_BatchOutcome = tuple[list[str], Awaitable[object] | None, EventKind | None]
+
+
+def _deliver_in_thread(slot: _Slot, batch: deque[Event]) -> _BatchOutcome:
     """Runs in the subscriber's worker thread: call ``on_event`` for each event of the batch.
 
-    Returns the panic reasons to report, and the awaitable ``on_event`` returned, if it did
-    (the rest of the batch is then left in ``batch``).
+    If ``on_event`` returns an awaitable, stop there and hand it back to the loop; the rest of
+    the batch stays in ``batch``.
     """
     on_event = slot.on_event
     reasons: list[str] = []
@@ -420,5 +433,5 @@ def _deliver_in_thread(
                 reasons.append(_panic_reason(exc))
             continue
         if result is not None and inspect.isawaitable(result):
-            return reasons, result
-    return reasons, None
+            return reasons, result, event.kind
+    return reasons, None, None
