@@ -6,6 +6,8 @@ every ``BURST`` events. To measure what delivery sustains rather than how much a
 drops, the publisher waits for room when a *counting* subscriber is full (the supervisor never
 waits); the blocking subscriber is treated as the supervisor treats everyone: its overflow is
 dropped and counted. Timing runs until every counting subscriber has taken all N events.
+The "never waits" rows publish exactly as the supervisor does, at full speed, and show how
+much a plain subscriber's thread hops keep up with a loop that never pauses.
 Scenarios: 0, 1, 4 and 8 plain counting subscribers, one ``async`` counting subscriber, and
 one subscriber that blocks (``time.sleep`` per event) next to a counting one. The baseline is
 appending N events to a list in the same process.
@@ -58,12 +60,15 @@ def _events(n: int) -> list[Event]:
     return [Event(seq, 0.0, EventKind.TASK_STARTING, task="t", attempt=1) for seq in range(n)]
 
 
-async def _through_bus(subs: list[Any], events: list[Event], watched: list[int]) -> dict[str, Any]:
+async def _through_bus(
+    subs: list[Any], events: list[Event], watched: list[int], wait: bool
+) -> dict[str, Any]:
     """Publish ``events``; return the time until every ``watched`` subscriber caught up.
 
-    A watched subscriber with a full queue makes the publisher wait for room (so the figure is
-    what delivery sustains, not how much is dropped); any other is treated as the supervisor
-    treats every subscriber: the event is dropped for it and counted.
+    With ``wait``, a watched subscriber with a full queue makes the publisher wait for room
+    (so the figure is what delivery sustains, not how much is dropped). Any other subscriber,
+    and every one without ``wait``, is treated as the supervisor treats subscribers: an event
+    that finds its queue full is dropped for it and counted.
     """
     n_subs = len(subs)
     depth = [0] * n_subs
@@ -73,7 +78,11 @@ async def _through_bus(subs: list[Any], events: list[Event], watched: list[int])
     room = anyio.Event()
     waiting = False
     target = len(events)
-    is_watched = [i in watched for i in range(n_subs)]
+    waits_for = [wait and i in watched for i in range(n_subs)]
+
+    def check() -> None:
+        if all(taken[i] + dropped[i] == target for i in watched):
+            done.set()
 
     def on_consumed(index: int, n: int) -> None:
         nonlocal room
@@ -82,8 +91,8 @@ async def _through_bus(subs: list[Any], events: list[Event], watched: list[int])
         if waiting:
             room.set()
             room = anyio.Event()
-        if taken[index] == target and all(taken[i] == target for i in watched):
-            done.set()
+        if taken[index] + dropped[index] == target:
+            check()
 
     bus = EventBus(subs, on_consumed=on_consumed, on_panic=lambda i, r: None)
     caps = [info.capacity for info in bus.infos]
@@ -96,7 +105,7 @@ async def _through_bus(subs: list[Any], events: list[Event], watched: list[int])
         for k, event in enumerate(events):
             recipients = []
             for i in everyone:  # the core's offer(): only subscribers with room (I5)
-                while is_watched[i] and depth[i] >= caps[i]:
+                while waits_for[i] and depth[i] >= caps[i]:
                     waiting = True
                     await room.wait()
                     waiting = False
@@ -108,8 +117,7 @@ async def _through_bus(subs: list[Any], events: list[Event], watched: list[int])
             publish(event, tuple(recipients))
             if k % BURST == BURST - 1:
                 await anyio.lowlevel.checkpoint()
-        if not watched:
-            done.set()
+        check()
         await done.wait()
         elapsed = time.perf_counter() - t0
         await bus.aclose(0.0)  # abandons a blocked worker at once
@@ -125,12 +133,15 @@ def _baseline(events: list[Event]) -> float:
     return time.perf_counter() - t0
 
 
-def _best(
-    backend: str, make: Callable[[], list[Any]], events: list[Event], watched: list[int]
-) -> dict[str, Any]:
+Scenario = tuple[str, Callable[[], list[Any]], list[int], bool]
+
+
+def _best(backend: str, scenario: Scenario, events: list[Event]) -> dict[str, Any]:
     """The fastest of ``REPEATS`` runs, each with fresh subscribers."""
+    _, make, watched, wait = scenario
     runs = [
-        anyio.run(_through_bus, make(), events, watched, backend=backend) for _ in range(REPEATS)
+        anyio.run(_through_bus, make(), events, watched, wait, backend=backend)
+        for _ in range(REPEATS)
     ]
     return min(runs, key=lambda r: float(r["elapsed"]))
 
@@ -140,13 +151,16 @@ def main() -> None:
     base = min(_baseline(events) for _ in range(5))
     print(f"event bus throughput, N={N:,} events, burst {BURST}, queue capacity {CAPACITY}")
     print(f"baseline: list.append {N / base:,.0f} ev/s ({base / N * 1e6:.3f} us/ev)")
-    scenarios: list[tuple[str, Callable[[], list[Any]], list[int]]] = [
-        ("0 subscribers", lambda: [], []),
-        ("1 counting", lambda: [Counting()], [0]),
-        ("4 counting", lambda: [Counting() for _ in range(4)], [0, 1, 2, 3]),
-        ("8 counting", lambda: [Counting() for _ in range(8)], list(range(8))),
-        ("1 async counting", lambda: [AsyncCounting()], [0]),
-        (f"blocking ({BLOCK_S * 1e3:g} ms/ev) + counting", lambda: [Blocking(), Counting()], [1]),
+    blocking = f"blocking ({BLOCK_S * 1e3:g} ms/ev) + counting"
+    scenarios: list[Scenario] = [
+        ("0 subscribers", lambda: [], [], True),
+        ("1 counting", lambda: [Counting()], [0], True),
+        ("4 counting", lambda: [Counting() for _ in range(4)], [0, 1, 2, 3], True),
+        ("8 counting", lambda: [Counting() for _ in range(8)], list(range(8)), True),
+        ("1 async counting", lambda: [AsyncCounting()], [0], True),
+        (blocking, lambda: [Blocking(), Counting()], [1], True),
+        ("1 counting, never waits", lambda: [Counting()], [0], False),
+        ("1 async counting, never waits", lambda: [AsyncCounting()], [0], False),
     ]
     header = (
         f"{'backend':8} {'scenario':34} {'ev/s':>12} {'us/ev':>7} {'x list':>7}"
@@ -155,14 +169,15 @@ def main() -> None:
     print(header)
     print("-" * len(header))
     for backend in ("asyncio", "trio"):
-        for label, make, watched in scenarios:
-            r = _best(backend, make, events, watched)
+        for scenario in scenarios:
+            r = _best(backend, scenario, events)
             rate = N / r["elapsed"]
             counts = ", ".join(
                 f"{d:,}/{x:,}" for d, x in zip(r["delivered"], r["dropped"], strict=True)
             )
             us = r["elapsed"] / N * 1e6
             slower = r["elapsed"] / base
+            label = scenario[0]
             print(f"{backend:8} {label:34} {rate:>12,.0f} {us:>7.2f} {slower:>7.0f}  {counts}")
 
 
