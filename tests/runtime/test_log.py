@@ -9,6 +9,7 @@ import threading
 import anyio
 import pytest
 
+import taskvisor as tv
 from taskvisor import (
     BackoffSource,
     ConfigError,
@@ -205,3 +206,37 @@ async def test_through_the_bus_records_are_written_off_the_loop_in_order(
     assert [r.taskvisor["seq"] for r in records] == list(range(20))
     assert {r.thread for r in records} != {loop_thread}
     assert sum(consumed) == 20
+
+
+@pytest.mark.anyio
+async def test_a_supervisor_run_reads_as_a_log(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="taskvisor")
+    attempts = 0
+
+    async def flaky(ctx: tv.TaskContext) -> None:
+        nonlocal attempts
+        attempts += 1
+        if attempts <= 2:
+            raise tv.Fail("boom")
+
+    spec = tv.TaskSpec.restartable(tv.TaskFn("flaky", flaky), backoff=tv.BackoffPolicy.constant(0))
+    await tv.Supervisor(tv.SupervisorConfig(seed=0), subscribers=[LogSubscriber()]).run([spec])
+    lines = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "taskvisor"]
+    assert lines == [
+        ("DEBUG", "task flaky add requested"),
+        ("INFO", "task flaky added"),
+        ("DEBUG", "task flaky attempt 1 starting"),
+        ("WARNING", "task flaky attempt 1 failed: boom"),
+        ("WARNING", "task flaky restarts in 0.000s after failure"),
+        ("DEBUG", "task flaky attempt 2 starting"),
+        ("WARNING", "task flaky attempt 2 failed: boom"),
+        ("WARNING", "task flaky restarts in 0.000s after failure"),
+        ("DEBUG", "task flaky attempt 3 starting"),
+        (lines[9][0], lines[9][1]),  # STOPPED: its duration varies
+        ("INFO", "task flaky finished: COMPLETED"),
+        ("INFO", "task flaky removed: COMPLETED"),
+        ("INFO", "shutdown requested"),
+        ("INFO", "all tasks stopped within grace"),
+    ]
+    assert lines[9][0] == "DEBUG"
+    assert lines[9][1].startswith("task flaky attempt 3 stopped after ")
