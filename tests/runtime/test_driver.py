@@ -1,0 +1,159 @@
+"""The driver: one timer for the core's next deadline, monotone time, and failing loudly.
+
+Runs on asyncio and trio with the real loop clock, or with a test clock wrapped around it.
+"""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+from runtime_support import EK, Recorder
+
+import taskvisor as tv
+from taskvisor import fsm
+from taskvisor.runtime import LoopClock
+from taskvisor.runtime import _driver as driver_module
+
+pytestmark = pytest.mark.anyio
+
+OK = tv.OutcomeKind
+MS = 1_000_000
+
+
+class EarlyClock:
+    """The loop's clock, but every sleep wakes 3 ms before the deadline it was given."""
+
+    def __init__(self) -> None:
+        self.inner = LoopClock()
+        self.sleeps: list[int] = []
+
+    def now_ns(self) -> int:
+        return self.inner.now_ns()
+
+    async def sleep_until_ns(self, deadline_ns: int) -> None:
+        self.sleeps.append(deadline_ns)
+        await self.inner.sleep_until_ns(deadline_ns - 3 * MS)
+
+
+async def test_an_early_wake_up_never_runs_the_core_before_its_deadline() -> None:
+    rec = Recorder()
+    clock = EarlyClock()
+
+    async def job(ctx: tv.TaskContext) -> None:
+        if ctx.attempt == 1:
+            raise tv.Fail("once")
+
+    sup = tv.Supervisor(tv.SupervisorConfig(clock=clock), subscribers=[rec])
+    await sup.run([tv.TaskSpec.restartable(job, backoff=tv.BackoffPolicy.constant(0.05))])
+    backoff = next(e for e in rec.of("job") if e.kind is EK.BACKOFF_SCHEDULED)
+    second = [e for e in rec.of("job") if e.kind is EK.TASK_STARTING][1]
+    # The core saw exactly its deadline (aioquic: now = max(deadline, clock)), not the early
+    # clock reading, and the timer slept once for it instead of spinning until it was due.
+    assert second.at - backoff.at == pytest.approx(0.05, abs=1e-9)
+    deadline = round(backoff.at * 1e9) + 50 * MS
+    assert [d for d in clock.sleeps if abs(d - deadline) < MS] == [clock.sleeps[0]]
+    assert len(clock.sleeps) == 1
+
+
+async def test_a_zero_backoff_crash_loop_does_not_starve_other_tasks() -> None:
+    crashes = 0
+
+    async def crasher(ctx: tv.TaskContext) -> None:
+        nonlocal crashes
+        crashes += 1
+        raise tv.Fail("again")
+
+    async def worker(ctx: tv.TaskContext) -> None:
+        for _ in range(20):
+            await anyio.sleep(0.001)
+
+    async with tv.Supervisor().serve() as h:
+        await h.add(tv.TaskSpec.restartable(crasher, backoff=tv.BackoffPolicy.constant(0)))
+        _, waiter = await h.add_and_watch(tv.TaskSpec.once(worker))
+        with anyio.fail_after(3):
+            assert (await waiter.wait()).kind is OK.COMPLETED
+        assert crashes > 20  # the crash loop ran meanwhile, at full speed
+        assert h.is_alive("crasher")
+
+
+async def test_the_timer_re_arms_for_an_earlier_deadline() -> None:
+    failed = anyio.Event()
+
+    async def slow_retry(ctx: tv.TaskContext) -> None:
+        failed.set()
+        raise tv.Fail("retry in a minute")
+
+    async def hangs(ctx: tv.TaskContext) -> None:
+        await anyio.sleep_forever()
+
+    async with tv.Supervisor(tv.SupervisorConfig(grace=0)).serve() as h:
+        await h.add(tv.TaskSpec.restartable(slow_retry, backoff=tv.BackoffPolicy.constant(60)))
+        await failed.wait()  # the timer now sleeps for a deadline a minute away
+        _, waiter = await h.add_and_watch(tv.TaskSpec.once(hangs, timeout=0.05))
+        with anyio.fail_after(2):
+            outcome = await waiter.wait()
+        assert outcome.kind is OK.FAILED
+        assert outcome.reason == "timed out after 0.05s"
+
+
+async def test_the_cores_time_never_goes_backwards_even_if_the_clock_does() -> None:
+    class Jumpy:
+        def __init__(self) -> None:
+            self.inner = LoopClock()
+            self.calls = 0
+
+        def now_ns(self) -> int:
+            self.calls += 1
+            back = 10**9 if self.calls % 2 else 0  # every other reading is a second behind
+            return self.inner.now_ns() - back
+
+        async def sleep_until_ns(self, deadline_ns: int) -> None:
+            await self.inner.sleep_until_ns(deadline_ns)
+
+    rec = Recorder()
+
+    async def job(ctx: tv.TaskContext) -> None:
+        if ctx.attempt < 4:
+            raise tv.Fail("x")
+
+    sup = tv.Supervisor(tv.SupervisorConfig(clock=Jumpy()), subscribers=[rec])
+    await sup.run([tv.TaskSpec.restartable(job, backoff=tv.BackoffPolicy.constant(0.001))])
+    ats = [e.at for e in rec.events]
+    assert ats == sorted(ats)
+
+
+async def test_a_bug_in_the_core_stops_everything_and_surfaces(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real_step = driver_module.step
+
+    def broken_step(state: fsm.SupervisorState, inp: fsm.Input, now: int, rng: object):  # type: ignore[no-untyped-def]
+        if isinstance(inp, fsm.Remove):
+            raise RuntimeError("injected core bug")
+        return real_step(state, inp, now, rng)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(driver_module, "step", broken_step)
+    started = anyio.Event()
+    interrupted = anyio.Event()
+
+    async def job(ctx: tv.TaskContext) -> None:
+        started.set()
+        try:
+            await anyio.sleep(30)
+        finally:
+            interrupted.set()
+
+    async def serve() -> None:
+        async with tv.Supervisor().serve() as h:
+            tid, waiter = await h.add_and_watch(tv.TaskSpec(job))
+            await started.wait()
+            try:
+                await h.remove(tid)
+            finally:
+                with pytest.raises(RuntimeError):
+                    await waiter.wait()  # waiters are woken with the failure, not left hanging
+
+    with anyio.fail_after(5), pytest.raises(RuntimeError, match="injected core bug"):
+        await serve()
+    with anyio.fail_after(2):
+        await interrupted.wait()  # the running attempt was force-cancelled
