@@ -600,7 +600,16 @@ def test_a_name_that_is_not_a_nonempty_str_is_a_config_error() -> None:
         EventBus([sub], on_consumed=print, on_panic=print)
 
 
-async def test_negative_close_timeout_is_a_config_error() -> None:
+@pytest.mark.parametrize("bad", [-1.0, float("nan")])
+async def test_negative_or_nan_close_timeout_is_a_config_error(bad: float) -> None:
     bus = Driver().bus([])
     with pytest.raises(ConfigError, match="timeout"):
-        await bus.aclose(-1.0)
+        await bus.aclose(bad)
+
+
+async def test_an_infinite_close_timeout_waits_for_the_drain() -> None:
+    sub = Counting()
+    bus = Driver().bus([sub])
+    bus.publish(ev(0), (0,))
+    await bus.aclose(float("inf"))
+    assert sub.seen == [0]

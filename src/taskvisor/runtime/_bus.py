@@ -267,13 +267,19 @@ class EventBus:
     async def aclose(self, timeout: float) -> None:  # noqa: ASYNC109 - the drain budget
         """Stop accepting; let the workers drain within ``timeout`` seconds; then stop them.
 
-        Whatever is still queued afterwards is dropped and counted in ``stats()``; a worker
-        thread stuck inside a plain ``on_event`` is abandoned (it finishes that call on its
-        own and delivers nothing more). Returns within ``timeout`` plus scheduling latency.
+        Whatever is still queued afterwards is dropped, counted in ``stats()`` and reported
+        through ``on_consumed``. A worker thread stuck inside a plain ``on_event`` is abandoned:
+        it finishes that one call on its own and delivers nothing more. (On asyncio, anyio's
+        worker threads are not daemon threads, so a call that *never* returns still keeps the
+        interpreter from exiting; trio's are daemon threads.) Returns within ``timeout`` plus
+        scheduling latency, unless an ``async`` ``on_event`` shields itself from cancellation.
         If ``run`` was never started, ``aclose`` drains the queues itself, under the same
         timeout. Calling it again returns once the first call finished.
+
+        Raises:
+            ConfigError: ``timeout`` is negative or NaN (``math.inf`` waits for the drain).
         """
-        if not math.isfinite(timeout) or timeout < 0:
+        if math.isnan(timeout) or timeout < 0:
             raise ConfigError("EventBus.aclose.timeout", f"expected seconds >= 0, got {timeout!r}")
         if self._closing:
             await self._closed.wait()
