@@ -1,0 +1,320 @@
+"""The command ``taskvisor sim SCENARIO ...`` (also ``python -m taskvisor.sim``).
+
+Owns: the argument parser (one sub-command per scenario, generated from its ``Param``s), the
+output formats (a readable table, CSV, JSON), the progress bar (stderr, only on a terminal) and
+the exit codes: 0 done, 1 an invariant was violated, 2 bad usage. Every usage error is one line
+naming the parameter and its allowed range, never a traceback. Reads ``sys.argv`` and writes
+to stdout/stderr; imports matplotlib only through ``_plot`` and only for ``--plot``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import math
+import sys
+import time
+from collections.abc import Sequence
+from typing import NoReturn, TextIO
+
+from taskvisor._errors import ConfigError
+from taskvisor.fsm import BackoffPolicy, InvariantViolation, JitterPolicy
+from taskvisor.sim._contention import aws_policies
+from taskvisor.sim._registry import SCENARIOS
+from taskvisor.sim._scenario import ParamError, Scenario, Value
+from taskvisor.sim._sweep import Row, sweep
+
+__all__ = ["OneLineParser", "add_sim_arguments", "main", "run_command"]
+
+EXIT_OK, EXIT_VIOLATION, EXIT_USAGE = 0, 1, 2
+_PRESETS = ("aws",)
+
+
+class UsageError(Exception):
+    """A bad command line; the message is the one line to print."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose errors are one line (``prog: error: ...``) and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _jitters(text: str) -> list[JitterPolicy]:
+    names = [t.strip().lower() for t in text.split(",") if t.strip()]
+    known = {j.value: j for j in JitterPolicy}
+    out = []
+    for name in names:
+        if name not in known:
+            raise UsageError(
+                f"--jitter must be a comma-separated list of {', '.join(known)}, got {name!r}"
+            )
+        out.append(known[name])
+    if not out:
+        raise UsageError("--jitter must name at least one of none, full, equal, decorrelated")
+    return out
+
+
+def _number(flag: str, text: str, low: float, high: float, *, integer: bool = False) -> float:
+    kind = "an integer" if integer else "a number"
+    try:
+        value = int(text) if integer else float(text)
+    except ValueError:
+        raise UsageError(f"{flag} must be {kind} in [{low:g}, {high:g}], got {text}") from None
+    if not (math.isfinite(value) and low <= value <= high):
+        raise UsageError(f"{flag} must be {kind} in [{low:g}, {high:g}], got {text}")
+    return value
+
+
+def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add one sub-command per scenario to ``parser`` (the ``sim`` command's parser)."""
+    subs = parser.add_subparsers(dest="scenario", metavar="SCENARIO", required=True)
+    for sc in SCENARIOS.values():
+        metrics = "\n".join(f"  {m.name:16s} {m.help}" for m in sc.metrics)
+        p = subs.add_parser(
+            sc.name,
+            help=sc.summary,
+            description=f"{sc.name}: {sc.summary}.",
+            epilog=f"metrics (mean over seeds, with a 95% interval):\n{metrics}",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        group = p.add_argument_group(
+            "scenario parameters (a comma-separated list sweeps a parameter)"
+        )
+        for prm in sc.params:
+            group.add_argument(
+                prm.flag,
+                dest=f"param_{prm.name}",
+                metavar="V[,V...]",
+                help=f"{prm.help}; {prm.allowed()} (default {prm.default})",
+            )
+        pol = p.add_argument_group("policies (BackoffPolicy fields)")
+        d = sc.policies
+        jit = ",".join(j.value for j in d.jitters)
+        pol.add_argument("--jitter", help=f"jitters to compare, one policy each (default {jit})")
+        pol.add_argument("--first", help=f"first delay, seconds (default {d.first:g})")
+        pol.add_argument("--max", help=f"cap on the delay, seconds (default {d.max:g})")
+        pol.add_argument("--factor", help=f"growth factor >= 1 (default {d.factor:g})")
+        pol.add_argument("--floor", help="lower bound on every delay, seconds (default 0)")
+        pol.add_argument(
+            "--preset",
+            choices=_PRESETS,
+            help="aws: the blog's five strategies none, exponential, full, equal, decorrelated "
+            "(base 5 ms, cap 2 s)",
+        )
+        run = p.add_argument_group("running and output")
+        run.add_argument("--seeds", help=f"runs per policy and parameter set (default {sc.seeds})")
+        run.add_argument("--seed", default="0", help="root seed of every run (default 0)")
+        run.add_argument(
+            "--workers", help="worker processes (default: one per CPU; 0: in this process)"
+        )
+        run.add_argument(
+            "--format", choices=("table", "csv", "json"), default="table", help="default: table"
+        )
+        run.add_argument(
+            "--plot",
+            metavar="FILE.png",
+            help="draw attempts per second over time and the duration distribution "
+            "(needs the plot extra: pip install 'taskvisor[plot]')",
+        )
+
+
+def _policies(sc: Scenario, ns: argparse.Namespace) -> list[tuple[str, BackoffPolicy]]:
+    shaped = any(getattr(ns, f) is not None for f in ("jitter", "first", "max", "factor", "floor"))
+    if ns.preset == "aws":
+        if shaped:
+            raise UsageError(
+                "--preset aws fixes the policies; drop --jitter/--first/--max/--factor"
+            )
+        return aws_policies()
+    d = sc.policies
+    first = d.first if ns.first is None else _number("--first", ns.first, 0, 1e9)
+    cap = d.max if ns.max is None else _number("--max", ns.max, 0, 1e9)
+    factor = d.factor if ns.factor is None else _number("--factor", ns.factor, 1, 1e9)
+    floor = 0.0 if ns.floor is None else _number("--floor", ns.floor, 0, 1e9)
+    if first > cap:
+        raise UsageError(f"--first must not exceed --max ({cap:g}), got {first:g}")
+    jitters = list(d.jitters) if ns.jitter is None else _jitters(ns.jitter)
+    out = []
+    for j in dict.fromkeys(jitters):
+        out.append((j.value, BackoffPolicy(first, cap, factor, jitter=j, floor=floor)))
+    return out
+
+
+def _params(sc: Scenario, ns: argparse.Namespace) -> tuple[dict[str, object], list[str]]:
+    """The parameters given, as lists of values, and the names of those that vary."""
+    given: dict[str, object] = {}
+    varying = []
+    for prm in sc.params:
+        text = getattr(ns, f"param_{prm.name}")
+        if text is None:
+            continue
+        values = [prm.parse(part) for part in text.split(",")]
+        if not values:
+            raise ParamError(prm.name, f"{prm.flag} needs a value: {prm.allowed()}")
+        values = list(dict.fromkeys(values))
+        given[prm.name] = values
+        if len(values) > 1:
+            varying.append(prm.name)
+    return given, varying
+
+
+class _ProgressBar:
+    """``[#####.....] 12/40 runs`` on stderr, redrawn in place; silent for quick sweeps."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.start = time.monotonic()
+        self.shown = False
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.shown and time.monotonic() - self.start < 0.5 and done < total:
+            return
+        width = 30
+        filled = width * done // total
+        self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} runs")
+        self.stream.flush()
+        self.shown = True
+
+    def close(self) -> None:
+        if self.shown:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _num(x: float) -> str:
+    if math.isnan(x):
+        return "-"
+    if x == 0:
+        return "0"
+    if abs(x) >= 1000:
+        return f"{x:.0f}"
+    return f"{x:.4g}"
+
+
+def _table(sc: Scenario, rows: Sequence[Row], varying: list[str]) -> str:
+    fixed = [p.name for p in sc.params if p.name not in varying]
+    first = rows[0]
+    head = f"{sc.name}: " + " ".join(f"{k}={first.params[k]}" for k in fixed)
+    head += f"  ({first.seeds} seeds; mean ± 95% interval)"
+    columns = ["policy", *varying, *(m.name for m in sc.metrics)]
+    body = []
+    for r in rows:
+        cells = [r.policy, *(str(r.params[k]) for k in varying)]
+        for m in sc.metrics:
+            e = r.metrics[m.name]
+            ci = "" if math.isnan(e.ci95) else f" ± {_num(e.ci95)}"
+            cells.append(_num(e.mean) + ci)
+        body.append(cells)
+    widths = [max(len(c[i]) for c in [columns, *body]) for i in range(len(columns))]
+    lines = [head, "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]
+    for cells in body:
+        lines.append("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip())
+    return "\n".join(lines) + "\n"
+
+
+def _records(sc: Scenario, rows: Sequence[Row]) -> list[dict[str, Value | float]]:
+    out: list[dict[str, Value | float]] = []
+    for r in rows:
+        rec: dict[str, Value | float] = {"policy": r.policy}
+        rec.update(r.params)
+        for m in sc.metrics:
+            rec[m.name] = r.metrics[m.name].mean
+            rec[f"{m.name}_ci95"] = r.metrics[m.name].ci95
+        rec["seeds"] = r.seeds
+        out.append(rec)
+    return out
+
+
+def _csv(sc: Scenario, rows: Sequence[Row]) -> str:
+    records = _records(sc, rows)
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(records[0]), lineterminator="\n")
+    writer.writeheader()
+    for rec in records:
+        writer.writerow(
+            {k: ("" if isinstance(v, float) and math.isnan(v) else v) for k, v in rec.items()}
+        )
+    return buf.getvalue()
+
+
+def _json(sc: Scenario, rows: Sequence[Row]) -> str:
+    records = [
+        {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in rec.items()}
+        for rec in _records(sc, rows)
+    ]
+    return json.dumps(records, indent=2) + "\n"
+
+
+def run_command(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Carry out a parsed ``sim`` command; returns the exit code."""
+    sc = SCENARIOS[ns.scenario]
+    try:
+        policies = _policies(sc, ns)
+        given, varying = _params(sc, ns)
+        seeds = (
+            None if ns.seeds is None else int(_number("--seeds", ns.seeds, 1, 10**6, integer=True))
+        )
+        root = int(_number("--seed", ns.seed, 0, 2**63 - 1, integer=True))
+        workers = (
+            None
+            if ns.workers is None
+            else int(_number("--workers", ns.workers, 0, 4096, integer=True))
+        )
+        if ns.plot is not None:
+            from taskvisor.sim._plot import check_available
+
+            check_available()
+    except (UsageError, ConfigError) as exc:
+        err.write(f"taskvisor sim {sc.name}: error: {exc}\n")
+        return EXIT_USAGE
+    bar = _ProgressBar(err) if err.isatty() else None
+    try:
+        rows = sweep(
+            sc,
+            policies,
+            given,
+            seeds=seeds,
+            root_seed=root,
+            workers=workers,
+            series=ns.plot is not None,
+            progress=bar,
+        )
+    except InvariantViolation as exc:
+        if bar is not None:
+            bar.close()
+        err.write(f"taskvisor sim {sc.name}: invariant violated: {exc}\n")
+        return EXIT_VIOLATION
+    if bar is not None:
+        bar.close()
+    if ns.format == "csv":
+        out.write(_csv(sc, rows))
+    elif ns.format == "json":
+        out.write(_json(sc, rows))
+    else:
+        out.write(_table(sc, rows, varying))
+    if ns.plot is not None:
+        from taskvisor.sim._plot import plot
+
+        plot(sc, rows, ns.plot)
+        err.write(f"wrote {ns.plot}\n")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "python -m taskvisor.sim") -> int:
+    """The ``sim`` command on its own (``python -m taskvisor.sim``); returns the exit code."""
+    parser = OneLineParser(
+        prog=prog,
+        description="Simulate restart and backoff policies on virtual time with the "
+        "production core.",
+    )
+    add_sim_arguments(parser)
+    ns = parser.parse_args(argv)
+    try:
+        return run_command(ns, sys.stdout, sys.stderr)
+    except KeyboardInterrupt:
+        sys.stderr.write("\ninterrupted\n")
+        return 130

@@ -1,0 +1,191 @@
+"""``crashloop``: tasks that crash with probability p, run by the supervisor machine itself.
+
+Owns the crash-loop model (simulator.md, scenario 4). N tasks are added at t = 0 as
+``TaskSpec(restart=..., backoff=policy, max_retries=...)`` and the real core (``fsm.step``,
+through ``_engine.CoreDriver``) decides everything: restarts, backoff, the retry budget,
+exhaustion, the ``always(interval)`` pause. The world only decides how each attempt ends: it
+runs for a drawn duration (``run`` seconds: exactly, or exponential with that mean), then fails
+with probability ``p`` or returns normally. Under ``on_failure`` a return completes the task;
+under ``always`` it restarts after ``interval``. Must not import the runtime; does no I/O.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+from taskvisor.fsm import (
+    NS_PER_S,
+    AddTasks,
+    AttemptEnded,
+    BackoffPolicy,
+    CoreConfig,
+    Effect,
+    EndKind,
+    Finished,
+    OutcomeKind,
+    RestartPolicy,
+    StartAttempt,
+    TaskFn,
+    TaskId,
+    TaskSpec,
+)
+from taskvisor.sim._engine import CoreDriver
+from taskvisor.sim._metrics import RateCounter
+from taskvisor.sim._scenario import (
+    Metric,
+    Param,
+    PolicyDefaults,
+    RunResult,
+    RunSeeds,
+    Scenario,
+    Value,
+    p_float,
+    p_int,
+    p_ns,
+    p_opt_int,
+)
+
+__all__ = ["CRASHLOOP"]
+
+
+async def _never_run(ctx: object) -> None:  # pragma: no cover - the simulator runs no bodies
+    """Stands for the task's body; the world model decides how each attempt ends."""
+
+
+def _run(
+    params: Mapping[str, Value], policy: BackoffPolicy, seeds: RunSeeds, series: bool
+) -> RunResult:
+    n = p_int(params, "tasks")
+    p_fail = p_float(params, "p")
+    run_ns = p_ns(params, "run")
+    exponential = params["run_dist"] == "exponential"
+    horizon = p_ns(params, "horizon")
+    retries = p_opt_int(params, "max_retries")
+    restart = (
+        RestartPolicy.always(p_float(params, "interval"))
+        if params["restart"] == "always"
+        else RestartPolicy.ON_FAILURE
+    )
+    world = seeds.world_rng()
+    rate = RateCounter(NS_PER_S, keep=series)
+
+    last_start: dict[TaskId, int] = {}
+    counts = {"attempts": 0, "failures": 0, "gaps": 0, "exhausted": 0, "completed": 0}
+    gap_ns = running_ns = exhaust_ns = 0
+    exhaust_times: list[float] = []
+
+    def on_effects(driver: CoreDriver, effects: Sequence[Effect]) -> None:
+        nonlocal gap_ns, running_ns, exhaust_ns
+        now = driver.now
+        for eff in effects:
+            if isinstance(eff, StartAttempt):
+                counts["attempts"] += 1
+                rate.add(now)
+                prev = last_start.get(eff.task_id)
+                if prev is not None:
+                    gap_ns += now - prev
+                    counts["gaps"] += 1
+                last_start[eff.task_id] = now
+                d = run_ns
+                if exponential and run_ns:
+                    d = int(-math.log(1.0 - world.random()) * run_ns)
+                failed = world.random() < p_fail
+                end = now + d
+                running_ns += min(end, horizon) - min(now, horizon)
+                kind = EndKind.FAILED if failed else EndKind.RETURNED
+                counts["failures"] += failed
+                driver.at(end, AttemptEnded(eff.task_id, eff.attempt, kind, "crashed"))
+            elif isinstance(eff, Finished):
+                if eff.outcome.kind is OutcomeKind.FAILED:
+                    counts["exhausted"] += 1
+                    exhaust_ns += now
+                    if series and len(exhaust_times) < 10_000:
+                        exhaust_times.append(now / NS_PER_S)
+                elif eff.outcome.kind is OutcomeKind.COMPLETED:
+                    counts["completed"] += 1
+
+    driver = CoreDriver(CoreConfig(), seeds.policy_rng(), on_effects)
+    specs = tuple(
+        (
+            TaskId(i + 1),
+            TaskSpec(
+                TaskFn(f"task-{i + 1}", _never_run),
+                restart=restart,
+                backoff=policy,
+                max_retries=retries,
+                timeout=None,
+            ),
+        )
+        for i in range(n)
+    )
+    driver.at(0, AddTasks(1, specs))
+    driver.run(until=horizon)
+    rate.finish(horizon)
+    # Attempts still running at the horizon were counted up to the horizon only.
+    exhausted = counts["exhausted"]
+    metrics = {
+        "attempts": float(counts["attempts"]),
+        "failures": float(counts["failures"]),
+        "exhausted": exhausted / n,
+        "exhaust_time": exhaust_ns / exhausted / NS_PER_S if exhausted else math.nan,
+        "completed": counts["completed"] / n,
+        "uptime": running_ns / (n * horizon) if horizon else math.nan,
+        "start_gap": gap_ns / counts["gaps"] / NS_PER_S if counts["gaps"] else math.nan,
+    }
+    if not series:
+        return RunResult(metrics)
+    return RunResult(metrics, tuple(rate.series), rate.series_bin_ns, tuple(exhaust_times))
+
+
+CRASHLOOP = Scenario(
+    name="crashloop",
+    summary="tasks crash with probability p after running a while: budgets and cadence",
+    params=(
+        Param("tasks", "int", 100, "tasks under supervision", low=1, high=100_000),
+        Param("p", "float", 0.5, "probability that an attempt fails", low=0.0, high=1.0),
+        Param(
+            "run", "float", 1.0, "how long an attempt runs before it ends (s)", low=0.0, high=1e6
+        ),
+        Param(
+            "run_dist",
+            "choice",
+            "exponential",
+            "attempt durations: exactly `run`, or exponential with mean `run`",
+            choices=("exponential", "fixed"),
+        ),
+        Param(
+            "max_retries",
+            "int",
+            5,
+            "retries allowed after the first failure of a streak (none: unlimited)",
+            low=1,
+            high=1_000_000,
+            none_ok=True,
+        ),
+        Param(
+            "restart",
+            "choice",
+            "on_failure",
+            "on_failure (done after a success) or always (restart after `interval`)",
+            choices=("on_failure", "always"),
+        ),
+        Param(
+            "interval", "float", 0.0, "pause after a success under always (s)", low=0.0, high=1e6
+        ),
+        Param("horizon", "float", 3600.0, "simulated time (s)", low=1e-9, high=1e7),
+    ),
+    metrics=(
+        Metric("attempts", "attempts started, all tasks"),
+        Metric("failures", "attempts that failed"),
+        Metric("exhausted", "fraction of tasks that used up their retries (ended FAILED)"),
+        Metric("exhaust_time", "mean time at which an exhausted task gave up (s)"),
+        Metric("completed", "fraction of tasks that ended COMPLETED"),
+        Metric("uptime", "fraction of task-time with an attempt running"),
+        Metric("start_gap", "mean time between two starts of the same task (s): the cadence"),
+    ),
+    run_fn=_run,
+    policies=PolicyDefaults(first=0.2, max=30.0),
+    seeds=10,
+    durations="time at which a task exhausted its retries (s)",
+)

@@ -1,0 +1,161 @@
+"""``outage``: N supervised tasks, one shared dependency that goes down and comes back.
+
+Owns the outage model (simulator.md, scenario 2), where a thundering herd forms:
+
+- N long-running tasks (``TaskSpec.restartable(..., backoff=policy)``, unlimited retries) are
+  connected to the dependency. At t = 0 it goes down: every task's attempt fails at once.
+- An attempt reaches the dependency when it starts. While the dependency is down (t < ``down``)
+  the attempt fails ``latency`` seconds later.
+- From t = ``down`` on it admits at most ``capacity`` new attempts in each second
+  ``[down + k, down + k + 1)``; an admitted attempt connects at once and the task is healthy
+  from then on (its attempt keeps running). An attempt beyond the capacity fails as overload
+  ``latency`` later: a *wasted* attempt.
+- After each failure the task waits the delay the core schedules for it: ``fsm.next_delay_ns``
+  on the task's ``fsm.RetryStreak``, one ``random()`` from the run's core stream per jittered
+  delay, drawn when the failure is reported (in time order, ties in task order), as the
+  supervisor machine does.
+
+Each task has at most one attempt in flight and every attempt fails after the same latency, so
+the attempt *reports* come in start order: one event per attempt (its report), one heap.
+Metrics are streamed (no trace). Must not import the runtime; does no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from heapq import heappop, heappush
+
+from taskvisor.fsm import EMPTY_STREAK, NS_PER_S, BackoffPolicy, needs_draw, next_delay_ns
+from taskvisor.sim._engine import ENTITY_BITS
+from taskvisor.sim._metrics import Quantiles, RateCounter
+from taskvisor.sim._scenario import (
+    Metric,
+    Param,
+    PolicyDefaults,
+    RunResult,
+    RunSeeds,
+    Scenario,
+    Value,
+    p_int,
+    p_ns,
+)
+
+__all__ = ["OUTAGE"]
+
+_MASK = (1 << ENTITY_BITS) - 1
+_SECOND = NS_PER_S
+
+
+def _run(
+    params: Mapping[str, Value], policy: BackoffPolicy, seeds: RunSeeds, series: bool
+) -> RunResult:
+    n = p_int(params, "tasks")
+    down = p_ns(params, "down")
+    capacity = p_int(params, "capacity")
+    latency = p_ns(params, "latency")
+    horizon = p_ns(params, "horizon")
+    rng = seeds.policy_rng()
+    draws = needs_draw(policy)
+    streaks = [EMPTY_STREAK] * n
+    rate = RateCounter(_SECOND, keep=series)
+    recovery = Quantiles()
+    heap: list[int] = []
+
+    def fail(i: int, now: int) -> None:
+        # The core's decision for a failed attempt: the next delay of this task's streak (I4).
+        u = rng.random() if draws else 0.0
+        delay, streaks[i] = next_delay_ns(policy, streaks[i], u)
+        heappush(heap, ((now + delay + latency) << ENTITY_BITS) | i)
+
+    for i in range(n):  # t = 0: the dependency goes down under every connected task
+        fail(i, 0)
+
+    attempts = wasted = healthy = 0
+    window, admitted = -1, 0
+    last_healthy = down
+    durations: list[float] = []
+    while heap:
+        key = heappop(heap)
+        reported = key >> ENTITY_BITS
+        i = key & _MASK
+        start = reported - latency
+        if start > horizon:
+            break
+        attempts += 1
+        rate.add(start)
+        if start < down:
+            fail(i, reported)
+            continue
+        w = (start - down) // _SECOND
+        if w != window:
+            window, admitted = w, 0
+        if admitted < capacity:
+            admitted += 1
+            healthy += 1
+            recovery.add(start - down)
+            last_healthy = start
+            if series and len(durations) < 10_000:
+                durations.append((start - down) / NS_PER_S)
+            continue
+        wasted += 1
+        fail(i, reported)
+
+    unrecovered = n - healthy
+    end = last_healthy if unrecovered == 0 else max(horizon, down)
+    rate.finish(end + 1)
+    metrics = {
+        "attempts": float(attempts),
+        "peak_rate": float(rate.quantiles.max),
+        "p99_rate": rate.quantiles.quantile(0.99),
+        "recovery": (end - down) / NS_PER_S,
+        "recovery_p50": recovery.quantile(0.50) / NS_PER_S,
+        "recovery_p99": recovery.quantile(0.99) / NS_PER_S,
+        "wasted": float(wasted),
+        "unrecovered": float(unrecovered),
+    }
+    if not series:
+        return RunResult(metrics)
+    return RunResult(metrics, tuple(rate.series), rate.series_bin_ns, tuple(durations))
+
+
+OUTAGE = Scenario(
+    name="outage",
+    summary="a shared dependency is down, then admits a limited rate: the thundering herd",
+    params=(
+        Param("tasks", "int", 1000, "supervised tasks using the dependency", low=1, high=1_000_000),
+        Param("down", "float", 60.0, "how long the dependency is down (s)", low=0.0, high=1e6),
+        Param(
+            "capacity",
+            "int",
+            100,
+            "new attempts the dependency admits per second once it is back",
+            low=1,
+            high=10_000_000,
+        ),
+        Param(
+            "latency", "float", 0.1, "time until a failed attempt reports (s)", low=0.0, high=3600.0
+        ),
+        Param(
+            "horizon",
+            "float",
+            3600.0,
+            "simulated time after which tasks still failing count as unrecovered (s)",
+            low=0.0,
+            high=1e7,
+        ),
+    ),
+    metrics=(
+        Metric("attempts", "attempts that reached the dependency (retries after the outage began)"),
+        Metric("peak_rate", "most attempts started in any one second"),
+        Metric("p99_rate", "99th percentile of attempts per second, over the run's seconds"),
+        Metric("recovery", "time from the dependency's return until every task is healthy (s)"),
+        Metric("recovery_p50", "median per-task recovery time after the return (s)"),
+        Metric("recovery_p99", "99th percentile per-task recovery time (s)"),
+        Metric("wasted", "attempts after the return that failed as overload"),
+        Metric("unrecovered", "tasks not healthy by the horizon"),
+    ),
+    run_fn=_run,
+    policies=PolicyDefaults(first=0.2, max=30.0),
+    seeds=20,
+    durations="per-task recovery time (s)",
+)

@@ -1,0 +1,280 @@
+"""What a scenario is: its parameters, its metrics, and one seeded run of it.
+
+Owns: ``Param`` (a documented, validated parameter with a default and an allowed range),
+``Metric``, ``RunSeeds`` (the two independent random streams of one run: the world's and the
+core's), ``RunResult`` and ``Scenario``. Validation errors are ``ParamError``: one line naming
+the parameter and its allowed range, which the command prints as is. Must not import the
+runtime; does no I/O.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Mapping
+
+import attrs
+
+from taskvisor._errors import ConfigError
+from taskvisor.fsm import BackoffPolicy, JitterPolicy, to_ns
+
+__all__ = [
+    "Metric",
+    "Param",
+    "ParamError",
+    "PolicyDefaults",
+    "RunResult",
+    "RunSeeds",
+    "Scenario",
+    "p_float",
+    "p_int",
+    "p_ns",
+    "p_opt_int",
+]
+
+Value = int | float | str | None
+
+
+class ParamError(ConfigError):
+    """A scenario parameter is out of range; the message names it and its range (one line)."""
+
+    def __init__(self, param: str, message: str) -> None:
+        super().__init__(param, message)
+        self.param = param
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}" if isinstance(x, float) else str(x)
+
+
+def p_int(params: Mapping[str, Value], name: str) -> int:
+    """The int parameter ``name`` of resolved ``params``."""
+    value = params[name]
+    if not isinstance(value, int):
+        raise TypeError(f"parameter {name} is {value!r}, not an int")
+    return value
+
+
+def p_opt_int(params: Mapping[str, Value], name: str) -> int | None:
+    """The int-or-None parameter ``name`` of resolved ``params``."""
+    return None if params[name] is None else p_int(params, name)
+
+
+def p_float(params: Mapping[str, Value], name: str) -> float:
+    """The number parameter ``name`` of resolved ``params``."""
+    value = params[name]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"parameter {name} is {value!r}, not a number")
+    return float(value)
+
+
+def p_ns(params: Mapping[str, Value], name: str) -> int:
+    """The seconds parameter ``name`` of resolved ``params``, in integer nanoseconds."""
+    return to_ns(p_float(params, name), name)
+
+
+@attrs.frozen
+class Param:
+    """One parameter of a scenario.
+
+    Attributes:
+        name: the Python name (``leg_sd``); the command spells it ``--leg-sd``.
+        kind: ``"int"``, ``"float"`` (seconds or a plain number) or ``"choice"``.
+        default: the value when not given.
+        low, high: the inclusive range of an int or float.
+        choices: the allowed values of a choice.
+        none_ok: whether ``None`` (``none`` on the command line) is allowed, e.g. "unlimited".
+        help: what it means, with its unit.
+    """
+
+    name: str
+    kind: str
+    default: Value
+    help: str
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+    none_ok: bool = False
+
+    @property
+    def flag(self) -> str:
+        """The command-line spelling, ``--leg-sd``."""
+        return "--" + self.name.replace("_", "-")
+
+    def allowed(self) -> str:
+        """The allowed values in words, for help and errors."""
+        if self.kind == "choice":
+            text = "one of " + ", ".join(self.choices)
+        else:
+            what = "an integer" if self.kind == "int" else "a number"
+            text = f"{what} in [{_fmt(self.low or 0)}, {_fmt(self.high or math.inf)}]"
+        return text + (" or none" if self.none_ok else "")
+
+    def _error(self, got: object) -> ParamError:
+        return ParamError(self.name, f"{self.flag} must be {self.allowed()}, got {got!s}")
+
+    def parse(self, text: str) -> Value:
+        """Read the command line's text for this parameter; ``ParamError`` when out of range."""
+        text = text.strip()
+        if self.none_ok and text.lower() == "none":
+            return None
+        if self.kind == "choice":
+            return self.check(text.lower())
+        try:
+            value: Value = int(text) if self.kind == "int" else float(text)
+        except ValueError:
+            raise self._error(text or "nothing") from None
+        return self.check(value)
+
+    def check(self, value: object) -> Value:
+        """Validate a Python value for this parameter and return it normalised."""
+        if value is None:
+            if self.none_ok:
+                return None
+            raise self._error(value)
+        if self.kind == "choice":
+            if not isinstance(value, str) or value not in self.choices:
+                raise self._error(value)
+            return value
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self._error(repr(value))
+        if self.kind == "int":
+            if isinstance(value, float):
+                if not value.is_integer():
+                    raise self._error(value)
+                value = int(value)
+        else:
+            value = float(value)
+        low = -math.inf if self.low is None else self.low
+        high = math.inf if self.high is None else self.high
+        if not (math.isfinite(value) and low <= value <= high):
+            raise self._error(value)
+        return value
+
+
+@attrs.frozen
+class Metric:
+    """One number a run reports; the sweep averages it over seeds with a 95% interval."""
+
+    name: str
+    help: str
+
+
+@attrs.frozen
+class RunSeeds:
+    """The seeds of one run: the world's random stream and the core's (jitter) stream.
+
+    The core draws its jitter from its own ``random.Random``, as a supervisor does in
+    production; the world (latencies, failures, periods) draws from another. The world seed
+    does not depend on the policy, so every policy of a sweep meets the same world for a given
+    run index (common random numbers: comparisons between policies are sharper).
+    """
+
+    world: int
+    policy: int
+
+    def world_rng(self) -> random.Random:
+        """A fresh generator for the world model."""
+        return random.Random(self.world)
+
+    def policy_rng(self) -> random.Random:
+        """A fresh generator for the core's draws."""
+        return random.Random(self.policy)
+
+
+@attrs.frozen
+class RunResult:
+    """What one run produced.
+
+    Attributes:
+        metrics: the scenario's metrics, by name (NaN: no value in this run).
+        rate: attempts per bin of ``rate_bin_ns`` from t = 0 (only when series were asked for).
+        rate_bin_ns: the width of one bin of ``rate``.
+        durations: samples of the scenario's completion-type time in seconds (for plots).
+    """
+
+    metrics: dict[str, float]
+    rate: tuple[int, ...] = ()
+    rate_bin_ns: int = 0
+    durations: tuple[float, ...] = ()
+
+
+@attrs.frozen
+class PolicyDefaults:
+    """The backoff a scenario compares by default: one policy per jitter, same base and cap."""
+
+    first: float
+    max: float
+    factor: float = 2.0
+    jitters: tuple[JitterPolicy, ...] = tuple(JitterPolicy)
+
+    def policies(self) -> list[tuple[str, BackoffPolicy]]:
+        """``[(jitter name, BackoffPolicy(first, max, factor, jitter)), ...]``."""
+        return [
+            (j.value, BackoffPolicy(self.first, self.max, self.factor, jitter=j))
+            for j in self.jitters
+        ]
+
+
+RunFn = Callable[[Mapping[str, Value], BackoffPolicy, RunSeeds, bool], RunResult]
+
+
+@attrs.frozen
+class Scenario:
+    """A world model the simulator can run: parameters, metrics and the run function.
+
+    Attributes:
+        name: what the command calls it.
+        summary: one line for ``--help``.
+        params: its parameters, in the order the command shows them.
+        metrics: what each run reports, in the order of the table's columns.
+        run_fn: ``run_fn(params, policy, seeds, series) -> RunResult`` (a module-level
+            function, so it pickles by reference into worker processes).
+        policies: the policies compared when the command is given none.
+        seeds: the default number of seeds.
+        durations: what ``RunResult.durations`` measures (the plot's label).
+    """
+
+    name: str
+    summary: str
+    params: tuple[Param, ...]
+    metrics: tuple[Metric, ...]
+    run_fn: RunFn = attrs.field(repr=False)
+    policies: PolicyDefaults
+    seeds: int = 20
+    durations: str = "completion time (s)"
+
+    def param(self, name: str) -> Param:
+        """The parameter called ``name``."""
+        for p in self.params:
+            if p.name == name:
+                return p
+        known = ", ".join(p.name for p in self.params)
+        raise ParamError(name, f"{self.name} has no parameter {name!r} (it has: {known})")
+
+    def resolve(self, given: Mapping[str, object] | None = None) -> dict[str, Value]:
+        """Every parameter's value: ``given`` validated, the rest at their defaults."""
+        given = dict(given or {})
+        out: dict[str, Value] = {}
+        for p in self.params:
+            out[p.name] = p.check(given.pop(p.name)) if p.name in given else p.default
+        if given:
+            self.param(next(iter(given)))  # raises, naming the unknown parameter
+        return out
+
+    def run(
+        self,
+        policy: BackoffPolicy,
+        seeds: RunSeeds,
+        params: Mapping[str, object] | None = None,
+        *,
+        series: bool = False,
+    ) -> RunResult:
+        """One run with ``policy`` under ``seeds``; ``params`` are validated first."""
+        if not isinstance(policy, BackoffPolicy):
+            raise ConfigError("policy", f"expected a BackoffPolicy, got {policy!r}")
+        return self.run_fn(self.resolve(params), policy, seeds, series)
