@@ -286,7 +286,9 @@ async def test_removed_while_ignoring_cancellation_is_force_aborted_after_grace(
         assert await h.remove(tid)
         outcome = await waiter.wait()
         elapsed = anyio.current_time() - t0
-    assert grace <= elapsed < grace + 0.5
+    # uvloop timers have 1 ms granularity and may wake a hair early (the core still sees
+    # exactly its deadline: the driver feeds max(deadline, now)).
+    assert grace - 0.002 <= elapsed < grace + 0.5
     assert rec.kinds(tid) == [*ADD, EK.TASK_STARTING, EK.TASK_REMOVE_REQUESTED, EK.TASK_REMOVED]
     assert rec.of(tid)[-1].outcome is OK.FORCE_ABORTED
     assert outcome.kind is OK.FORCE_ABORTED
