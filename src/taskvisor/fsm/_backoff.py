@@ -31,6 +31,13 @@ def scale(span: int, u: float) -> int:
 
     >>> scale(10, 0.5)
     5
+
+    Contract (PEP 316, checked by CrossHair):
+
+    pre: span >= 0
+    pre: 0.0 <= u <= 1.0
+    post: 0 <= __return__ <= span
+    post: u != 1.0 or __return__ == span
     """
     assert span >= 0
     assert 0.0 <= u <= 1.0
@@ -42,7 +49,15 @@ def _fixed_pow(base: int, n: int, limit: int) -> int:
     """``base**n`` in fixed point (``_ONE`` is 1.0), saturating at ``limit``.
 
     Exponentiation by squaring: O(log n) multiplications of bounded integers, so a huge ``n``
-    costs nothing and never overflows (api.md: "exact for huge n").
+    costs nothing and never overflows (api.md: "exact for huge n"). Each product is truncated,
+    so the result never exceeds the exact power.
+
+    pre: base >= _ONE
+    pre: n >= 0
+    pre: limit >= _ONE
+    post: _ONE <= __return__ <= limit
+    post: n != 0 or __return__ == _ONE
+    post: __return__ == limit or __return__ * _ONE ** n <= _ONE * base ** n
     """
     result = _ONE
     while n:
@@ -60,7 +75,12 @@ def _fixed_pow(base: int, n: int, limit: int) -> int:
 
 
 def base_ns(policy: BackoffPolicy, n: int) -> int:
-    """``min(max, first * factor**n)`` in integer nanoseconds, for the n-th retry (n >= 0)."""
+    """``min(max, first * factor**n)`` in integer nanoseconds, for the n-th retry (n >= 0).
+
+    pre: n >= 0
+    post: policy.first_ns <= __return__ <= policy.max_ns
+    post: n != 0 or __return__ == policy.first_ns
+    """
     if n < 0:
         raise ValueError(f"retry index must be >= 0, got {n}")
     first, cap = policy.first_ns, policy.max_ns
@@ -81,6 +101,15 @@ def jitter_ns(policy: BackoffPolicy, base: int, prev: int, u: float) -> int:
 
     NONE: ``base``. FULL: uniform in [0, base]. EQUAL: base/2 plus uniform in [0, base/2].
     DECORRELATED: ``min(max, uniform(first, 3 * prev))``. The floor is applied by the caller.
+
+    pre: 0 <= base <= policy.max_ns
+    pre: prev >= policy.first_ns
+    pre: 0.0 <= u <= 1.0
+    post: 0 <= __return__ <= policy.max_ns
+    post: policy.jitter != JitterPolicy.NONE or __return__ == base
+    post: policy.jitter != JitterPolicy.FULL or __return__ <= base
+    post: policy.jitter != JitterPolicy.EQUAL or base - base // 2 <= __return__ <= base
+    post: policy.jitter != JitterPolicy.DECORRELATED or policy.first_ns <= __return__ <= 3 * prev
     """
     jitter = policy.jitter
     if jitter is JitterPolicy.NONE:
@@ -117,6 +146,13 @@ def next_delay_ns(policy: BackoffPolicy, streak: RetryStreak, u: float) -> tuple
 
     The retry index n is the number of failures before this one, so the first failure of a
     streak waits ``base(0)``. The result lies in ``[0, max(max, floor)]`` (I4).
+
+    pre: streak.failures >= 0
+    pre: streak.prev_ns is None or streak.prev_ns >= policy.first_ns
+    pre: 0.0 <= u <= 1.0
+    post: policy.floor_ns <= __return__[0] <= policy.ceiling_ns
+    post: __return__[1].failures == streak.failures + 1
+    post: __return__[1].prev_ns is not None and __return__[1].prev_ns <= policy.max_ns
     """
     n = streak.failures
     prev = policy.first_ns if streak.prev_ns is None else streak.prev_ns

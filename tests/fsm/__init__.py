@@ -1,0 +1,1 @@
+"""Tests of the pure core, one module per core module (plus the driver they share)."""

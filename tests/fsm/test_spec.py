@@ -1,0 +1,193 @@
+"""Tests for ``taskvisor.fsm._spec``: task specs, supervisor defaults and INHERIT resolution."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from taskvisor import (
+    INHERIT,
+    BackoffPolicy,
+    ConfigError,
+    JitterPolicy,
+    RestartPolicy,
+    TaskDefaults,
+    TaskFn,
+    TaskSpec,
+)
+from taskvisor.fsm import ResolvedSpec, to_ns
+
+from .driver import body, fn
+
+NAN, INF = float("nan"), float("inf")
+
+
+async def crawler(ctx: object) -> None:
+    """A bare async function: its name is the task's."""
+
+
+class StatefulTask:
+    name = "stateful"
+
+    async def run(self, ctx: object) -> None:
+        """Keeps state across attempts (the ``Task`` protocol)."""
+
+
+def field_of(call: object) -> str:
+    assert callable(call)
+    with pytest.raises(ConfigError) as info:
+        call()
+    return info.value.field
+
+
+# -- names ----------------------------------------------------------------------------------------
+
+
+def test_name_comes_from_taskfn_task_or_function() -> None:
+    assert TaskSpec(fn("a")).name == "a"
+    assert TaskSpec(StatefulTask()).name == "stateful"
+    assert TaskSpec(crawler).name == "crawler"
+    assert TaskSpec(crawler, name="other").name == "other"
+
+
+@pytest.mark.parametrize("task", [object(), 42, None])
+def test_a_task_without_a_name_is_rejected(task: object) -> None:
+    assert field_of(lambda: TaskSpec(task)) == "TaskSpec.task"
+
+
+@pytest.mark.parametrize("name", ["", 3, b"x"])
+def test_a_bad_name_is_rejected(name: object) -> None:
+    assert field_of(lambda: TaskSpec(body, name=name)) == "TaskSpec.name"  # type: ignore[arg-type]
+
+
+def test_taskfn_is_a_value() -> None:
+    assert TaskFn("x", body) == TaskFn("x", body)
+    assert TaskFn("x", body).name == "x"
+
+
+# -- field validation -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "bad", [0, 0.0, -1, -1e-12, NAN, INF, -INF, timedelta(0), timedelta(seconds=-1), "1", True]
+)
+def test_bad_timeout_names_its_field(bad: object) -> None:
+    assert field_of(lambda: TaskSpec(fn("x"), timeout=bad)) == "TaskSpec.timeout"  # type: ignore[arg-type]
+    assert field_of(lambda: TaskDefaults(timeout=bad)) == "TaskDefaults.timeout"  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("bad", [0, -1, True, False, 1.0, "3", NAN])
+def test_max_retries_below_one_or_not_an_int_is_rejected(bad: object) -> None:
+    assert field_of(lambda: TaskSpec(fn("x"), max_retries=bad)) == "TaskSpec.max_retries"  # type: ignore[arg-type]
+    assert field_of(lambda: TaskDefaults(max_retries=bad)) == "TaskDefaults.max_retries"  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"restart": "never"}, "TaskSpec.restart"),
+        ({"restart": None}, "TaskSpec.restart"),
+        ({"backoff": 1.0}, "TaskSpec.backoff"),
+        ({"backoff": None}, "TaskSpec.backoff"),
+    ],
+)
+def test_bad_policies_name_their_field(kwargs: dict[str, object], field: str) -> None:
+    assert field_of(lambda: TaskSpec(fn("x"), **kwargs)) == field  # type: ignore[arg-type]
+
+
+def test_bad_defaults_name_their_field() -> None:
+    assert field_of(lambda: TaskDefaults(restart="x")) == "TaskDefaults.restart"  # type: ignore[arg-type]
+    assert field_of(lambda: TaskDefaults(backoff="x")) == "TaskDefaults.backoff"  # type: ignore[arg-type]
+
+
+@given(
+    st.one_of(st.none(), st.floats(min_value=1e-6, max_value=1e6)),
+    st.one_of(st.none(), st.integers(min_value=1, max_value=10**9)),
+)
+def test_every_valid_timeout_and_retry_budget_constructs(
+    timeout: float | None, retries: int | None
+) -> None:
+    spec = TaskSpec(fn("x"), timeout=timeout, max_retries=retries)
+    assert spec.max_retries == retries
+    if timeout is None:
+        assert spec.timeout is None
+        assert spec.timeout_ns is None
+    else:
+        assert spec.timeout_ns == to_ns(timeout, "t")
+        assert spec.timeout_ns > 0
+    defaults = TaskDefaults(timeout=timeout, max_retries=retries)
+    assert defaults.max_retries == retries
+
+
+def test_timedelta_and_float_timeouts_give_equal_specs() -> None:
+    a = TaskSpec(fn("x"), timeout=timedelta(milliseconds=1500))
+    b = TaskSpec(fn("x"), timeout=1.5)
+    assert a == b
+    assert a.timeout == 1.5
+    assert a.timeout_ns == 1_500_000_000
+
+
+# -- named constructors ---------------------------------------------------------------------------
+
+
+def test_once_restartable_periodic_set_the_restart_policy() -> None:
+    assert TaskSpec.once(fn("x")).restart == RestartPolicy.NEVER
+    assert TaskSpec.restartable(fn("x")).restart == RestartPolicy.ON_FAILURE
+    p = TaskSpec.periodic(fn("x"), 5.0)
+    assert p.restart == RestartPolicy.always(5.0)
+    assert TaskSpec.periodic(fn("x"), timedelta(seconds=5)) == p
+
+
+def test_named_constructors_pass_other_fields_through() -> None:
+    b = BackoffPolicy.constant(1.0)
+    spec = TaskSpec.once(fn("x"), backoff=b, timeout=2.0, max_retries=3, name="y")
+    assert (spec.name, spec.backoff, spec.timeout, spec.max_retries) == ("y", b, 2.0, 3)
+    assert field_of(lambda: TaskSpec.periodic(fn("x"), -1.0)) == "RestartPolicy.interval"
+
+
+def test_spec_equality_ignores_the_task_object() -> None:
+    assert TaskSpec(TaskFn("x", body)) == TaskSpec(TaskFn("x", crawler))
+    assert TaskSpec(fn("x")) != TaskSpec(fn("y"))
+
+
+# -- INHERIT vs explicit None ---------------------------------------------------------------------
+
+
+def test_defaults_are_on_failure_default_backoff_no_timeout_unlimited() -> None:
+    d = TaskDefaults()
+    assert d.restart == RestartPolicy.ON_FAILURE
+    assert d.backoff == BackoffPolicy()
+    assert d.timeout is None
+    assert d.timeout_ns is None
+    assert d.max_retries is None
+
+
+def test_unset_fields_inherit_the_defaults() -> None:
+    spec = TaskSpec(fn("x"))
+    assert spec.restart is INHERIT
+    assert spec.timeout is INHERIT
+    backoff = BackoffPolicy.constant(3.0)
+    defaults = TaskDefaults(RestartPolicy.NEVER, backoff, timeout=7.0, max_retries=2)
+    assert spec.resolve(defaults) == ResolvedSpec(RestartPolicy.NEVER, backoff, 7 * 10**9, 2)
+
+
+def test_explicit_none_means_none_not_inherit() -> None:
+    defaults = TaskDefaults(timeout=7.0, max_retries=2)
+    r = TaskSpec(fn("x"), timeout=None, max_retries=None).resolve(defaults)
+    assert r.timeout_ns is None
+    assert r.max_retries is None
+
+
+def test_explicit_values_override_the_defaults() -> None:
+    defaults = TaskDefaults(RestartPolicy.NEVER, BackoffPolicy(), timeout=7.0, max_retries=2)
+    b = BackoffPolicy.exponential(0.5, jitter=JitterPolicy.FULL)
+    spec = TaskSpec.periodic(fn("x"), 1.0, backoff=b, timeout=3.0, max_retries=9)
+    assert spec.resolve(defaults) == ResolvedSpec(RestartPolicy.always(1.0), b, 3 * 10**9, 9)
+
+
+def test_inherit_has_a_readable_repr() -> None:
+    assert repr(INHERIT) == "INHERIT"
+    assert "INHERIT" in repr(TaskSpec(fn("x")))
