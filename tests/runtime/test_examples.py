@@ -1,0 +1,123 @@
+"""Every program in ``examples/`` runs, as a user would run it, and prints what it promises.
+
+Each example is a subprocess (``python examples/<file>.py``). The runtime's own examples are
+checked line by line; any other example found there must exit 0 and print something.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+SEED = """\
+ TASK_ADD_REQUESTED (task=flaky)
+ TASK_ADDED (task=flaky)
+ TASK_STARTING (task=flaky)
+ TASK_FAILED (task=flaky)
+ BACKOFF_SCHEDULED (task=flaky)
+ TASK_STARTING (task=flaky)
+ TASK_FAILED (task=flaky)
+ BACKOFF_SCHEDULED (task=flaky)
+ TASK_STARTING (task=flaky)
+ TASK_STOPPED (task=flaky)
+ ACTOR_EXHAUSTED (task=flaky)
+ TASK_REMOVED (task=flaky)
+"""
+
+PERIODIC_POLLER = """\
+attempt 1: reading 21
+attempt 2: reading 22
+  TASK_FAILED: ConnectionError: 503 Service Unavailable
+attempt 4: reading 24
+  TIMEOUT_HIT: after 0.1s
+  TASK_FAILED: timed out after 0.1s
+attempt 6: reading 26
+attempt 7: reading 27
+readings: [21, 22, 24, 26, 27]
+"""
+
+QUEUE_CONSUMER = """\
+attempt 1: connected
+  connection lost: broker closed the connection; reconnecting in 0.007s
+attempt 2: connected
+  connection lost: broker closed the connection; reconnecting in 0.017s
+attempt 3: connected
+  connection lost: broker closed the connection; reconnecting in 0.026s
+attempt 4: connected
+queue drained
+processed ['m0', 'm1', 'm2', 'm3', 'm4', 'm5', 'm6', 'm7']
+outcome: COMPLETED after 4 attempts
+"""
+
+DYNAMIC_ADD_REMOVE = """\
+add three regions
+  live: sync-eu, sync-us, sync-ap
+add sync-eu again
+  rejected: a task named 'sync-eu' already exists
+cancel sync-us (waits until it is gone)
+  sync-us: stopping cleanly
+  claimed=True, alive=False
+  live: sync-eu, sync-ap
+two concurrent cancels of sync-ap: exactly one claims it
+  sync-ap: stopping cleanly
+  claims: [False, True]
+  live: sync-eu
+reuse the name sync-us
+  new id is greater than the old one: True
+  live: sync-eu, sync-us
+leave the block: graceful shutdown
+  sync-eu: stopping cleanly
+  sync-us: stopping cleanly
+done
+"""
+
+WATCHED_OUTCOMES = """\
+completes         COMPLETED attempts=1
+flaky             COMPLETED attempts=3
+always_fails      FAILED    attempts=3 exit_code=75: retry limit (2) reached; last failure: \
+upstream down
+misconfigured     FATAL     attempts=1 exit_code=78: missing API key
+hangs             FAILED    attempts=1: timed out after 0.05s
+gives_up          CANCELED  attempts=1: nothing to do today
+waits_for_cancel  CANCELED  attempts=1: canceled
+the dashboard missed events (True), no outcome was lost
+"""
+
+EXPECTED = {
+    "seed.py": SEED,
+    "periodic_poller.py": PERIODIC_POLLER,
+    "queue_consumer.py": QUEUE_CONSUMER,
+    "dynamic_add_remove.py": DYNAMIC_ADD_REMOVE,
+    "watched_outcomes.py": WATCHED_OUTCOMES,
+}
+
+
+def run(path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=path.parent.parent,
+        check=False,
+    )
+
+
+def test_the_runtimes_examples_are_all_there() -> None:
+    assert set(EXPECTED) <= {p.name for p in EXAMPLES.glob("*.py")}
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in EXAMPLES.glob("*.py")))
+def test_example_runs(name: str) -> None:
+    result = run(EXAMPLES / name)
+    assert result.returncode == 0, result.stderr
+    if name in EXPECTED:
+        assert result.stderr == ""
+        assert result.stdout == EXPECTED[name]
+    else:
+        assert result.stdout.strip()
