@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from taskvisor.fsm._effects import Effect, Publish, StartAttempt
-from taskvisor.fsm._events import Event, EventKind, TaskId
+from taskvisor.fsm._events import BackoffSource, Event, EventKind, TaskId
 from taskvisor.fsm._slots import SlotStatus
 from taskvisor.fsm._supervisor import SupervisorState
 from taskvisor.fsm._table import Phase
@@ -93,9 +93,16 @@ def check_step(
     check_state(after)
 
 
-#: Events that may carry a task id before (or instead of) its TASK_ADDED.
+#: Events that may carry a task id before (or instead of) its TASK_ADDED. A slot's
+#: ADMITTING -> RUNNING transition names its new owner just before the owner's TASK_ADDED.
 _BEFORE_ADMISSION = frozenset(
-    {EK.TASK_ADD_REQUESTED, EK.TASK_ADD_FAILED, EK.CONTROLLER_SUBMITTED, EK.CONTROLLER_REJECTED}
+    {
+        EK.TASK_ADD_REQUESTED,
+        EK.TASK_ADD_FAILED,
+        EK.CONTROLLER_SUBMITTED,
+        EK.CONTROLLER_REJECTED,
+        EK.CONTROLLER_SLOT_TRANSITION,
+    }
 )
 
 
@@ -110,10 +117,12 @@ def check_trace(events: Iterable[Event], ceiling: dict[TaskId, float] | None = N
             _fail("I8", f"seq {ev.seq} after {last_seq}")
         last_seq = ev.seq
         tid = ev.task_id
-        if tid is None or ev.kind in _BEFORE_ADMISSION:
+        if tid is None:
             continue
-        if tid in removed:
+        if tid in removed:  # no event at all for an id once it was removed (I1)
             _fail("I1", f"{ev.kind.name} for {tid!r} after its TASK_REMOVED")
+        if ev.kind in _BEFORE_ADMISSION:
+            continue
         if ev.kind is EK.TASK_ADDED:
             if tid in added:
                 _fail("I1", f"{tid!r} added twice")
@@ -130,6 +139,8 @@ def check_trace(events: Iterable[Event], ceiling: dict[TaskId, float] | None = N
             removed.add(tid)
             running.pop(tid, None)
         elif ev.kind is EK.BACKOFF_SCHEDULED and ceiling is not None and tid in ceiling:
+            if ev.backoff_source is BackoffSource.SUCCESS:
+                continue  # always(interval)'s pause after a success is not a backoff delay
             delay = ev.delay if ev.delay is not None else -1.0
             if not 0 <= delay <= ceiling[tid]:
                 _fail("I4", f"delay {delay} outside [0, {ceiling[tid]}] for {tid!r}")
