@@ -20,39 +20,52 @@ OK = tv.OutcomeKind
 MS = 1_000_000
 
 
-class EarlyClock:
-    """The loop's clock, but every sleep wakes 3 ms before the deadline it was given."""
+class ManualClock:
+    """A clock the test moves by hand; each sleep returns when the test releases it."""
 
     def __init__(self) -> None:
-        self.inner = LoopClock()
-        self.sleeps: list[int] = []
+        self.now = 0
+        self.sleeps: list[tuple[int, anyio.Event]] = []
 
     def now_ns(self) -> int:
-        return self.inner.now_ns()
+        return self.now
 
     async def sleep_until_ns(self, deadline_ns: int) -> None:
-        self.sleeps.append(deadline_ns)
-        await self.inner.sleep_until_ns(deadline_ns - 3 * MS)
+        wake = anyio.Event()
+        self.sleeps.append((deadline_ns, wake))
+        await wake.wait()
+
+    async def sleeping(self, count: int) -> tuple[int, anyio.Event]:
+        with anyio.fail_after(5):
+            while len(self.sleeps) < count:
+                await anyio.lowlevel.checkpoint()
+        return self.sleeps[count - 1]
 
 
 async def test_an_early_wake_up_never_runs_the_core_before_its_deadline() -> None:
     rec = Recorder()
-    clock = EarlyClock()
+    clock = ManualClock()
 
     async def job(ctx: tv.TaskContext) -> None:
         if ctx.attempt == 1:
             raise tv.Fail("once")
 
-    sup = tv.Supervisor(tv.SupervisorConfig(clock=clock), subscribers=[rec])
-    await sup.run([tv.TaskSpec.restartable(job, backoff=tv.BackoffPolicy.constant(0.05))])
+    async with tv.Supervisor(tv.SupervisorConfig(clock=clock), subscribers=[rec]).serve() as h:
+        spec = tv.TaskSpec.restartable(job, backoff=tv.BackoffPolicy.constant(0.05))
+        _, waiter = await h.add_and_watch(spec)
+        deadline, wake = await clock.sleeping(1)
+        assert deadline == 50 * MS
+        clock.now = deadline - 3 * MS  # the timer wakes 3 ms early by its clock
+        wake.set()
+        with anyio.fail_after(5):
+            assert (await waiter.wait()).kind is OK.COMPLETED
     backoff = next(e for e in rec.of("job") if e.kind is EK.BACKOFF_SCHEDULED)
     second = [e for e in rec.of("job") if e.kind is EK.TASK_STARTING][1]
     # The core saw exactly its deadline (aioquic: now = max(deadline, clock)), not the early
-    # clock reading, and the timer slept once for it instead of spinning until it was due.
-    assert second.at - backoff.at == pytest.approx(0.05, abs=1e-9)
-    deadline = round(backoff.at * 1e9) + 50 * MS
-    assert [d for d in clock.sleeps if abs(d - deadline) < MS] == [clock.sleeps[0]]
-    assert len(clock.sleeps) == 1
+    # clock reading; the timer did not go back to sleep for a deadline it had reached.
+    assert (backoff.at, second.at) == (0.0, 0.05)
+    assert [d for d, _ in clock.sleeps] == [deadline]
+    assert rec.events[-1].at == 0.05  # and the core's time never went back afterwards
 
 
 async def test_a_zero_backoff_crash_loop_does_not_starve_other_tasks() -> None:
