@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 
 from taskvisor import fsm
 from taskvisor.fsm import (
@@ -37,7 +38,7 @@ from taskvisor.fsm import (
     TaskSpec,
 )
 
-__all__ = ["Driver", "body", "fn", "s"]
+__all__ = ["Driver", "Fed", "body", "fn", "s"]
 
 
 async def body(ctx: object) -> None:
@@ -52,6 +53,13 @@ def fn(name: str) -> TaskFn:
 def s(seconds: float) -> int:
     """Seconds to integer nanoseconds (test shorthand)."""
     return round(seconds * NS_PER_S)
+
+
+class Fed(NamedTuple):
+    """A command's ticket and the effects of its step."""
+
+    ticket: int
+    effects: list[Effect]
 
 
 class Driver:
@@ -183,11 +191,17 @@ class Driver:
             attempt = self.state.tasks[tid].attempt
         return self.feed(AttemptEnded(tid, attempt, end, reason, exit_code, error))
 
+    def feed_remove(self, tid: TaskId | None = None, name: str | None = None) -> Fed:
+        """Feed ``Remove``; returns its ticket and the step's effects."""
+        ticket = self.ticket()
+        return Fed(ticket, self.feed(Remove(ticket, tid, name)))
+
     def remove(self, tid: TaskId | None = None, name: str | None = None) -> bool:
         """Feed ``Remove``; returns whether this request claimed the task."""
-        effects = self.feed(Remove(self.ticket(), tid, name))
-        replies = [e for e in effects if isinstance(e, RemoveReply)]
+        fed = self.feed_remove(tid, name)
+        replies = [e for e in fed.effects if isinstance(e, RemoveReply)]
         assert len(replies) == 1
+        assert replies[0].ticket == fed.ticket
         return replies[0].claimed
 
     def shutdown(self) -> list[Effect]:

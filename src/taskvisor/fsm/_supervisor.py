@@ -18,6 +18,7 @@ import attrs
 
 from taskvisor._errors import ConfigError
 from taskvisor.fsm._backoff import EMPTY_STREAK, RetryStreak, needs_draw, next_delay_ns
+from taskvisor.fsm._budget import exhausted
 from taskvisor.fsm._bus import BusState, SubscriberInfo, consumed, offer
 from taskvisor.fsm._duration import ns_to_s, to_ns
 from taskvisor.fsm._effects import (
@@ -454,10 +455,12 @@ class _Txn:
         if self.shutdown is not None:
             return RejectionKind.SHUTTING_DOWN, None
         seen: set[str] = set()
+        seen_ids: set[TaskId] = set()  # one id twice in a batch would break I1 and I2
         for tid, spec in inp.items:
-            if spec.name in self.names or spec.name in seen or tid in self.tasks:
+            if spec.name in self.names or spec.name in seen or tid in self.tasks or tid in seen_ids:
                 return RejectionKind.ALREADY_EXISTS, spec.name
             seen.add(spec.name)
+            seen_ids.add(tid)
         return None, None
 
     # -- attempts -----------------------------------------------------------------------------
@@ -605,7 +608,7 @@ class _Txn:
         final = None
         if policy.restart.mode is RestartMode.NEVER:
             final = reason
-        elif policy.max_retries is not None and failures > policy.max_retries:
+        elif exhausted(failures, policy.max_retries):
             final = f"retry limit ({policy.max_retries}) reached; last failure: {reason}"
         if final is not None:
             outcome = TaskOutcome(OutcomeKind.FAILED, final, exit_code, error, attempts=t.attempt)

@@ -1,0 +1,323 @@
+"""Registry rules of the supervisor machine: admission, names (I2), permits (I3), removal claims,
+stale reports, and what happens after shutdown."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from taskvisor import BackoffPolicy, TaskSpec
+from taskvisor.fsm import (
+    AddReply,
+    AddTasks,
+    AttemptEnded,
+    EndKind,
+    EventKind,
+    Finished,
+    OutcomeKind,
+    Phase,
+    RejectionKind,
+    Remove,
+    RemoveReply,
+    StartAttempt,
+    SubscriberInfo,
+    SubscriberPanicked,
+    TaskId,
+)
+
+from .driver import Driver, fn
+
+EK = EventKind
+FIXED = BackoffPolicy.constant(1.0)
+
+
+# -- batches are all-or-nothing -------------------------------------------------------------------
+
+
+def test_a_valid_batch_is_accepted_whole() -> None:
+    d = Driver.make()
+    ids, effects = d.add_batch([TaskSpec.once(fn(n)) for n in ("a", "b", "c")])
+    assert effects[-1] == AddReply(d._ticket)
+    assert [e.task_id for e in effects if isinstance(e, StartAttempt)] == ids
+    assert sorted(d.state.names.items()) == [("a", ids[0]), ("b", ids[1]), ("c", ids[2])]
+    assert d.state.accepted == 3
+
+
+def assert_whole_batch_rejected(d: Driver, ids: list[TaskId], culprit: str) -> None:
+    kinds = [(e.kind, e.task_id) for e in d.events if e.task_id in ids]
+    # Every item was requested, then every item failed; none was added or started.
+    assert kinds == [(EK.TASK_ADD_REQUESTED, t) for t in ids] + [
+        (EK.TASK_ADD_FAILED, t) for t in ids
+    ]
+    assert not d.starts() or all(s.task_id not in ids for s in d.starts())
+    for tid in ids:
+        outcome = d.outcome(tid)
+        assert outcome.kind is OutcomeKind.REJECTED
+        assert outcome.rejection is RejectionKind.ALREADY_EXISTS
+        assert culprit in outcome.reason
+        assert tid not in d.state.tasks
+    assert AddReply(d._ticket, RejectionKind.ALREADY_EXISTS, culprit) in d.effects
+
+
+def test_a_duplicate_inside_the_batch_rejects_the_whole_batch() -> None:
+    d = Driver.make()
+    ids, _ = d.add_batch([TaskSpec.once(fn(n)) for n in ("a", "b", "a", "c")])
+    assert_whole_batch_rejected(d, ids, "a")
+    assert not d.state.names
+    assert d.state.accepted == 0
+    d.verify()
+
+
+def test_a_duplicate_of_a_live_task_rejects_the_whole_batch() -> None:
+    d = Driver.make()
+    live = d.add(TaskSpec.restartable(fn("b")))
+    ids, _ = d.add_batch([TaskSpec.once(fn(n)) for n in ("a", "b", "c")])
+    assert_whole_batch_rejected(d, ids, "b")
+    assert list(d.state.names.items()) == [("b", live)]
+    d.verify()
+
+
+def test_a_duplicate_task_id_inside_the_batch_rejects_the_whole_batch() -> None:
+    # Ids come from the driver and are never reused (api.md 4); the core still refuses to
+    # admit two tasks under one id, which would break I1 and I2.
+    d = Driver.make()
+    tid = TaskId(7)
+    effects = d.feed(AddTasks(1, ((tid, TaskSpec.once(fn("a"))), (tid, TaskSpec.once(fn("b"))))))
+    assert not any(isinstance(e, StartAttempt) for e in effects)
+    assert isinstance(effects[-1], AddReply)
+    assert effects[-1].rejection is RejectionKind.ALREADY_EXISTS
+    assert not d.state.tasks
+    d.verify()
+
+
+def test_an_empty_batch_is_accepted() -> None:
+    d = Driver.make()
+    ids, effects = d.add_batch([])
+    assert ids == []
+    assert effects == [AddReply(d._ticket)]
+
+
+def test_add_after_shutdown_is_rejected_shutting_down() -> None:
+    d = Driver.make()
+    d.shutdown()
+    ids, effects = d.add_batch([TaskSpec.once(fn("late")), TaskSpec.once(fn("later"))])
+    assert effects[-1] == AddReply(d._ticket, RejectionKind.SHUTTING_DOWN, None)
+    for tid in ids:
+        assert d.kinds(tid) == [EK.TASK_ADD_REQUESTED, EK.TASK_ADD_FAILED]
+        assert d.events_of(tid)[-1].rejection is RejectionKind.SHUTTING_DOWN
+        assert d.outcome(tid).rejection is RejectionKind.SHUTTING_DOWN
+    assert not d.starts()
+    d.verify()
+
+
+# -- names (I2) -------------------------------------------------------------------------------
+
+
+def test_a_name_is_reusable_once_its_task_is_gone_under_a_new_id() -> None:
+    d = Driver.make()
+    old = d.add(TaskSpec.once(fn("x")))
+    d.end(old, EndKind.RETURNED)
+    new = d.add(TaskSpec.once(fn("x")))
+    assert new != old
+    assert d.state.names["x"] == new
+    assert d.kinds(new)[:3] == [EK.TASK_ADD_REQUESTED, EK.TASK_ADDED, EK.TASK_STARTING]
+    d.verify()
+
+
+def test_a_name_stays_taken_while_its_task_is_stopping() -> None:
+    d = Driver.make(grace=10.0)
+    old = d.add(TaskSpec.restartable(fn("x")))
+    assert d.remove(old)
+    assert d.state.tasks[old].phase is Phase.STOPPING
+    ids, _ = d.add_batch([TaskSpec.once(fn("x"))])
+    assert d.outcome(ids[0]).rejection is RejectionKind.ALREADY_EXISTS
+    assert d.remove(name="x") is False  # the removal was already claimed
+    d.end(old, EndKind.CANCELED)
+    new = d.add(TaskSpec.once(fn("x")))
+    assert d.state.names["x"] == new
+    d.verify()
+
+
+# -- removal claims -------------------------------------------------------------------------------
+
+
+removal_requests = st.lists(st.sampled_from(["id", "name"]), min_size=1, max_size=6)
+
+
+@given(st.sampled_from(["running", "backoff", "waiting", "timed out"]), removal_requests)
+def test_exactly_one_remove_claims_the_task(phase: str, requests: list[str]) -> None:
+    d = Driver.make(grace=10.0, max_concurrent=1)
+    blocker = d.add(TaskSpec.restartable(fn("blocker")))
+    tid = d.add(TaskSpec.restartable(fn("x"), backoff=FIXED, timeout=5.0))
+    if phase != "waiting":
+        d.end(blocker, EndKind.RETURNED)
+    if phase == "backoff":
+        d.end(tid, EndKind.FAILED)
+    if phase == "timed out":
+        d.advance(5.0)
+        assert d.state.tasks[tid].phase is Phase.STOPPING
+    claims = [d.remove(tid) if how == "id" else d.remove(name="x") for how in requests]
+    assert claims == [True] + [False] * (len(requests) - 1)
+    assert d.kinds(tid).count(EK.TASK_REMOVE_REQUESTED) == 1
+    replies = [e for e in d.effects if isinstance(e, RemoveReply)]
+    assert [r.task_id for r in replies if r.claimed] == [tid]
+    # Once the task is gone its name resolves to nothing.
+    assert {r.task_id for r in replies} <= {tid, None}
+    d.verify()
+
+
+def test_removing_an_unknown_task_claims_nothing() -> None:
+    d = Driver.make()
+    assert d.feed(Remove(1, TaskId(99))) == [RemoveReply(1, False, TaskId(99))]
+    assert d.feed(Remove(2, name="nobody")) == [RemoveReply(2, False, None)]
+    assert d.feed(Remove(3)) == [RemoveReply(3, False, None)]
+
+
+def test_remove_after_the_task_is_gone_claims_nothing() -> None:
+    d = Driver.make()
+    tid = d.add(TaskSpec.once(fn("x")))
+    d.end(tid, EndKind.RETURNED)
+    assert d.remove(tid) is False
+    assert d.remove(name="x") is False
+    assert d.kinds(tid)[-1] is EK.TASK_REMOVED
+
+
+def test_remove_by_id_wins_over_name() -> None:
+    d = Driver.make()
+    a = d.add(TaskSpec.once(fn("a")))
+    b = d.add(TaskSpec.once(fn("b")))
+    assert d.feed_remove(a, name="b").effects[0] == RemoveReply(d._ticket, True, a)
+    assert b in d.state.tasks
+
+
+# -- permits (I3): max_concurrent and FIFO ---------------------------------------------------------
+
+
+@given(st.integers(min_value=1, max_value=4), st.lists(st.integers(0, 100), max_size=12))
+def test_waiting_tasks_start_in_fifo_order(limit: int, picks: list[int]) -> None:
+    d = Driver.make(max_concurrent=limit)
+    ids, _ = d.add_batch([TaskSpec.once(fn(f"t{i}")) for i in range(8)])
+    for pick in picks:
+        running = [t for t in ids if t in d.state.tasks and d.state.tasks[t].phase is Phase.RUNNING]
+        if not running:
+            break
+        d.end(running[pick % len(running)], EndKind.RETURNED)
+        assert d.state.running <= limit
+    assert [s.task_id for s in d.starts()] == ids[: len(d.starts())]
+    assert len(d.starts()) == min(8, limit + len(picks)) or not d.state.tasks
+    d.verify()
+
+
+def test_a_task_back_from_backoff_queues_behind_earlier_waiters() -> None:
+    d = Driver.make(max_concurrent=1)
+    a = d.add(TaskSpec.restartable(fn("a"), backoff=FIXED))
+    b = d.add(TaskSpec.once(fn("b")))  # waits behind a
+    d.end(a, EndKind.FAILED)  # a backs off; b gets the permit
+    assert d.starts()[-1].task_id == b
+    c = d.add(TaskSpec.once(fn("c")))  # waits
+    d.fire_next()  # a's backoff is over: it queues behind c
+    assert d.state.tasks[a].phase is Phase.WAITING
+    d.end(b, EndKind.RETURNED)
+    assert d.starts()[-1].task_id == c
+    d.end(c, EndKind.RETURNED)
+    assert d.starts()[-1].task_id == a
+    assert d.starts()[-1].attempt == 2
+    d.verify()
+
+
+def test_a_removed_waiter_never_starts() -> None:
+    d = Driver.make(max_concurrent=1)
+    a = d.add(TaskSpec.once(fn("a")))
+    b = d.add(TaskSpec.once(fn("b")))
+    c = d.add(TaskSpec.once(fn("c")))
+    assert d.remove(b)
+    d.end(a, EndKind.RETURNED)
+    assert [s.task_id for s in d.starts()] == [a, c]
+    d.verify()
+
+
+def test_a_stopping_attempt_keeps_its_permit_until_it_ends() -> None:
+    d = Driver.make(max_concurrent=1, grace=5.0)
+    a = d.add(TaskSpec.restartable(fn("a")))
+    b = d.add(TaskSpec.once(fn("b")))
+    assert d.remove(a)
+    assert [s.task_id for s in d.starts()] == [a]  # b still waits (I3)
+    d.advance(1.0)
+    d.end(a, EndKind.CANCELED)
+    assert [s.task_id for s in d.starts()] == [a, b]
+
+
+# -- stale and duplicate reports ------------------------------------------------------------------
+
+
+def test_stale_and_duplicate_attempt_reports_are_ignored() -> None:
+    d = Driver.make()
+    tid = d.add(TaskSpec.restartable(fn("x"), backoff=FIXED))
+    d.end(tid, EndKind.FAILED)  # attempt 1 ended; now in BACKOFF
+    stale = [
+        AttemptEnded(tid, 1, EndKind.FAILED),  # duplicate report
+        AttemptEnded(tid, 1, EndKind.RETURNED),
+        AttemptEnded(tid, 2, EndKind.FAILED),  # an attempt that has not started
+        AttemptEnded(TaskId(404), 1, EndKind.FAILED),  # unknown task
+    ]
+    for inp in stale:
+        before = d.state
+        assert d.feed(inp) == []
+        assert d.state == before
+        assert d.state.timers is before.timers
+    d.fire_next()  # attempt 2 runs
+    for inp in [AttemptEnded(tid, 1, EndKind.RETURNED), AttemptEnded(tid, 3, EndKind.FATAL)]:
+        before = d.state
+        assert d.feed(inp) == []
+        assert d.state == before
+    d.end(tid, EndKind.RETURNED)
+    d.verify()
+
+
+def test_an_interrupted_attempt_nobody_cancelled_is_a_retryable_failure() -> None:
+    d = Driver.make()
+    tid = d.add(TaskSpec.restartable(fn("x"), backoff=FIXED))
+    d.end(tid, EndKind.INTERRUPTED, "CancelledError raised by the task itself")
+    assert d.kinds(tid)[-2:] == [EK.TASK_FAILED, EK.BACKOFF_SCHEDULED]
+    assert d.state.tasks[tid].phase is Phase.BACKOFF
+    d.fire_next()
+    assert len(d.starts(tid)) == 2
+
+
+def test_canceled_raised_on_its_own_ends_the_task_and_is_never_restarted() -> None:
+    d = Driver.make()
+    tid = d.add(TaskSpec.periodic(fn("x"), 1.0))
+    d.end(tid, EndKind.CANCELED, "gave up", exit_code=2)
+    assert d.kinds(tid)[-2:] == [EK.TASK_CANCELED, EK.TASK_REMOVED]
+    outcome = d.outcome(tid)
+    assert (outcome.kind, outcome.reason, outcome.exit_code) == (OutcomeKind.CANCELED, "gave up", 2)
+    assert d.next_deadline() is None
+
+
+# -- subscribers ----------------------------------------------------------------------------------
+
+
+def test_a_subscriber_panic_is_published_with_its_name() -> None:
+    d = Driver.make(subscribers=[SubscriberInfo("a"), SubscriberInfo("b")])
+    d.feed(SubscriberPanicked(1, "ZeroDivisionError: x"))
+    ev = d.events[-1]
+    assert (ev.kind, ev.task, ev.reason, ev.task_id) == (
+        EK.SUBSCRIBER_PANICKED,
+        "b",
+        "ZeroDivisionError: x",
+        None,
+    )
+
+
+def test_finished_follows_task_removed_for_each_task() -> None:
+    d = Driver.make()
+    tid = d.add(TaskSpec.once(fn("x")))
+    effects = d.end(tid, EndKind.RETURNED)
+    finished = [i for i, e in enumerate(effects) if isinstance(e, Finished)]
+    assert len(finished) == 1
+    removed = [
+        i
+        for i, e in enumerate(effects)
+        if getattr(getattr(e, "event", None), "kind", None) is EK.TASK_REMOVED
+    ]
+    assert removed == [finished[0] - 1]
