@@ -218,6 +218,13 @@ class Driver:
         assert deadline is not None, "no deadline pending"
         return self.feed(fsm.TICK, max(deadline, self.now))
 
+    def wait_until(self, now: int) -> None:
+        """Move time to ``now`` without ticking: no deadline may lie before it."""
+        deadline = self.next_deadline()
+        assert now >= self.now
+        assert deadline is None or now <= deadline, "a deadline would be skipped"
+        self.now = now
+
     def advance(self, seconds: float) -> list[Effect]:
         """Move time forward by ``seconds``, ticking at every deadline passed on the way."""
         target = self.now + s(seconds)

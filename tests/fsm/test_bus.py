@@ -1,0 +1,147 @@
+"""Tests for ``taskvisor.fsm._bus`` (subscriber queue accounting, I5) and how the supervisor
+machine reports a full queue (SUBSCRIBER_OVERFLOW, never for a diagnostic event)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from taskvisor import TaskSpec
+from taskvisor.fsm import (
+    BusState,
+    EndKind,
+    EventKind,
+    EventsConsumed,
+    Publish,
+    SubscriberInfo,
+    SubscriberPanicked,
+)
+from taskvisor.fsm._bus import consumed, offer
+
+from .driver import Driver, fn
+
+EK = EventKind
+
+
+def test_offer_accepts_where_there_is_room_and_counts_drops() -> None:
+    bus = BusState.empty(3)
+    caps = (1, 2, 3)
+    bus, accepted, full = offer(bus, caps)
+    assert (accepted, full) == ((0, 1, 2), ())
+    bus, accepted, full = offer(bus, caps)
+    assert (accepted, full) == ((1, 2), (0,))
+    assert bus == BusState(depths=(1, 2, 2), dropped=(1, 0, 0), high_water=(1, 2, 2))
+    bus = consumed(bus, 1, 2)
+    assert bus.depths == (1, 0, 2)
+    assert bus.high_water == (1, 2, 2)  # the high-water mark stays
+
+
+def test_no_subscribers() -> None:
+    assert offer(BusState.empty(0), ()) == (BusState((), (), ()), (), ())
+
+
+@pytest.mark.parametrize(("count", "depth"), [(-1, 0), (1, 0), (3, 2)])
+def test_consuming_more_than_queued_or_a_negative_count_is_an_error(count: int, depth: int) -> None:
+    bus = BusState((depth,), (0,), (depth,))
+    with pytest.raises(ValueError, match="consumed"):
+        consumed(bus, 0, count)
+
+
+ops = st.lists(
+    st.one_of(
+        st.just(("offer", 0, 0)),
+        st.tuples(st.just("consume"), st.integers(0, 2), st.integers(0, 5)),
+    ),
+    max_size=60,
+)
+
+
+@given(st.lists(st.integers(1, 4), min_size=1, max_size=3), ops)
+def test_bus_matches_a_plain_model(caps: list[int], script: list[tuple[str, int, int]]) -> None:
+    n = len(caps)
+    bus = BusState.empty(n)
+    depth, dropped, high = [0] * n, [0] * n, [0] * n
+    for op, index, count in script:
+        if op == "offer":
+            bus, accepted, full = offer(bus, tuple(caps))
+            for i in range(n):
+                if depth[i] < caps[i]:
+                    depth[i] += 1
+                    assert i in accepted
+                else:
+                    dropped[i] += 1
+                    assert i in full
+                high[i] = max(high[i], depth[i])
+            assert sorted(accepted + full) == list(range(n))
+        else:
+            i = index % n
+            take = min(count, depth[i])
+            bus = consumed(bus, i, take)
+            depth[i] -= take
+        assert bus == BusState(tuple(depth), tuple(dropped), tuple(high))
+        assert all(0 <= d <= c for d, c in zip(bus.depths, caps, strict=True))  # I5
+
+
+# -- the supervisor's reports ---------------------------------------------------------------------
+
+
+def test_a_full_queue_drops_for_that_subscriber_alone_and_reports_an_overflow() -> None:
+    subs = [SubscriberInfo("fast", 100), SubscriberInfo("slow", 2)]
+    d = Driver.make(subscribers=subs, auto_ack=False)
+    tid = d.add(TaskSpec.once(fn("x")))  # ADD_REQUESTED, ADDED, STARTING: the third overflows
+    publishes = [e for e in d.effects if isinstance(e, Publish)]
+    kinds = [(p.event.kind, p.recipients) for p in publishes]
+    assert kinds == [
+        (EK.TASK_ADD_REQUESTED, (0, 1)),
+        (EK.TASK_ADDED, (0, 1)),
+        (EK.TASK_STARTING, (0,)),
+        (EK.SUBSCRIBER_OVERFLOW, (0,)),
+    ]
+    overflow = publishes[-1].event
+    assert overflow.task == "slow"
+    assert overflow.task_id is None
+    assert overflow.reason == "queue full: dropped TASK_STARTING #2"
+    # The overflow event itself found the slow queue full: counted, but not reported again.
+    assert d.state.bus.dropped == (0, 2)
+    assert d.state.bus.depths == (4, 2)
+    assert d.state.bus.high_water == (4, 2)
+    # Reliable results do not depend on events (rule 6): the task still ran and finished.
+    d.end(tid, EndKind.RETURNED)
+    assert d.outcome(tid).attempts == 1
+
+
+def test_a_dropped_diagnostic_event_is_not_reported() -> None:
+    d = Driver.make(subscribers=[SubscriberInfo("only", 1)], auto_ack=False)
+    d.feed(SubscriberPanicked(0, "boom"))  # fills the queue
+    effects = d.feed(SubscriberPanicked(0, "boom again"))  # dropped: no overflow for it
+    assert [(e.event.kind, e.recipients) for e in effects if isinstance(e, Publish)] == [
+        (EK.SUBSCRIBER_PANICKED, ())
+    ]
+    assert d.state.bus.dropped == (1,)
+
+
+def test_every_full_subscriber_gets_its_own_overflow_report() -> None:
+    subs = [SubscriberInfo("a", 1), SubscriberInfo("b", 1), SubscriberInfo("c", 5)]
+    d = Driver.make(subscribers=subs, auto_ack=False)
+    d.add(TaskSpec.once(fn("x")))
+    overflows = [e for e in d.events if e.kind is EK.SUBSCRIBER_OVERFLOW]
+    # ADDED and STARTING each found a and b full: two reports each, in subscriber order.
+    assert [e.task for e in overflows] == ["a", "b", "a", "b"]
+
+
+def test_acknowledged_events_make_room_again() -> None:
+    d = Driver.make(subscribers=[SubscriberInfo("s", 3)], auto_ack=False)
+    tid = d.add(TaskSpec.once(fn("x")))
+    assert d.state.bus.depths == (3,)
+    d.feed(EventsConsumed(0, 3))
+    effects = d.end(tid, EndKind.RETURNED)  # STOPPED, EXHAUSTED, REMOVED all fit
+    assert all(e.recipients == (0,) for e in effects if isinstance(e, Publish))
+    assert d.state.bus.dropped == (0,)
+    assert d.state.bus.high_water == (3,)
+
+
+def test_seq_stays_consecutive_across_overflow_reports() -> None:
+    d = Driver.make(subscribers=[SubscriberInfo("s", 1)], auto_ack=False)
+    d.add_batch([TaskSpec.once(fn(n)) for n in "abc"])
+    assert [e.seq for e in d.events] == list(range(len(d.events)))
