@@ -16,9 +16,14 @@ from runtime_support import EK, FAST, Recorder
 
 import taskvisor as tv
 from taskvisor.fsm import EndKind
-from taskvisor.runtime._attempt import Attempt, describe, ended_by
+from taskvisor.runtime._attempt import (
+    AsyncioLauncher,
+    Attempt,
+    TrioLauncher,
+    describe,
+    ended_by,
+)
 from taskvisor.runtime._context import TaskContext
-from taskvisor.runtime._driver import _launcher_for
 
 pytestmark = pytest.mark.anyio
 
@@ -235,7 +240,9 @@ async def test_the_supervisors_own_force_cancel_is_not_a_failure() -> None:
     assert EK.TASK_FAILED not in rec.kinds(tid)
 
 
-async def test_an_attempt_forced_before_it_ran_reports_without_running_its_body() -> None:
+async def test_an_attempt_forced_before_it_ran_reports_without_running_its_body(
+    anyio_backend_name: str,
+) -> None:
     ran: list[int] = []
     reports: list[tv.fsm.AttemptEnded] = []
     crashes: list[BaseException] = []
@@ -243,7 +250,8 @@ async def test_an_attempt_forced_before_it_ran_reports_without_running_its_body(
     async def body(ctx: tv.TaskContext) -> None:
         ran.append(1)
 
-    launcher = _launcher_for(lambda rec, end: reports.append(end), crashes.append, copy_context())
+    kind = AsyncioLauncher if anyio_backend_name == "asyncio" else TrioLauncher
+    launcher = kind(lambda rec, end: reports.append(end), crashes.append, copy_context())
     rec = Attempt(ctx(), body)
     launcher.start(rec)
     launcher.force(rec)

@@ -9,13 +9,14 @@ run on virtual time (I8). Must not import the driver or any backend directly.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 import anyio
 
 from taskvisor.fsm import NS_PER_S
 
-__all__ = ["Clock", "LoopClock"]
+__all__ = ["Clock", "LoopClock", "bind"]
 
 
 @runtime_checkable
@@ -48,3 +49,27 @@ class LoopClock:
 
     def __repr__(self) -> str:
         return "LoopClock()"
+
+
+class _BoundClock:
+    """``LoopClock`` with the loop's time function looked up once (it is read on every feed)."""
+
+    __slots__ = ("_time",)
+
+    def __init__(self, time: Callable[[], float]) -> None:
+        self._time = time
+
+    def now_ns(self) -> int:
+        return round(self._time() * NS_PER_S)
+
+    async def sleep_until_ns(self, deadline_ns: int) -> None:
+        await anyio.sleep_until(deadline_ns / NS_PER_S)
+
+
+def bind(clock: Clock, loop_time: Callable[[], float]) -> Clock:
+    """``clock``, or for a ``LoopClock`` the same clock reading ``loop_time`` directly.
+
+    ``loop_time`` must be what ``anyio.current_time`` returns on the running loop
+    (``loop.time`` on asyncio, ``trio.current_time`` on trio).
+    """
+    return _BoundClock(loop_time) if type(clock) is LoopClock else clock

@@ -53,8 +53,10 @@ from taskvisor.fsm import (
 )
 from taskvisor.runtime._attempt import AsyncioLauncher, Attempt, Launcher, TrioLauncher
 from taskvisor.runtime._bus import EventBus
+from taskvisor.runtime._clock import LoopClock, bind
 from taskvisor.runtime._config import SupervisorConfig
 from taskvisor.runtime._context import TaskContext, body_of
+from taskvisor.runtime._timer import CallbackTimer, TaskTimer, Timer
 
 __all__ = ["Driver", "Watch", "new_task_id"]
 
@@ -113,7 +115,6 @@ class Driver:
         controller: ControllerConfig | None = None,
     ) -> None:
         self.config = config
-        self._clock = config.make_clock()
         self._rng = rng
         self.bus = EventBus(subscribers, on_consumed=self._on_consumed, on_panic=self._on_panic)
         self.state = SupervisorState.initial(
@@ -121,9 +122,10 @@ class Driver:
         )
         self._now = 0  # the last `now` fed: the core's time never goes backwards
         self._pending: deque[Input] = deque()
+        self._unconsumed = [0] * len(self.bus.infos)  # see _on_consumed
+        self._any_unconsumed = False
         self._feeding = False
-        self._armed: int | None = None  # the deadline the timer sleeps for
-        self._timer_scope: anyio.CancelScope | None = None
+        self._armed: int | None = None  # the deadline the timer is armed for
         # Attempts by task (attempts of one task never overlap, I3); abandoned ones are kept
         # referenced until they end on their own (never silently leaked, I7).
         self.attempts: dict[TaskId, Attempt] = {}
@@ -149,9 +151,25 @@ class Driver:
         # run(): the batch still running, and what wakes run() (batch done, or a shutdown).
         self.batch: set[TaskId] | None = None
         self.run_wake = anyio.Event()
-        self._launcher: Launcher = _launcher_for(
-            self._attempt_done, self._crashed, contextvars.copy_context()
-        )
+        # The backend, once: how attempts are started and cancelled, how time is read.
+        context = contextvars.copy_context()  # every attempt runs in a copy of the caller's
+        clock = config.make_clock()
+        self._launcher: Launcher
+        self._timer: Timer
+        if anyio.get_cancelled_exc_class() is asyncio.CancelledError:
+            loop = asyncio.get_running_loop()
+            self._clock = bind(clock, loop.time)
+            self._launcher = AsyncioLauncher(self._attempt_done, self._crashed, context)
+            if type(clock) is LoopClock:
+                self._timer = CallbackTimer(loop, self._due)
+            else:
+                self._timer = TaskTimer(self._clock, self._due)
+        else:
+            import trio
+
+            self._clock = bind(clock, trio.current_time)
+            self._launcher = TrioLauncher(self._attempt_done, self._crashed, context)
+            self._timer = TaskTimer(self._clock, self._due)
 
     # -- the chokepoint -------------------------------------------------------------------------
 
@@ -171,6 +189,8 @@ class Driver:
                     now = self._now
                 else:
                     self._now = now
+                if self._any_unconsumed:
+                    self._flush_consumed(now)
                 self.state, effects = step(self.state, inp, now, self._rng)
                 for eff in effects:
                     self._execute(eff)
@@ -180,6 +200,14 @@ class Driver:
             self._fail(exc)
         finally:
             self._feeding = False
+
+    def _flush_consumed(self, now: int) -> None:
+        self._any_unconsumed = False
+        counts = self._unconsumed
+        for index, count in enumerate(counts):
+            if count:
+                counts[index] = 0
+                self.state, _ = step(self.state, EventsConsumed(index, count), now, self._rng)
 
     def _execute(self, eff: Effect) -> None:
         # Most frequent first: every step publishes; attempts start and end all the time.
@@ -237,43 +265,17 @@ class Driver:
 
     def _rearm(self) -> None:
         deadline = next_deadline(self.state)
-        armed = self._armed
-        if deadline == armed:
-            return
-        self._armed = deadline
-        # A later deadline needs nothing: the timer wakes at the old one and sleeps again.
-        if deadline is not None and (armed is None or deadline < armed):
-            scope = self._timer_scope
-            if scope is not None:
-                scope.cancel()
+        if deadline != self._armed:
+            self._armed = deadline
+            self._timer.arm(deadline, self._now)
 
-    async def _timer(self) -> None:
-        """The one timer: sleep until the core's next deadline, then feed ``TICK``."""
-        clock = self._clock
-        while True:
-            deadline = self._armed
-            if deadline is None or deadline > clock.now_ns():
-                with anyio.CancelScope() as scope:
-                    self._timer_scope = scope
-                    if deadline is None:
-                        await anyio.sleep_forever()
-                    else:
-                        await clock.sleep_until_ns(deadline)
-                self._timer_scope = None
-                if scope.cancel_called:
-                    continue  # re-armed for an earlier deadline
-            else:
-                # Already due (e.g. BackoffPolicy.constant(0)): let other tasks run first, so a
-                # zero-backoff crash loop cannot starve the event loop.
-                await anyio.lowlevel.checkpoint()
-            assert deadline is not None
-            due = self._armed
-            if due is None or due > deadline:
-                continue  # the deadline went away or moved later meanwhile
-            # An early wake-up never runs the core before its deadline (aioquic).
-            if deadline > self._now:
-                self._now = deadline
-            self.feed(TICK)
+    def _due(self, deadline: int) -> None:
+        """The timer reached ``deadline``: feed ``TICK`` at ``max(deadline, clock)`` (aioquic),
+        so an early wake-up never runs the core before its deadline."""
+        self._armed = None
+        if deadline > self._now:
+            self._now = deadline
+        self.feed(TICK)
 
     # -- attempts ------------------------------------------------------------------------------
 
@@ -297,8 +299,12 @@ class Driver:
     # -- bus callbacks (on the loop thread) -----------------------------------------------------
 
     def _on_consumed(self, index: int, count: int) -> None:
+        # Batched: the core needs the true queue depths only when it offers an event, which
+        # happens only inside a step, so the counts are fed just before the next input (and
+        # the trace is the same as feeding each one at once). Saves a step per event.
         if count:
-            self.feed(EventsConsumed(index, count))
+            self._unconsumed[index] += count
+            self._any_unconsumed = True
 
     def _on_panic(self, index: int, reason: str) -> None:
         self.feed(SubscriberPanicked(index, reason))
@@ -392,7 +398,7 @@ class Driver:
         self._now = self._clock.now_ns()
         tg.start_soon(self._guard, self.bus.run, name="taskvisor bus")
         tg.start_soon(self._guard, self._actor, name="taskvisor commands")
-        tg.start_soon(self._guard, self._timer, name="taskvisor timer")
+        tg.start_soon(self._guard, self._timer.run, name="taskvisor timer")
         tg.start_soon(self._guard, self._closer, name="taskvisor closer")
         if signals and threading.current_thread() is threading.main_thread():
             await tg.start(self._listen_signals, name="taskvisor signals")
@@ -417,6 +423,7 @@ class Driver:
             await self.bus.aclose(self.config.subscriber_shutdown_timeout)
         finally:
             self._closed = True
+            self._timer.close()
             for scope in self._bg:
                 scope.cancel()
             self.stopped.set()
@@ -469,14 +476,3 @@ class Driver:
         for pending in self._replies.values():
             pending.event.set()
         self._replies.clear()
-
-
-def _launcher_for(
-    report: Callable[[Attempt, Any], None],
-    crash: Callable[[BaseException], None],
-    context: contextvars.Context,
-) -> Launcher:
-    """The launcher of the backend we run on (anyio runs on asyncio, or on trio)."""
-    if anyio.get_cancelled_exc_class() is asyncio.CancelledError:
-        return AsyncioLauncher(report, crash, context)
-    return TrioLauncher(report, crash, context)
