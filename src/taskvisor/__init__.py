@@ -38,6 +38,7 @@ from taskvisor.fsm import (
     TaskSpec,
 )
 from taskvisor.runtime import (
+    LogSubscriber,
     Supervisor,
     SupervisorConfig,
     SupervisorHandle,
@@ -66,6 +67,7 @@ __all__ = [
     "Fatal",
     "GraceExceeded",
     "JitterPolicy",
+    "LogSubscriber",
     "OutcomeKind",
     "RejectionKind",
     "RestartPolicy",

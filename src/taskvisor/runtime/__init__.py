@@ -9,10 +9,12 @@ from taskvisor.runtime._clock import Clock, LoopClock
 from taskvisor.runtime._config import SupervisorConfig
 from taskvisor.runtime._context import Task, TaskContext
 from taskvisor.runtime._handle import SupervisorHandle, TaskWaiter
+from taskvisor.runtime._log import LogSubscriber
 from taskvisor.runtime._supervisor import Supervisor
 
 __all__ = [
     "Clock",
+    "LogSubscriber",
     "LoopClock",
     "Supervisor",
     "SupervisorConfig",
