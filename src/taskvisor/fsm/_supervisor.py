@@ -844,7 +844,8 @@ class _Txn:
                 if owner is not None and owner.cause not in _STOPPING_FOR_GOOD:
                     self.emit(EK.TASK_REMOVE_REQUESTED, owner, reason="superseded by REPLACE")
                     self.cancel(owner, CancelCause.REMOVE)
-            else:
+            else:  # TERMINATING stays TERMINATING: its owner is already on its way out
+                check_slot_move(slot.status, SlotTrigger.REPLACE, SlotStatus.TERMINATING)
                 self.put_slot(slot)
 
     def admit_head(self, slot: Slot) -> None:
