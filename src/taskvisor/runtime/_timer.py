@@ -96,8 +96,11 @@ class TaskTimer(Timer):
                     else:
                         await clock.sleep_until_ns(deadline)
                 self._scope = None
-                if scope.cancel_called:
-                    continue  # re-armed for an earlier deadline
+                if scope.cancel_called:  # re-armed for an earlier deadline
+                    deadline = self._deadline
+                    if deadline is None or deadline > clock.now_ns():
+                        continue
+                    # Already due: being woken up was this turn's checkpoint; fire now.
             else:
                 await anyio.lowlevel.checkpoint()  # already due: let ready tasks run first
             if self._deadline != deadline:
