@@ -363,6 +363,7 @@ class Driver:
                 if self.failure is not None:
                     self._abort_replies()
         finally:
+            self._recv.close()
             self._actor_done.set()
 
     def request_shutdown(self) -> None:
