@@ -288,6 +288,9 @@ def run_command(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             bar.close()
         err.write(f"taskvisor sim {sc.name}: invariant violated: {exc}\n")
         return EXIT_VIOLATION
+    except ConfigError as exc:  # a combination that cannot run, found before any run
+        err.write(f"taskvisor sim {sc.name}: error: {exc}\n")
+        return EXIT_USAGE
     if bar is not None:
         bar.close()
     if ns.format == "csv":

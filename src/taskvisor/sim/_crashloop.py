@@ -35,6 +35,7 @@ from taskvisor.sim._metrics import RateCounter
 from taskvisor.sim._scenario import (
     Metric,
     Param,
+    ParamError,
     PolicyDefaults,
     RunResult,
     RunSeeds,
@@ -138,6 +139,23 @@ def _run(
     return RunResult(metrics, tuple(rate.series), rate.series_bin_ns, tuple(exhaust_times))
 
 
+def _check(params: Mapping[str, Value], policy: BackoffPolicy) -> None:
+    if p_ns(params, "run") > 0:
+        return
+    if params["restart"] == "always" and p_ns(params, "interval") == 0:
+        raise ParamError(
+            "run",
+            "--run must be > 0 under --restart always with --interval 0: "
+            "simulated time would not advance",
+        )
+    if policy.ceiling_ns == 0 and params["max_retries"] is None and p_float(params, "p") > 0:
+        raise ParamError(
+            "run",
+            "--run must be > 0 when failures retry at once without limit: "
+            "simulated time would not advance",
+        )
+
+
 CRASHLOOP = Scenario(
     name="crashloop",
     summary="tasks crash with probability p after running a while: budgets and cadence",
@@ -188,4 +206,5 @@ CRASHLOOP = Scenario(
     policies=PolicyDefaults(first=0.2, max=30.0),
     seeds=10,
     durations="time at which a task exhausted its retries (s)",
+    check_fn=_check,
 )

@@ -31,6 +31,7 @@ from taskvisor.sim._metrics import Quantiles, RateCounter
 from taskvisor.sim._scenario import (
     Metric,
     Param,
+    ParamError,
     PolicyDefaults,
     RunResult,
     RunSeeds,
@@ -144,6 +145,15 @@ def _run(
     return RunResult(metrics, tuple(rate.series), rate.series_bin_ns, tuple(durations))
 
 
+def _check(params: Mapping[str, Value], policy: BackoffPolicy) -> None:
+    if p_ns(params, "latency") == 0 and policy.ceiling_ns == 0:
+        raise ParamError(
+            "latency",
+            "--latency must be > 0 when the backoff never waits (max 0): "
+            "simulated time would not advance while the dependency is down",
+        )
+
+
 FLAPPING = Scenario(
     name="flapping",
     summary="the dependency alternates up and down: availability and load per policy",
@@ -179,4 +189,5 @@ FLAPPING = Scenario(
     policies=PolicyDefaults(first=0.2, max=30.0),
     seeds=20,
     durations="time to reconnect after the dependency returns (s)",
+    check_fn=_check,
 )

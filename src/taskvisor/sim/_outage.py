@@ -31,6 +31,7 @@ from taskvisor.sim._metrics import Quantiles, RateCounter
 from taskvisor.sim._scenario import (
     Metric,
     Param,
+    ParamError,
     PolicyDefaults,
     RunResult,
     RunSeeds,
@@ -118,6 +119,15 @@ def _run(
     return RunResult(metrics, tuple(rate.series), rate.series_bin_ns, tuple(durations))
 
 
+def _check(params: Mapping[str, Value], policy: BackoffPolicy) -> None:
+    if p_ns(params, "latency") == 0 and policy.ceiling_ns == 0 and p_ns(params, "down") > 0:
+        raise ParamError(
+            "latency",
+            "--latency must be > 0 when the backoff never waits (max 0): "
+            "simulated time would not advance",
+        )
+
+
 OUTAGE = Scenario(
     name="outage",
     summary="a shared dependency is down, then admits a limited rate: the thundering herd",
@@ -158,4 +168,5 @@ OUTAGE = Scenario(
     policies=PolicyDefaults(first=0.2, max=30.0),
     seeds=20,
     durations="per-task recovery time (s)",
+    check_fn=_check,
 )

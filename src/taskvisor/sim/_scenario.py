@@ -46,6 +46,9 @@ class ParamError(ConfigError):
     def __str__(self) -> str:
         return self.message
 
+    def __reduce__(self) -> tuple[type[ParamError], tuple[str, str]]:
+        return ParamError, (self.param, self.message)
+
 
 def _fmt(x: float) -> str:
     return f"{x:g}" if isinstance(x, float) else str(x)
@@ -221,6 +224,11 @@ class PolicyDefaults:
 
 
 RunFn = Callable[[Mapping[str, Value], BackoffPolicy, RunSeeds, bool], RunResult]
+CheckFn = Callable[[Mapping[str, Value], BackoffPolicy], None]
+
+
+def _no_check(params: Mapping[str, Value], policy: BackoffPolicy) -> None:
+    """Every combination of valid parameters and policy can run."""
 
 
 @attrs.frozen
@@ -237,6 +245,9 @@ class Scenario:
         policies: the policies compared when the command is given none.
         seeds: the default number of seeds.
         durations: what ``RunResult.durations`` measures (the plot's label).
+        check_fn: ``check_fn(params, policy)`` raises ``ParamError`` for a combination that
+            cannot run (for instance one where simulated time would never advance); called
+            before any run, in the calling process.
     """
 
     name: str
@@ -247,6 +258,7 @@ class Scenario:
     policies: PolicyDefaults
     seeds: int = 20
     durations: str = "completion time (s)"
+    check_fn: CheckFn = attrs.field(default=_no_check, repr=False)
 
     def param(self, name: str) -> Param:
         """The parameter called ``name``."""
@@ -277,4 +289,6 @@ class Scenario:
         """One run with ``policy`` under ``seeds``; ``params`` are validated first."""
         if not isinstance(policy, BackoffPolicy):
             raise ConfigError("policy", f"expected a BackoffPolicy, got {policy!r}")
-        return self.run_fn(self.resolve(params), policy, seeds, series)
+        resolved = self.resolve(params)
+        self.check_fn(resolved, policy)
+        return self.run_fn(resolved, policy, seeds, series)

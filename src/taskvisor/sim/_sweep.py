@@ -213,6 +213,7 @@ def sweep(
         n = sc.seeds if seeds is None else seeds
         for combo in _grid(sc, given):
             for pname, policy in plist:
+                sc.check_fn(combo, policy)
                 cells.append((sc, combo, pname, policy, n))
     units = [
         _Unit(i, r, sc.name, combo, policy, run_seeds(root_seed, sc.name, combo, pname, r), series)
