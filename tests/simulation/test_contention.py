@@ -60,7 +60,7 @@ def test_aws_preset_reproduces_the_blog_findings() -> None:
     calls: dict[str, float] = {}
     completion: dict[str, float] = {}
     for name, policy in aws_policies():
-        runs = [simulate("contention", policy, {"clients": 50}, run=r, name=name) for r in range(5)]
+        runs = [simulate("contention", policy, {"clients": 50}, run=r) for r in range(5)]
         calls[name] = sum(r.metrics["calls"] for r in runs) / 5
         completion[name] = sum(r.metrics["completion"] for r in runs) / 5
     for jittered in ("full", "equal", "decorrelated"):

@@ -31,6 +31,7 @@ def test_capacity_admits_a_fixed_number_per_second() -> None:
     assert m["recovery"] == pytest.approx(3.5)
     assert m["recovery_p50"] == pytest.approx(1.5)
     assert m["peak_rate"] == 10
+    assert m["return_peak"] == 10  # all ten at t = 1.0, in the first second after the return
 
 
 def test_tasks_still_failing_at_the_horizon_are_unrecovered() -> None:

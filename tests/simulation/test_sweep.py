@@ -41,9 +41,7 @@ def test_a_run_of_a_sweep_is_reproducible_alone() -> None:
     policies = aws_policies()
     rows = sweep("contention", policies, {"clients": 8}, seeds=3, root_seed=7, workers=0)
     full = dict(policies)["full"]
-    runs = [
-        simulate("contention", full, {"clients": 8}, seed=7, run=r, name="full") for r in range(3)
-    ]
+    runs = [simulate("contention", full, {"clients": 8}, seed=7, run=r) for r in range(3)]
     mean = sum(r.metrics["calls"] for r in runs) / 3
     row = next(r for r in rows if r.policy == "full")
     assert row.metrics["calls"].mean == pytest.approx(mean)
@@ -51,11 +49,15 @@ def test_a_run_of_a_sweep_is_reproducible_alone() -> None:
 
 
 def test_seeds_depend_on_the_run_not_on_the_split() -> None:
-    a = run_seeds(1, "outage", {"tasks": 5}, "full", 3)
-    assert a == run_seeds(1, "outage", {"tasks": 5}, "full", 3)
-    assert a.world == run_seeds(1, "outage", {"tasks": 5}, "none", 3).world  # common world
-    assert a.policy != run_seeds(1, "outage", {"tasks": 5}, "none", 3).policy
-    assert a != run_seeds(1, "outage", {"tasks": 5}, "full", 4)
+    full = tv.BackoffPolicy(jitter=tv.JitterPolicy.FULL)
+    none = tv.BackoffPolicy(jitter=tv.JitterPolicy.NONE)
+    a = run_seeds(1, "outage", {"tasks": 5}, full, 3)
+    assert a == run_seeds(
+        1, "outage", {"tasks": 5}, tv.BackoffPolicy(jitter=tv.JitterPolicy.FULL), 3
+    )
+    assert a.world == run_seeds(1, "outage", {"tasks": 5}, none, 3).world  # common world
+    assert a.policy != run_seeds(1, "outage", {"tasks": 5}, none, 3).policy
+    assert a != run_seeds(1, "outage", {"tasks": 5}, full, 4)
     assert derive_seed(0, "x") != derive_seed(1, "x")
 
 
@@ -70,6 +72,13 @@ def test_rows_follow_parameters_then_policies_with_intervals() -> None:
         (20, "none"),
     ]
     assert all(r.seeds == 3 and not math.isnan(r.metrics["calls"].ci95) for r in rows)
+
+
+def test_a_policy_gives_the_same_numbers_whatever_it_is_called() -> None:
+    policy = tv.BackoffPolicy(jitter=tv.JitterPolicy.FULL)
+    a = sweep("outage", {"a": policy}, {"tasks": 10, "down": 5.0}, seeds=2, workers=0)
+    b = sweep("outage", [("b", policy)], {"tasks": 10, "down": 5.0}, seeds=2, workers=0)
+    assert a[0].metrics == b[0].metrics
 
 
 def test_several_scenarios_take_their_own_parameters() -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import itertools
 import json
 import math
 import sys
@@ -99,6 +100,10 @@ def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
         pol.add_argument("--max", help=f"cap on the delay, seconds (default {d.max:g})")
         pol.add_argument("--factor", help=f"growth factor >= 1 (default {d.factor:g})")
         pol.add_argument("--floor", help="lower bound on every delay, seconds (default 0)")
+        pol.description = (
+            "each takes a comma-separated list; every combination is one policy, named by its "
+            "jitter and the fields that vary (e.g. 'full max=10')"
+        )
         pol.add_argument(
             "--preset",
             choices=_PRESETS,
@@ -122,7 +127,18 @@ def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
         )
 
 
+def _numbers(flag: str, text: str | None, default: float, low: float) -> list[float]:
+    if text is None:
+        return [default]
+    values = [_number(flag, part, low, 1e9) for part in text.split(",")]
+    return list(dict.fromkeys(values))
+
+
 def _policies(sc: Scenario, ns: argparse.Namespace) -> list[tuple[str, BackoffPolicy]]:
+    """One policy per combination of the jitters, firsts, maxes, factors and floors given.
+
+    A policy is named by its jitter, plus the fields that vary (``full max=10``).
+    """
     shaped = any(getattr(ns, f) is not None for f in ("jitter", "first", "max", "factor", "floor"))
     if ns.preset == "aws":
         if shaped:
@@ -131,16 +147,22 @@ def _policies(sc: Scenario, ns: argparse.Namespace) -> list[tuple[str, BackoffPo
             )
         return aws_policies()
     d = sc.policies
-    first = d.first if ns.first is None else _number("--first", ns.first, 0, 1e9)
-    cap = d.max if ns.max is None else _number("--max", ns.max, 0, 1e9)
-    factor = d.factor if ns.factor is None else _number("--factor", ns.factor, 1, 1e9)
-    floor = 0.0 if ns.floor is None else _number("--floor", ns.floor, 0, 1e9)
-    if first > cap:
-        raise UsageError(f"--first must not exceed --max ({cap:g}), got {first:g}")
     jitters = list(d.jitters) if ns.jitter is None else _jitters(ns.jitter)
+    axes = {
+        "first": _numbers("--first", ns.first, d.first, 0),
+        "max": _numbers("--max", ns.max, d.max, 0),
+        "factor": _numbers("--factor", ns.factor, d.factor, 1),
+        "floor": _numbers("--floor", ns.floor, 0.0, 0),
+    }
+    varying = [k for k, v in axes.items() if len(v) > 1]
     out = []
     for j in dict.fromkeys(jitters):
-        out.append((j.value, BackoffPolicy(first, cap, factor, jitter=j, floor=floor)))
+        for first, cap, factor, floor in itertools.product(*axes.values()):
+            if first > cap:
+                raise UsageError(f"--first must not exceed --max ({cap:g}), got {first:g}")
+            values = {"first": first, "max": cap, "factor": factor, "floor": floor}
+            name = " ".join([j.value, *(f"{k}={values[k]:g}" for k in varying)])
+            out.append((name, BackoffPolicy(first, cap, factor, jitter=j, floor=floor)))
     return out
 
 
@@ -195,6 +217,14 @@ def _num(x: float) -> str:
     return f"{x:.4g}"
 
 
+def _ci(x: float) -> str:
+    if x == 0:
+        return "0"
+    if abs(x) >= 100:
+        return f"{x:.0f}"
+    return f"{x:.2g}"
+
+
 def _table(sc: Scenario, rows: Sequence[Row], varying: list[str]) -> str:
     fixed = [p.name for p in sc.params if p.name not in varying]
     first = rows[0]
@@ -206,7 +236,7 @@ def _table(sc: Scenario, rows: Sequence[Row], varying: list[str]) -> str:
         cells = [r.policy, *(str(r.params[k]) for k in varying)]
         for m in sc.metrics:
             e = r.metrics[m.name]
-            ci = "" if math.isnan(e.ci95) else f" ± {_num(e.ci95)}"
+            ci = "" if math.isnan(e.ci95) else f" ± {_ci(e.ci95)}"
             cells.append(_num(e.mean) + ci)
         body.append(cells)
     widths = [max(len(c[i]) for c in [columns, *body]) for i in range(len(columns))]

@@ -59,6 +59,7 @@ def _run(
     draws = needs_draw(policy)
     streaks = [EMPTY_STREAK] * n
     rate = RateCounter(_SECOND, keep=series)
+    after = RateCounter(_SECOND)  # seconds counted from the return: the herd at recovery
     recovery = Quantiles()
     heap: list[int] = []
 
@@ -87,6 +88,7 @@ def _run(
         if start < down:
             fail(i, reported)
             continue
+        after.add(start - down)
         w = (start - down) // _SECOND
         if w != window:
             window, admitted = w, 0
@@ -104,10 +106,12 @@ def _run(
     unrecovered = n - healthy
     end = last_healthy if unrecovered == 0 else max(horizon, down)
     rate.finish(end + 1)
+    after.finish(end - down + 1)
     metrics = {
         "attempts": float(attempts),
         "peak_rate": float(rate.quantiles.max),
         "p99_rate": rate.quantiles.quantile(0.99),
+        "return_peak": float(after.quantiles.max),
         "recovery": (end - down) / NS_PER_S,
         "recovery_p50": recovery.quantile(0.50) / NS_PER_S,
         "recovery_p99": recovery.quantile(0.99) / NS_PER_S,
@@ -158,6 +162,7 @@ OUTAGE = Scenario(
         Metric("attempts", "attempts that reached the dependency (retries after the outage began)"),
         Metric("peak_rate", "most attempts started in any one second"),
         Metric("p99_rate", "99th percentile of attempts per second, over the run's seconds"),
+        Metric("return_peak", "most attempts in one second after the return (the herd)"),
         Metric("recovery", "time from the dependency's return until every task is healthy (s)"),
         Metric("recovery_p50", "median per-task recovery time after the return (s)"),
         Metric("recovery_p99", "99th percentile per-task recovery time (s)"),

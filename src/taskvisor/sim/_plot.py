@@ -42,6 +42,9 @@ def plot(sc: Scenario, rows: Sequence[Row], path: str) -> None:
         if row.rate:
             xs = [i * row.rate_bin for i in range(len(row.rate))]
             left.step(xs, row.rate, where="post", label=_label(row, varying), linewidth=1)
+    down = rows[0].params.get("down") if sc.name == "outage" else None
+    if isinstance(down, float) and len({r.params.get("down") for r in rows}) == 1:
+        left.axvline(down, color="grey", linestyle=":", linewidth=1, label="dependency back")
     left.set_xlabel("time (s)")
     left.set_ylabel("attempts per second (mean over seeds)")
     left.set_title(f"{sc.name}: load on the dependency")

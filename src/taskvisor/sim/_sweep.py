@@ -42,13 +42,18 @@ def _params_key(params: Mapping[str, Value]) -> str:
 
 
 def run_seeds(
-    root: int, scenario: str, params: Mapping[str, Value], policy: str, run: int
+    root: int, scenario: str, params: Mapping[str, Value], policy: BackoffPolicy, run: int
 ) -> RunSeeds:
-    """The seeds of run ``run``: the world's ignores the policy (common random numbers)."""
+    """The seeds of run ``run``.
+
+    They derive from the root seed, the scenario, its parameters, the policy's *value* (not
+    the name it is given) and the run index. The world's seed ignores the policy: every policy
+    meets the same world in run ``run`` (common random numbers).
+    """
     key = _params_key(params)
     return RunSeeds(
         world=derive_seed(root, scenario, key, f"run {run}", "world"),
-        policy=derive_seed(root, scenario, key, policy, f"run {run}", "policy"),
+        policy=derive_seed(root, scenario, key, repr(policy), f"run {run}", "policy"),
     )
 
 
@@ -59,14 +64,13 @@ def simulate(
     *,
     seed: int = 0,
     run: int = 0,
-    name: str = "policy",
     series: bool = False,
 ) -> RunResult:
     """One run of ``scenario`` with ``policy``: the same numbers as run ``run`` of a ``sweep``
-    with root seed ``seed`` in which the policy is called ``name``."""
+    with root seed ``seed`` (whatever the policy is called there)."""
     sc = get_scenario(scenario)
     resolved = sc.resolve(params)
-    return sc.run(policy, run_seeds(seed, sc.name, resolved, name, run), resolved, series=series)
+    return sc.run(policy, run_seeds(seed, sc.name, resolved, policy, run), resolved, series=series)
 
 
 @attrs.frozen
@@ -216,7 +220,7 @@ def sweep(
                 sc.check_fn(combo, policy)
                 cells.append((sc, combo, pname, policy, n))
     units = [
-        _Unit(i, r, sc.name, combo, policy, run_seeds(root_seed, sc.name, combo, pname, r), series)
+        _Unit(i, r, sc.name, combo, policy, run_seeds(root_seed, sc.name, combo, policy, r), series)
         for i, (sc, combo, pname, policy, n) in enumerate(cells)
         for r in range(n)
     ]
