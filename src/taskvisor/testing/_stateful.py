@@ -11,8 +11,9 @@ Hypothesis; must not import pytest or anything that does I/O.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from random import Random
-from typing import Any
+from typing import Any, TypeVar
 
 from hypothesis import note
 from hypothesis import strategies as st
@@ -53,7 +54,14 @@ __all__ = ["SupervisorMachine"]
 SLOTS = ("s0", "s1", "s2")
 
 
+T = TypeVar("T")
+
 _STRATEGIES: dict[tuple[type, str], st.SearchStrategy[Any]] = {}
+
+
+def _pick(data: st.DataObject, items: Sequence[T], label: str) -> T:
+    """``data.draw(st.sampled_from(items))`` without building a new strategy per draw."""
+    return items[data.draw(st.integers(0, len(items) - 1), label=label)]
 
 
 def _has_core(machine: SupervisorMachine) -> bool:
@@ -120,7 +128,8 @@ class SupervisorMachine(RuleBasedStateMachine):
         """How attempts end (default: failures most often, so backoff and budgets are hit)."""
         return st.sampled_from((EndKind.FAILED,) * 4 + tuple(EndKind))
 
-    def _batches(self) -> st.SearchStrategy[list[TaskSpec]]:
+    def task_batches(self) -> st.SearchStrategy[list[TaskSpec]]:
+        """The batches ``add_tasks`` registers at once (default: 1-3 of ``task_specs``)."""
         return st.lists(self.task_specs(), min_size=1, max_size=3)
 
     def _strategy(self, hook: str) -> st.SearchStrategy[Any]:
@@ -157,7 +166,7 @@ class SupervisorMachine(RuleBasedStateMachine):
     def add_tasks(self, data: st.DataObject) -> Any:
         """A batch of 1-3 specs, all-or-nothing (names may clash with live ones or each other)."""
         core = self.core
-        specs = data.draw(self._strategy("_batches"), label="batch")
+        specs = data.draw(self._strategy("task_batches"), label="batch")
         items = tuple((core.new_id(), spec) for spec in specs)
         core.feed(AddTasks(core.ticket(), items))
         return multiple(*(tid for tid, _ in items))
@@ -183,9 +192,25 @@ class SupervisorMachine(RuleBasedStateMachine):
     def end_attempt(self, data: st.DataObject, exit_code: int | None) -> None:
         """An attempt the core started (and that has not ended) ends, in any way."""
         core = self.core
-        tid = data.draw(st.sampled_from(sorted(core.in_flight)), label="task")
+        tid = _pick(data, sorted(core.in_flight), "task")
         end = data.draw(self._strategy("end_kinds"), label="end")
         core.feed(AttemptEnded(tid, core.in_flight[tid], end, f"{end.name.lower()}", exit_code))
+
+    @precondition(lambda self: self._core is not None and bool(self._core.in_flight))
+    @rule(data=st.data())
+    def run_round(self, data: st.DataObject) -> None:
+        """Each attempt in flight may end (in a drawn way), then the next deadline fires.
+
+        One step of real progress for every running task, so lifecycles (backoff, retry
+        budgets, timeouts, permits) get far in a short run.
+        """
+        core = self.core
+        for tid in sorted(core.in_flight):
+            if tid in core.in_flight and data.draw(st.booleans(), label=f"end {tid}"):
+                end = data.draw(self._strategy("end_kinds"), label="end")
+                core.feed(AttemptEnded(tid, core.in_flight[tid], end, end.name.lower()))
+        if next_deadline(core.state) is not None:
+            core.fire_next()
 
     def _stale_attempts(self) -> list[tuple[TaskId, int]]:
         core = self.core
@@ -199,7 +224,7 @@ class SupervisorMachine(RuleBasedStateMachine):
     def stale_attempt_ended(self, data: st.DataObject, end: EndKind) -> None:
         """A duplicate, abandoned or never-started attempt reports an end: nothing changes."""
         core = self.core
-        tid, attempt = data.draw(st.sampled_from(self._stale_attempts()), label="stale")
+        tid, attempt = _pick(data, self._stale_attempts(), "stale")
         effects = core.feed(AttemptEnded(tid, attempt, end, "stale"))
         assert not effects, f"stale end of {tid!r} attempt {attempt} had effects {effects}"
 
