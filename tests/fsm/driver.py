@@ -36,9 +36,12 @@ from taskvisor.fsm import (
     TaskFn,
     TaskId,
     TaskSpec,
+    _supervisor,
 )
 
-__all__ = ["Driver", "Fed", "body", "fn", "s"]
+__all__ = ["Driver", "Fed", "body", "check_timer_heap", "fn", "s"]
+
+TIMER_SLACK = _supervisor._TIMER_SLACK
 
 
 async def body(ctx: object) -> None:
@@ -53,6 +56,14 @@ def fn(name: str) -> TaskFn:
 def s(seconds: float) -> int:
     """Seconds to integer nanoseconds (test shorthand)."""
     return round(seconds * NS_PER_S)
+
+
+def check_timer_heap(state: SupervisorState) -> None:
+    """Stale timer entries stay bounded (rule 7): the heap is compacted past 2n + slack."""
+    assert len(state.timers) <= 2 * len(state.tasks) + TIMER_SLACK, len(state.timers)
+    top = state.timers.peek()
+    if top is not None:  # the top is always live, so next_deadline is exact
+        assert state.tasks[top[2]].timer == top[1]
 
 
 class Fed(NamedTuple):
@@ -128,6 +139,7 @@ class Driver:
         before = self.state
         after, effects = fsm.step(before, inp, self.now, self.rng)
         fsm.check_step(before, after, effects, self.now)
+        check_timer_heap(after)
         self.state = after
         self.effects.extend(effects)
         self.log.append((self.now, inp, tuple(effects)))
@@ -147,6 +159,7 @@ class Driver:
         before = self.state
         after, effects = fsm.step(before, inp, self.now, self.rng)
         fsm.check_step(before, after, effects, self.now)
+        check_timer_heap(after)
         assert not effects
         self.state = after
         self.log.append((self.now, inp, ()))

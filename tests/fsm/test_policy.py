@@ -217,8 +217,9 @@ def test_bad_config_durations_name_their_field(name: str, bad: object) -> None:
     assert field_of(lambda: CoreConfig(**{name: bad})) == f"SupervisorConfig.{name}"
 
 
-def test_bad_defaults_are_rejected() -> None:
+def test_bad_defaults_and_controller_are_rejected() -> None:
     assert field_of(lambda: CoreConfig(defaults=object())) == "Supervisor.defaults"  # type: ignore[arg-type]
+    assert field_of(lambda: CoreConfig(controller=object())) == "Supervisor.controller"  # type: ignore[arg-type]
 
 
 def test_valid_config_converts_to_ns() -> None:

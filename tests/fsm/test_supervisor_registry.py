@@ -25,7 +25,7 @@ from taskvisor.fsm import (
     TaskId,
 )
 
-from .driver import Driver, fn
+from .driver import TIMER_SLACK, Driver, fn
 
 EK = EventKind
 FIXED = BackoffPolicy.constant(1.0)
@@ -321,3 +321,28 @@ def test_finished_follows_task_removed_for_each_task() -> None:
         if getattr(getattr(e, "event", None), "kind", None) is EK.TASK_REMOVED
     ]
     assert removed == [finished[0] - 1]
+
+
+# -- timers ---------------------------------------------------------------------------------------
+
+
+def test_stale_timers_do_not_pile_up_behind_an_early_live_deadline() -> None:
+    # A long-running worker's timeout is the earliest live deadline for half an hour; behind
+    # it, every success of a periodic task leaves a stale 1-hour timeout entry. Without
+    # compaction the heap held 60,101 entries for 101 tasks after 600 s.
+    d = Driver.make()
+    d.add(TaskSpec.restartable(fn("worker"), timeout=1800.0))
+    ids = [d.add(TaskSpec.periodic(fn(f"t{i}"), 1.0, timeout=3600.0)) for i in range(20)]
+    for _ in range(300):
+        for tid in ids:
+            d.end(tid, EndKind.RETURNED)
+        d.advance(1.0)
+    assert len(d.state.timers) <= 2 * len(d.state.tasks) + TIMER_SLACK
+    assert d.next_deadline() == min(t.deadline for t in d.state.tasks.values() if t.deadline)
+
+
+def test_task_ids_are_opaque_ordered_and_hashable() -> None:
+    assert TaskId(1) < TaskId(2)
+    assert len({TaskId(1), TaskId(1)}) == 1
+    assert str(TaskId(7)) == "#7"
+    assert repr(TaskId(7)) == "TaskId(7)"

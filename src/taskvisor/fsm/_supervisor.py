@@ -408,6 +408,15 @@ class _Txn:
 
     def _drop_stale_timers(self) -> None:
         timers = self.timers
+        if len(timers) > 2 * len(self.tasks) + _TIMER_SLACK:
+            # Lazy deletion only drops stale entries that reach the top; behind an early live
+            # deadline they pile up (rate of reschedules x deadline horizon). Rebuild from the
+            # live deadlines: O(n), amortised O(1) per push. (deadline, token) keys are unique,
+            # so the order, and every trace, stays the same (I8); memory stays bounded (rule 7).
+            timers = TimerHeap()
+            for live in self.tasks.values():
+                if live.timer is not None and live.deadline is not None:
+                    timers = timers.push(live.deadline, live.timer, live.id)
         while (top := timers.peek()) is not None:
             t = self.tasks.get(top[2])
             if t is not None and t.timer == top[1]:
@@ -929,4 +938,5 @@ class _Txn:
 
 
 _HOLDS_PERMIT = frozenset({Phase.RUNNING, Phase.STOPPING})
+_TIMER_SLACK = 64  # stale timer entries tolerated beyond one per live task before compaction
 _STOPPING_FOR_GOOD = (CancelCause.REMOVE, CancelCause.SHUTDOWN)
