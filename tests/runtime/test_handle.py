@@ -343,3 +343,17 @@ async def test_cancelling_the_code_around_serve_still_shuts_down_gracefully() ->
     assert scope.cancelled_caught
     assert stopped.is_set()
     assert rec.supervisor_kinds() == [EK.SHUTDOWN_REQUESTED, EK.ALL_STOPPED_WITHIN_GRACE]
+
+
+async def test_the_bodys_error_wins_over_grace_exceeded_and_notes_it() -> None:
+    async def serve_and_fail() -> None:
+        async with supervisor(grace=0).serve() as h:
+            await h.add(tv.TaskSpec(deaf))
+            await anyio.sleep(0.01)
+            raise LookupError("from the body")
+
+    with pytest.raises(LookupError) as info:
+        await serve_and_fail()
+    assert info.value.__notes__ == [
+        "taskvisor: the shutdown that followed force-cancelled ('deaf',)"
+    ]

@@ -146,6 +146,10 @@ class Supervisor:
         if driver.crash is not None:
             raise driver.crash
         if body_error is not None:
+            if driver.stuck and not driver.grace_reported:
+                body_error.add_note(
+                    f"taskvisor: the shutdown that followed force-cancelled {driver.stuck}"
+                )
             raise body_error
         if driver.stuck and not driver.grace_reported:
             driver.grace_reported = True
