@@ -161,7 +161,7 @@ CRASHLOOP = Scenario(
     summary="tasks crash with probability p after running a while: budgets and cadence",
     params=(
         Param("tasks", "int", 100, "tasks under supervision", low=1, high=100_000),
-        Param("p", "float", 0.5, "probability that an attempt fails", low=0.0, high=1.0),
+        Param("p", "float", 0.8, "probability that an attempt fails", low=0.0, high=1.0),
         Param(
             "run", "float", 1.0, "how long an attempt runs before it ends (s)", low=0.0, high=1e6
         ),
@@ -191,7 +191,7 @@ CRASHLOOP = Scenario(
         Param(
             "interval", "float", 0.0, "pause after a success under always (s)", low=0.0, high=1e6
         ),
-        Param("horizon", "float", 3600.0, "simulated time (s)", low=1e-9, high=1e7),
+        Param("horizon", "float", 600.0, "simulated time (s)", low=1e-9, high=1e7),
     ),
     metrics=(
         Metric("attempts", "attempts started, all tasks"),

@@ -160,9 +160,9 @@ FLAPPING = Scenario(
     params=(
         Param("tasks", "int", 100, "supervised tasks using the dependency", low=1, high=1_000_000),
         Param(
-            "up", "float", 30.0, "length (or mean length) of an up period (s)", low=0.0, high=1e6
+            "up", "float", 30.0, "length (or mean length) of an up period (s)", low=1e-3, high=1e6
         ),
-        Param("down", "float", 10.0, "length (or mean) of a down period (s)", low=0.0, high=1e6),
+        Param("down", "float", 10.0, "length (or mean) of a down period (s)", low=1e-3, high=1e6),
         Param(
             "periods",
             "choice",
