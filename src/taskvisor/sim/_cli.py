@@ -95,14 +95,22 @@ def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
         pol = p.add_argument_group("policies (BackoffPolicy fields)")
         d = sc.policies
         jit = ",".join(j.value for j in d.jitters)
-        pol.add_argument("--jitter", help=f"jitters to compare, one policy each (default {jit})")
-        pol.add_argument("--first", help=f"first delay, seconds (default {d.first:g})")
-        pol.add_argument("--max", help=f"cap on the delay, seconds (default {d.max:g})")
-        pol.add_argument("--factor", help=f"growth factor >= 1 (default {d.factor:g})")
-        pol.add_argument("--floor", help="lower bound on every delay, seconds (default 0)")
+        pol.add_argument("--jitter", metavar="J[,J...]", help=f"jitters to compare (default {jit})")
+        pol.add_argument(
+            "--first", metavar="S[,S...]", help=f"first delay, seconds (default {d.first:g})"
+        )
+        pol.add_argument(
+            "--max", metavar="S[,S...]", help=f"cap on the delay, seconds (default {d.max:g})"
+        )
+        pol.add_argument(
+            "--factor", metavar="F[,F...]", help=f"growth factor >= 1 (default {d.factor:g})"
+        )
+        pol.add_argument(
+            "--floor", metavar="S[,S...]", help="lower bound on every delay, seconds (default 0)"
+        )
         pol.description = (
-            "each takes a comma-separated list; every combination is one policy, named by its "
-            "jitter and the fields that vary (e.g. 'full max=10')"
+            "every combination of the values given is one policy, named by its jitter\n"
+            "and the fields that vary (e.g. 'full max=10')"
         )
         pol.add_argument(
             "--preset",
@@ -111,10 +119,16 @@ def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
             "(base 5 ms, cap 2 s)",
         )
         run = p.add_argument_group("running and output")
-        run.add_argument("--seeds", help=f"runs per policy and parameter set (default {sc.seeds})")
-        run.add_argument("--seed", default="0", help="root seed of every run (default 0)")
         run.add_argument(
-            "--workers", help="worker processes (default: one per CPU; 0: in this process)"
+            "--seeds", metavar="N", help=f"runs per policy and parameter set (default {sc.seeds})"
+        )
+        run.add_argument(
+            "--seed", metavar="ROOT", default="0", help="root seed of every run (default 0)"
+        )
+        run.add_argument(
+            "--workers",
+            metavar="N",
+            help="worker processes (default: one per CPU; 0: in this process)",
         )
         run.add_argument(
             "--format", choices=("table", "csv", "json"), default="table", help="default: table"
