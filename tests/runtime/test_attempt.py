@@ -8,7 +8,7 @@ the supervisor's own cancellation is never counted as a failure.
 from __future__ import annotations
 
 import asyncio
-from contextvars import copy_context
+from contextvars import ContextVar, copy_context
 
 import anyio
 import pytest
@@ -321,3 +321,23 @@ async def test_keyboard_interrupt_in_a_task_interrupts_the_serve_block() -> None
     with pytest.raises(KeyboardInterrupt):
         await serve()
     assert not reached_end
+
+
+REQUEST_ID: ContextVar[str] = ContextVar("REQUEST_ID", default="unset")
+
+
+async def test_attempts_run_in_a_copy_of_the_context_serve_was_entered_in() -> None:
+    seen: list[str] = []
+
+    async def job(ctx: tv.TaskContext) -> None:
+        seen.append(REQUEST_ID.get())
+        REQUEST_ID.set(f"changed by attempt {ctx.attempt}")  # stays inside this attempt
+        if ctx.attempt < 2:
+            raise tv.Fail("again")
+
+    token = REQUEST_ID.set("from the caller")
+    try:
+        await supervisor().run([tv.TaskSpec.restartable(job)])
+    finally:
+        REQUEST_ID.reset(token)
+    assert seen == ["from the caller", "from the caller"]
