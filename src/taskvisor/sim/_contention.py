@@ -92,11 +92,13 @@ def _run(
     read_at = [0] * n  # when each client's current read reached the server
     fails = [0] * n  # failures in each client's streak (its RetryStreak.failures)
     prev = [first] * n  # DECORRELATED's previous raw delay (RetryStreak.prev_ns)
+    firsts = legs.singles(n)  # each client's first request leg
+    replies = legs.singles(n)  # the success replies, in the order the successes happen
     block = legs.pairs()
     bi, bl = 0, len(block)
     heap: list[int] = []
     for c in range(n):
-        l1 = legs.one()
+        l1 = firsts[c]
         if bi == bl:
             block = legs.pairs()
             bi, bl = 0, len(block)
@@ -117,7 +119,7 @@ def _run(
         if last_ok <= read_at[c]:
             heappop(heap)
             last_ok = t
-            end = t + legs.one()
+            end = t + replies[len(heap)]
             if end > done:
                 done = end
             if not heap:

@@ -118,6 +118,13 @@ class Legs:
                 out[i] = int(abs(a) + abs(b))
         return out
 
+    def singles(self, n: int) -> list[int]:
+        """``n`` single legs (ns, rounded down), drawn at once."""
+        mean, sd = self._mean, self._sd
+        if sd == 0.0:
+            return [int(mean)] * n
+        return [int(abs(mean + sd * z)) for z in self._normals(n + (n & 1))[:n]]
+
     def one(self) -> int:
         """One leg (ns, rounded down)."""
         mean, sd = self._mean, self._sd
