@@ -359,5 +359,10 @@ def test_supervisor_rejects_bad_arguments() -> None:
 
 
 async def test_a_subscriber_without_on_event_is_a_config_error_at_start() -> None:
-    with pytest.raises(tv.ConfigError):
-        await tv.Supervisor(subscribers=[object()]).run([])
+    sup = tv.Supervisor(subscribers=[object()])
+    with pytest.raises(tv.ConfigError) as info:
+        await sup.run([])
+    assert info.value.field == "subscribers[0].on_event"
+    with pytest.raises(tv.ConfigError):  # nothing ran: still not AlreadyRunning
+        async with sup.serve():
+            pass

@@ -91,7 +91,6 @@ class Supervisor:
             ConfigError: an item is not a valid ``TaskSpec``.
         """
         batch = list(specs)
-        self._claim()
         async with self._session(signals=True) as driver:
             watches = await SupervisorHandle(driver).add_batch(batch)
             driver.batch = {tid for tid, w in watches if w.outcome is None}
@@ -116,13 +115,17 @@ class Supervisor:
             GraceExceeded: on leaving, some tasks had to be force-cancelled (unless a
                 ``shutdown()`` call already raised it).
         """
-        self._claim()
         async with self._session(signals=False) as driver:
             yield SupervisorHandle(driver)
 
     @asynccontextmanager
     async def _session(self, *, signals: bool) -> AsyncIterator[Driver]:
-        driver = Driver(self._config, self._subscribers, self._defaults, self._rng)
+        self._claim()
+        try:
+            driver = Driver(self._config, self._subscribers, self._defaults, self._rng)
+        except BaseException:
+            self._used = False  # a bad subscriber: nothing ran, the supervisor stays usable
+            raise
         self._driver = driver
         body_error: BaseException | None = None
         async with anyio.create_task_group() as tg:
