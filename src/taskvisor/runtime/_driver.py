@@ -4,10 +4,10 @@ Owns: ``Driver``, the one synchronous chokepoint ``feed(input)`` (``fsm.step`` t
 in order; inputs that arrive while effects run wait in a deque, so there is no re-entrancy), the
 one timer re-armed for ``fsm.next_deadline`` (aioquic's pattern), the bounded command queue and
 its actor, replies matched by ticket, outcome watches (driven by ``Finished``, never by events:
-rule 6), the signal listener, and the orderly stop (core done, commands drained, subscribers
-drained, background tasks stopped). It decides nothing about tasks (rule 5): every *whether* and
-*when* comes from the core. Must not import the public ``Supervisor`` (``_supervisor``) or the
-handle (``_handle``).
+rule 6), what a signal means (a graceful shutdown), and the orderly stop (core done, commands
+drained, subscribers drained, background tasks stopped). It decides nothing about tasks (rule
+5): every *whether* and *when* comes from the core. Must not import the public ``Supervisor``
+(``_supervisor``) or the handle (``_handle``).
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ import asyncio
 import contextlib
 import contextvars
 import itertools
-import signal
-import threading
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, assert_never
@@ -56,6 +54,7 @@ from taskvisor.runtime._bus import EventBus
 from taskvisor.runtime._clock import LoopClock, bind
 from taskvisor.runtime._config import SupervisorConfig
 from taskvisor.runtime._context import TaskContext, body_of
+from taskvisor.runtime._signals import can_listen, listen_for_signals
 from taskvisor.runtime._timer import CallbackTimer, TaskTimer, Timer
 
 __all__ = ["Driver", "Watch", "new_task_id"]
@@ -401,7 +400,7 @@ class Driver:
         tg.start_soon(self._guard, self._actor, name="taskvisor commands")
         tg.start_soon(self._guard, self._timer.run, name="taskvisor timer")
         tg.start_soon(self._guard, self._closer, name="taskvisor closer")
-        if signals and threading.current_thread() is threading.main_thread():
+        if signals and can_listen():
             await tg.start(self._listen_signals, name="taskvisor signals")
 
     async def _guard(self, work: Callable[[], Awaitable[None]]) -> None:
@@ -435,26 +434,9 @@ class Driver:
         await self.stopped.wait()
 
     async def _listen_signals(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
-        """SIGINT/SIGTERM request a graceful shutdown; the previous handlers come back after.
-
-        asyncio's ``remove_signal_handler`` resets to the default handler, not to the one that
-        was there before (e.g. ``asyncio.run``'s own SIGINT handler): save and restore it.
-        """
-        sigs = (signal.SIGINT, signal.SIGTERM)
-        saved = {s: signal.getsignal(s) for s in sigs}
-        with anyio.CancelScope(shield=True) as scope:
+        with anyio.CancelScope(shield=True) as scope:  # stopped by the closer, like the rest
             self._bg.append(scope)
-            try:
-                with anyio.open_signal_receiver(*sigs) as received:
-                    task_status.started()
-                    async for _ in received:
-                        self.request_shutdown()
-            except (NotImplementedError, ValueError, RuntimeError):
-                task_status.started()  # no signal support here (not the main thread, Windows)
-            finally:
-                for sig, handler in saved.items():
-                    if handler is not None:
-                        signal.signal(sig, handler)
+            await listen_for_signals(self.request_shutdown, task_status=task_status)
 
     def _fail(self, exc: BaseException) -> None:
         """A bug (the core or an effect raised): abort everything and surface ``exc``."""
