@@ -71,6 +71,7 @@ async def test_run_rejects_an_item_that_is_not_a_spec_before_starting() -> None:
     with pytest.raises(tv.ConfigError) as info:
         await sup.run([tv.TaskSpec(job), job])  # type: ignore[list-item]
     assert info.value.field == "specs[1]"
+    assert await sup.run([]) == {}  # nothing ran: the supervisor is still usable
 
 
 async def test_run_drains_every_event_to_a_slow_subscriber_before_returning() -> None:

@@ -19,7 +19,7 @@ from taskvisor._errors import AlreadyRunning, ConfigError, GraceExceeded
 from taskvisor.fsm import TaskDefaults, TaskOutcome, TaskSpec
 from taskvisor.runtime._config import SupervisorConfig
 from taskvisor.runtime._driver import Driver
-from taskvisor.runtime._handle import SupervisorHandle
+from taskvisor.runtime._handle import SupervisorHandle, check_spec
 
 __all__ = ["Supervisor"]
 
@@ -90,7 +90,7 @@ class Supervisor:
             GraceExceeded: some tasks had to be force-cancelled during the shutdown.
             ConfigError: an item is not a valid ``TaskSpec``.
         """
-        batch = list(specs)
+        batch = [check_spec(spec, f"specs[{i}]") for i, spec in enumerate(specs)]
         async with self._session(signals=True) as driver:
             watches = await SupervisorHandle(driver).add_batch(batch)
             driver.batch = {tid for tid, w in watches if w.outcome is None}
