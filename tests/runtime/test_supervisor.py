@@ -341,7 +341,7 @@ async def test_a_subscriber_that_blocks_in_time_sleep_does_not_slow_a_periodic_t
         elapsed = time.monotonic() - t0
     # 20 ticks 5 ms apart: ~0.1 s. Each event costs the subscriber 50 ms, ~3 events per tick,
     # so a supervisor that waited for it would need > 3 s.
-    assert elapsed < 0.1 + 0.5
+    assert elapsed < 1.5
 
 
 def test_supervisor_rejects_bad_arguments() -> None:
