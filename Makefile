@@ -11,7 +11,8 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,plot,testing]' 2>&1 | grep -v '^WARNING: Location' || true
+	@$(PY) -c 'import taskvisor, hypothesis, matplotlib'
 	@touch $(STAMP)
 
 demo: $(STAMP)
