@@ -31,7 +31,7 @@ arch: $(STAMP)
 	$(VENV)/bin/lint-imports
 
 pytest: $(STAMP)
-	HYPOTHESIS_PROFILE=ci $(PY) -m pytest -q -p no:cacheprovider
+	HYPOTHESIS_PROFILE=ci $(PY) -m pytest -q -p no:cacheprovider -m "not slow"
 
 # CrossHair contracts on the leaf arithmetic, bounded in time (see docs/spec/contracts.md).
 contracts: $(STAMP)
