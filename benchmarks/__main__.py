@@ -29,6 +29,9 @@ from benchmarks._common import RESULTS, Section, log, machine, markdown
 SECTIONS = ("attempts", "scale", "fanout", "dynamic")
 #: Scripts written by others: their ``main()`` prints; the text is folded into the report.
 SCRIPTS = ("pmap", "bus", "sim")
+#: Module constants set before a script runs, to keep ``make bench`` within its budget
+#: (still best of 3).
+OVERRIDES: dict[str, dict[str, Any]] = {"pmap": {"REPEATS": 3}}
 
 
 def _run_section(name: str) -> Section:
@@ -47,6 +50,8 @@ def _run_script(name: str) -> dict[str, Any]:
     error = None
     try:
         module = importlib.import_module(f"benchmarks.bench_{name}")
+        for attr, value in OVERRIDES.get(name, {}).items():
+            setattr(module, attr, value)
         with contextlib.redirect_stdout(out):
             module.main()
     except Exception:  # another engineer's script: report it and go on with the rest
@@ -56,6 +61,7 @@ def _run_script(name: str) -> dict[str, Any]:
         "seconds": round(time.perf_counter() - t0, 2),
         "stdout": out.getvalue(),
         "error": error,
+        "overrides": OVERRIDES.get(name, {}),
     }
 
 
@@ -73,6 +79,41 @@ def _machine_md(m: dict[str, Any]) -> str:
     )
 
 
+def targets(sections: list[Section]) -> list[dict[str, Any]]:
+    """Every row that carries a target, with its verdict."""
+    return [
+        {
+            "section": s.key,
+            "figure": r.figure,
+            "baseline": r.baseline,
+            "value": r.value,
+            "unit": r.unit,
+            "ratio": r.ratio,
+            "cpu_ratio": r.cpu_ratio,
+            "target": r.target,
+            "met": r.met,
+        }
+        for s in sections
+        for r in s.rows
+        if r.met is not None
+    ]
+
+
+def _targets_md(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| target | figure | baseline | ratio | ratio (CPU) | met |",
+        "|---|---|---|---:|---:|:-:|",
+    ]
+    for t in rows:
+        ratio = "-" if t["ratio"] is None else f"{t['ratio']:.2f}x"
+        cpu = "-" if t["cpu_ratio"] is None else f"{t['cpu_ratio']:.2f}x"
+        met = "yes" if t["met"] else "**no**"
+        lines.append(
+            f"| {t['target']} | {t['figure']} | {t['baseline']} | {ratio} | {cpu} | {met} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def report(
     m: dict[str, Any], sections: list[Section], scripts: dict[str, dict[str, Any]], total: float
 ) -> str:
@@ -88,6 +129,9 @@ def report(
         "",
         _machine_md(m),
         "",
+        "## Targets",
+        "",
+        _targets_md(targets(sections)),
         "## Figures",
         "",
     ]
@@ -140,6 +184,7 @@ def main() -> None:
         payload = {
             "machine": m,
             "total_seconds": round(total, 1),
+            "targets": targets(sections),
             "sections": {s.key: s.to_json() for s in sections},
             "scripts": scripts,
         }

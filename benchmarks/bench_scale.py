@@ -220,6 +220,8 @@ def measure() -> Section:
                 "µs/task",
                 "bare create_task",
                 bare["add_us_per_task"],
+                cpu_value=tvd["add_cpu_us_per_task"],
+                cpu_baseline=bare["add_cpu_us_per_task"],
             ),
             Row(
                 f"{n:,} tasks: shutdown",
@@ -227,6 +229,8 @@ def measure() -> Section:
                 "µs/task",
                 "bare: set event, await task",
                 bare["shutdown_us_per_task"],
+                cpu_value=tvd["shutdown_cpu_us_per_task"],
+                cpu_baseline=bare["shutdown_cpu_us_per_task"],
             ),
             Row(
                 f"{n:,} tasks: add + shutdown",
@@ -236,6 +240,8 @@ def measure() -> Section:
                 bare["add_us_per_task"] + bare["shutdown_us_per_task"],
                 f"< {TARGET_US:g} µs/task",
                 total < TARGET_US,
+                cpu_value=tvd["add_cpu_us_per_task"] + tvd["shutdown_cpu_us_per_task"],
+                cpu_baseline=bare["add_cpu_us_per_task"] + bare["shutdown_cpu_us_per_task"],
             ),
         ]
     small, large = data[str(SIZES[0])]["taskvisor"], data[str(SIZES[-1])]["taskvisor"]
