@@ -22,10 +22,11 @@ __all__ = [
 ]
 
 
-@attrs.frozen(order=True)
+@attrs.frozen(order=True, cache_hash=True)
 class TaskId:
     """Opaque, ordered, hashable task identity; the runtime never reuses one within a process."""
 
+    # The hash is cached: the registry's persistent maps hash ids on every step.
     value: int
 
     def __repr__(self) -> str:

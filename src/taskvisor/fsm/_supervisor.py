@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from typing import Protocol, assert_never
+from typing import Any, Protocol, assert_never
 
 import attrs
 
@@ -177,9 +177,6 @@ class TaskState:
     cause: CancelCause | None = None
     forced: bool = False
     wait_token: int | None = None
-    last_reason: str = ""
-    last_exit_code: int | None = None
-    last_error: BaseException | None = attrs.field(default=None, eq=False)
 
 
 @attrs.frozen
@@ -362,14 +359,46 @@ class _Txn:
 
     # -- events -------------------------------------------------------------------------------
 
-    def emit(self, kind: EventKind, t: TaskState | None, **fields: object) -> None:
-        """Publish one event to every subscriber with room; report drops (I5, rule 7)."""
+    def emit(
+        self,
+        kind: EventKind,
+        t: TaskState | None,
+        *,
+        task_id: TaskId | None = None,
+        task: str | None = None,
+        reason: str | None = None,
+        delay: float | None = None,
+        timeout: float | None = None,
+        duration: float | None = None,
+        exit_code: int | None = None,
+        backoff_source: BackoffSource | None = None,
+        outcome: OutcomeKind | None = None,
+        rejection: RejectionKind | None = None,
+    ) -> None:
+        """Publish one event to every subscriber with room; report drops (I5, rule 7).
+
+        A task event takes its id, name and attempt from ``t``. Explicit keywords and a
+        positional ``Event`` keep this hot path cheap (it runs three times per attempt).
+        """
+        attempt = None
         if t is not None:
-            fields.setdefault("task", t.name)
-            fields.setdefault("attempt", t.attempt or None)
-            event = Event(self.seq, self.at, kind, t.id, **fields)  # type: ignore[arg-type]
-        else:
-            event = Event(self.seq, self.at, kind, **fields)  # type: ignore[arg-type]
+            task_id, task, attempt = t.id, t.name, t.attempt or None
+        event = Event(
+            self.seq,
+            self.at,
+            kind,
+            task_id,
+            task,
+            attempt,
+            reason,
+            delay,
+            timeout,
+            duration,
+            exit_code,
+            backoff_source,
+            outcome,
+            rejection,
+        )
         self.seq += 1
         caps = self.config.capacities
         if not caps:
@@ -391,12 +420,32 @@ class _Txn:
     def put(self, t: TaskState) -> None:
         self.tasks = self.tasks.set(t.id, t)
 
-    def move(self, t: TaskState, trigger: Trigger, phase: Phase, **changes: object) -> TaskState:
-        """The one place a task changes phase; the table must allow it."""
+    def move(self, t: TaskState, trigger: Trigger, phase: Phase, **changes: Any) -> TaskState:
+        """The one place a task changes phase; the table must allow it.
+
+        A move re-arms or clears the task's one deadline: ``timer``, ``deadline`` and
+        ``wait_token`` are None unless given, so a stale heap entry can never fire (I4).
+        """
         check_move(t.phase, trigger, phase)
-        moved = attrs.evolve(t, phase=phase, **changes)  # type: ignore[arg-type]
-        if phase is not Phase.GONE:
-            self.put(moved)
+        if phase is Phase.GONE:
+            return t
+        get = changes.get
+        moved = TaskState(
+            t.id,
+            t.name,
+            t.spec,
+            t.policy,
+            phase,
+            get("attempt", t.attempt),
+            get("streak", t.streak),
+            get("timer"),
+            get("deadline"),
+            get("started_at", t.started_at),
+            get("cause", t.cause),
+            get("forced", t.forced),
+            get("wait_token"),
+        )
+        self.tasks = self.tasks.set(t.id, moved)
         return moved
 
     def schedule(self, t: TaskState, deadline: int) -> dict[str, object]:
@@ -520,7 +569,6 @@ class _Txn:
         if t is None or t.attempt != inp.attempt or t.phase not in _HOLDS_PERMIT:
             return  # stale: an abandoned attempt, or a duplicate report
         duration = ns_to_s(self.now - t.started_at)
-        t = attrs.evolve(t, timer=None, deadline=None)
         if t.cause is CancelCause.TIMEOUT:
             timeout = ns_to_s(t.policy.timeout_ns or 0)
             self.failure(
@@ -578,11 +626,13 @@ class _Txn:
         restart = t.policy.restart
         if restart.mode is RestartMode.ALWAYS:
             delay = restart.interval_ns
-            t = attrs.evolve(t, streak=EMPTY_STREAK)
             self.emit(
                 EK.BACKOFF_SCHEDULED, t, delay=ns_to_s(delay), backoff_source=BackoffSource.SUCCESS
             )
-            self.move(t, Trigger.END_RESTART, Phase.BACKOFF, **self.schedule(t, self.now + delay))
+            timing = self.schedule(t, self.now + delay)
+            self.move(
+                t, Trigger.END_RESTART, Phase.BACKOFF, streak=EMPTY_STREAK, cause=None, **timing
+            )
             return
         self.emit(EK.ACTOR_EXHAUSTED, t, outcome=OutcomeKind.COMPLETED)
         self.finish(t, Trigger.END_FINAL, TaskOutcome(OutcomeKind.COMPLETED, attempts=t.attempt))
@@ -604,14 +654,6 @@ class _Txn:
             duration=duration,
             timeout=timeout,
         )
-        t = attrs.evolve(
-            t,
-            last_reason=reason,
-            last_exit_code=exit_code,
-            last_error=error,
-            cause=None,
-            forced=False,
-        )
         policy = t.policy
         failures = t.streak.failures + 1
         final = None
@@ -629,7 +671,6 @@ class _Txn:
         backoff = policy.backoff
         u = self.rng.random() if needs_draw(backoff) else 0.0
         delay, streak = next_delay_ns(backoff, t.streak, u)
-        t = attrs.evolve(t, streak=streak)
         self.emit(
             EK.BACKOFF_SCHEDULED,
             t,
@@ -637,7 +678,11 @@ class _Txn:
             reason=reason,
             backoff_source=BackoffSource.FAILURE,
         )
-        self.move(t, Trigger.END_RESTART, Phase.BACKOFF, **self.schedule(t, self.now + delay))
+        timing = self.schedule(t, self.now + delay)
+        # A timed-out attempt that ended is a plain failure: its cancel state is cleared.
+        self.move(
+            t, Trigger.END_RESTART, Phase.BACKOFF, streak=streak, cause=None, forced=False, **timing
+        )
 
     def finish(self, t: TaskState, trigger: Trigger, outcome: TaskOutcome) -> None:
         """The task leaves the registry with ``outcome``: TASK_REMOVED, then Finished (I1)."""
@@ -668,7 +713,7 @@ class _Txn:
             t = self.tasks.get(tid)
             if t is None or t.timer != token:
                 continue
-            self.deadline_passed(attrs.evolve(t, timer=None, deadline=None))
+            self.deadline_passed(t)
 
     def deadline_passed(self, t: TaskState) -> None:
         if t.phase is Phase.BACKOFF:
@@ -740,7 +785,9 @@ class _Txn:
                 t, Trigger.CANCEL, TaskOutcome(OutcomeKind.CANCELED, "canceled", attempts=t.attempt)
             )
         elif t.phase is Phase.STOPPING:  # a timeout is already forcing it; the removal takes over
-            self.move(t, Trigger.CANCEL, Phase.STOPPING, cause=cause)
+            self.move(
+                t, Trigger.CANCEL, Phase.STOPPING, cause=cause, timer=t.timer, deadline=t.deadline
+            )
         elif self.config.grace_ns == 0:
             t = self.move(t, Trigger.CANCEL, Phase.STOPPING, cause=cause)
             self.force(t, Trigger.CANCEL)
