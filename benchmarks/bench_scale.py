@@ -25,6 +25,7 @@ import asyncio
 import gc
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -36,6 +37,8 @@ from benchmarks._common import ROOT, Row, Section, Stopwatch, log, markdown, rss
 
 SIZES = (1_000, 10_000, 100_000)
 REPEATS = 3
+BREAKDOWN_AT = 10_000  # where the tracemalloc run also reports allocation sites
+BREAKDOWN_SITES = 15
 WARMUP = 50  # tasks in the untimed run each child does first
 CHILD_BUDGET_S = 60.0  # per size and implementation; see child()
 TARGET_MEMORY = 2.0
@@ -44,7 +47,7 @@ TARGET_US = 50.0
 
 async def _bare(n: int, memory: str) -> dict[str, Any]:
     gc.collect()
-    before = _memory(memory)
+    before = _memory(memory, n)
     started = 0
     all_started = asyncio.Event()
 
@@ -73,7 +76,7 @@ async def _bare(n: int, memory: str) -> dict[str, Any]:
 
 async def _taskvisor(n: int, memory: str) -> dict[str, Any]:
     gc.collect()
-    before = _memory(memory)
+    before = _memory(memory, n)
     started = 0
     all_started = asyncio.Event()
 
@@ -111,14 +114,44 @@ async def _taskvisor(n: int, memory: str) -> dict[str, Any]:
 
 def _memory_only_exit(memory: str, n: int, before: int, after: int) -> None:
     """Under tracemalloc only the memory counts: report it and leave without shutting down
-    (a traced shutdown of 10^5 tasks would cost minutes and measure nothing we report)."""
-    if memory == "tracemalloc":
-        print(json.dumps({"n": n, "bytes_per_task": (after - before) / n}), flush=True)
-        os._exit(0)
+    (a traced shutdown of 10^5 tasks would cost minutes and measure nothing we report).
+
+    At ``BREAKDOWN_AT`` tasks, also report where the memory went (top allocation sites).
+    """
+    if memory != "tracemalloc":
+        return
+    out: dict[str, Any] = {"n": n, "bytes_per_task": (after - before) / n}
+    if _snapshots:
+        diff = tracemalloc.take_snapshot().compare_to(_snapshots[0], "lineno")
+        out["sites"] = [
+            {
+                "site": _short(d.traceback[0].filename) + f":{d.traceback[0].lineno}",
+                "bytes_per_task": round(d.size_diff / n, 1),
+                "blocks_per_task": round(d.count_diff / n, 2),
+            }
+            for d in diff[:BREAKDOWN_SITES]
+        ]
+    print(json.dumps(out), flush=True)
+    os._exit(0)
 
 
-def _memory(kind: str) -> int:
+_snapshots: list[tracemalloc.Snapshot] = []
+
+
+def _short(filename: str) -> str:
+    for marker in ("/site-packages/", "/src/"):
+        if marker in filename:
+            return filename.split(marker, 1)[1]
+    stdlib = re.search(r"/lib/python3\.\d+/(.*)$", filename)
+    if stdlib:
+        return "stdlib/" + stdlib.group(1)
+    return filename.replace(str(ROOT) + "/", "")
+
+
+def _memory(kind: str, n: int = 0) -> int:
     if kind == "tracemalloc":
+        if n == BREAKDOWN_AT and not _snapshots:
+            _snapshots.append(tracemalloc.take_snapshot())
         return tracemalloc.get_traced_memory()[0]
     return rss_bytes()
 
@@ -191,6 +224,7 @@ def measure() -> Section:
                 "shutdown_cpu_us_per_task": timed["shutdown_cpu_us_per_task"],
                 "add_with": timed["add_with"],
                 "repeats": timed["repeats"],
+                "sites": traced.get("sites"),
             }
     for n in SIZES:
         tvd, bare = data[str(n)]["taskvisor"], data[str(n)]["asyncio"]
@@ -251,6 +285,13 @@ def measure() -> Section:
     }
     data["per_task_growth_smallest_to_largest"] = growth
     section.data = data
+    sites = data[str(BREAKDOWN_AT)]["taskvisor"]["sites"] if BREAKDOWN_AT in SIZES else None
+    if sites:
+        top = "; ".join(f"{x['site']} {x['bytes_per_task']:.0f} B" for x in sites[:6])
+        section.notes.append(
+            f"Where a supervised task's memory goes ({BREAKDOWN_AT:,} tasks, tracemalloc, "
+            f"top sites; all {BREAKDOWN_SITES} in latest.json): {top}."
+        )
     section.notes += [
         "Linear growth means a flat per-task figure: from "
         f"{SIZES[0]:,} to {SIZES[-1]:,} tasks the per-task memory changes "
