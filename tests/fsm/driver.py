@@ -239,12 +239,13 @@ class Driver:
         self.now = now
 
     def advance(self, seconds: float) -> list[Effect]:
-        """Move time forward by ``seconds``, ticking at every deadline passed on the way."""
+        """Move time forward by ``seconds``, ticking at every deadline passed on the way and at
+        the end (a driver may wake at any time; a tick before a deadline must do nothing)."""
         target = self.now + s(seconds)
         effects: list[Effect] = []
         while (deadline := self.next_deadline()) is not None and deadline <= target:
             effects.extend(self.feed(fsm.TICK, max(deadline, self.now)))
-        self.now = target
+        effects.extend(self.feed(fsm.TICK, target))
         return effects
 
     # -- what happened ----------------------------------------------------------------------------
