@@ -88,12 +88,26 @@ waits_for_cancel  CANCELED  attempts=1: canceled
 the dashboard missed events (True), no outcome was lost
 """
 
+TENANT_SYNC = """\
+revision 1 of every tenant is syncing
+slots after the burst:
+  acme     TERMINATING queued=1
+  globex   TERMINATING queued=1
+  initech  TERMINATING queued=1
+acme     revision 4 won; 2 superseded, 1 canceled
+globex   revision 3 won; 1 superseded, 1 canceled
+initech  revision 2 won; 0 superseded, 1 canceled
+applied: {'acme': 4, 'globex': 3, 'initech': 2}
+peak syncs at once: 3, per tenant: 1
+"""
+
 EXPECTED = {
     "seed.py": SEED,
     "periodic_poller.py": PERIODIC_POLLER,
     "queue_consumer.py": QUEUE_CONSUMER,
     "dynamic_add_remove.py": DYNAMIC_ADD_REMOVE,
     "watched_outcomes.py": WATCHED_OUTCOMES,
+    "tenant_sync.py": TENANT_SYNC,
 }
 
 

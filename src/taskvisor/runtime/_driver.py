@@ -4,10 +4,11 @@ Owns: ``Driver``, the one synchronous chokepoint ``feed(input)`` (``fsm.step`` t
 in order; inputs that arrive while effects run wait in a deque, so there is no re-entrancy), the
 one timer re-armed for ``fsm.next_deadline`` (aioquic's pattern), the bounded command queue and
 its actor, replies matched by ticket, outcome watches (driven by ``Finished``, never by events:
-rule 6), what a signal means (a graceful shutdown), and the orderly stop (core done, commands
-drained, subscribers drained, background tasks stopped). It decides nothing about tasks (rule
-5): every *whether* and *when* comes from the core. Must not import the public ``Supervisor``
-(``_supervisor``) or the handle (``_handle``).
+rule 6), the admission controller's own bounded intake (``ControllerConfig.queue_capacity``) and
+its actor, what a signal means (a graceful shutdown), and the orderly stop (core done, commands
+and submissions drained, subscribers drained, background tasks stopped). It decides nothing
+about tasks (rule 5): every *whether* and *when* comes from the core. Must not import the
+public ``Supervisor`` (``_supervisor``) or the handle (``_handle``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import functools
 import itertools
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
@@ -135,6 +137,12 @@ class Driver:
         self._send, self._recv = anyio.create_memory_object_stream[Input](
             config.registry_queue_capacity
         )
+        # Submissions have their own bounded intake and actor (api.md section 6: the
+        # controller's bounded intake), so a burst of them never delays add/remove/shutdown.
+        self.controller = controller
+        self._intake_send, self._intake_recv = anyio.create_memory_object_stream[Input](
+            1 if controller is None else controller.queue_capacity
+        )
         self.accepting = True  # commands are taken (False once the core is done)
         self.shutdown_requested = False
         self.stuck: tuple[str, ...] = ()
@@ -144,6 +152,7 @@ class Driver:
         self._core_done = anyio.Event()  # ShutdownDone: every task is gone
         self.stopped = anyio.Event()  # and subscribers drained, background tasks stopped
         self._actor_done = anyio.Event()
+        self._intake_done = anyio.Event()
         self._closed = False
         self._bg: list[anyio.CancelScope] = []
         self.host_scope: anyio.CancelScope | None = None
@@ -310,8 +319,11 @@ class Driver:
 
     # -- commands --------------------------------------------------------------------------------
 
-    async def command(self, build: Callable[[int], Input], *, nowait: bool) -> Reply:
-        """Queue a command and wait for its reply effect.
+    async def command(
+        self, build: Callable[[int], Input], *, nowait: bool, intake: bool = False
+    ) -> Reply:
+        """Queue a command (``intake``: a submission, on the controller's intake) and wait for
+        its reply effect.
 
         Raises:
             CommandQueueFull: ``nowait`` and the queue is full.
@@ -321,7 +333,7 @@ class Driver:
         ticket = self._tickets()
         pending = self._replies[ticket] = _Pending()
         try:
-            await self._enqueue(build(ticket), nowait)
+            await self._enqueue(build(ticket), nowait, intake)
         except BaseException:
             del self._replies[ticket]
             raise
@@ -333,37 +345,47 @@ class Driver:
     async def send_shutdown(self) -> None:
         """Queue a ``Shutdown`` (behind earlier commands); ShutdownDone answers it."""
         self._check_accepting()
-        await self._enqueue(Shutdown(self._tickets()), nowait=False)
+        await self._enqueue(Shutdown(self._tickets()), nowait=False, intake=False)
 
     def _check_accepting(self) -> None:
         if not self.accepting:
             raise self.failure or ShuttingDown("the supervisor has shut down")
 
-    async def _enqueue(self, inp: Input, nowait: bool) -> None:
+    async def _enqueue(self, inp: Input, nowait: bool, intake: bool) -> None:
+        send = self._intake_send if intake else self._send
         try:
             if nowait:
-                self._send.send_nowait(inp)
+                send.send_nowait(inp)
             else:
-                await self._send.send(inp)
+                await send.send(inp)
         except anyio.WouldBlock:
+            if intake:
+                assert self.controller is not None
+                capacity = self.controller.queue_capacity
+                raise CommandQueueFull(
+                    f"the controller's intake is full ({capacity} submissions)"
+                ) from None
             raise CommandQueueFull(
                 f"the command queue is full ({self.config.registry_queue_capacity} commands)"
             ) from None
         except (anyio.ClosedResourceError, anyio.BrokenResourceError):
             raise ShuttingDown("the supervisor has shut down") from None
 
-    async def _actor(self) -> None:
-        """The one consumer of the command queue: feeds each command, in order."""
+    async def _actor(self, intake: bool = False) -> None:
+        """The one consumer of the command queue (or of the intake): feeds each, in order."""
+        recv, done = (
+            (self._intake_recv, self._intake_done) if intake else (self._recv, self._actor_done)
+        )
         try:
-            async for inp in self._recv:
+            async for inp in recv:
                 if type(inp) is Shutdown:
                     self._note_shutdown()
                 self.feed(inp)
                 if self.failure is not None:
                     self._abort_replies()
         finally:
-            self._recv.close()
-            self._actor_done.set()
+            recv.close()
+            done.set()
 
     def request_shutdown(self) -> None:
         """Shut down now, ahead of queued commands (signals, leaving ``serve``, a crash)."""
@@ -398,6 +420,12 @@ class Driver:
         self._now = self._clock.now_ns()
         tg.start_soon(self._guard, self.bus.run, name="taskvisor bus")
         tg.start_soon(self._guard, self._actor, name="taskvisor commands")
+        if self.controller is not None:
+            intake = functools.partial(self._actor, intake=True)
+            tg.start_soon(self._guard, intake, name="taskvisor submissions")
+        else:
+            self._intake_recv.close()  # no controller, no intake (the handle refuses submits)
+            self._intake_done.set()
         tg.start_soon(self._guard, self._timer.run, name="taskvisor timer")
         tg.start_soon(self._guard, self._closer, name="taskvisor closer")
         if signals and can_listen():
@@ -419,7 +447,9 @@ class Driver:
             await self._core_done.wait()
             self.accepting = False
             self._send.close()  # the actor feeds what is queued (the core rejects it), then ends
+            self._intake_send.close()  # likewise: queued submissions CONTROLLER_SHUTTING_DOWN
             await self._actor_done.wait()
+            await self._intake_done.wait()
             await self.bus.aclose(self.config.subscriber_shutdown_timeout)
         finally:
             self._closed = True

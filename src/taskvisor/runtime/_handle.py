@@ -1,10 +1,12 @@
 """``SupervisorHandle`` and ``TaskWaiter``: what ``serve()`` hands the user (api.md section 4).
 
 Owns: the handle's methods (add, add_and_watch, remove, cancel, by-name forms, list, is_alive,
-shutdown, and the ``try_*`` forms that raise ``CommandQueueFull`` instead of waiting for room),
-the validation of what they are given, and ``TaskWaiter``. Every command goes through the
-driver's bounded queue and is answered by the core's reply effect; ``list``/``is_alive`` read the
-core's current state (authoritative, rule 6). Must not import ``_supervisor``.
+shutdown, submit, submit_and_watch, controller_snapshot, and the ``try_*`` forms that raise
+``CommandQueueFull`` instead of waiting for room), the validation of what they are given, and
+``TaskWaiter``. Every command goes through one of the driver's bounded queues (submissions through
+the controller's intake) and is answered by the core's reply effect; ``list``/``is_alive``/
+``controller_snapshot`` read the core's current state (authoritative, rule 6). Must not import
+``_supervisor``.
 """
 
 from __future__ import annotations
@@ -27,13 +29,18 @@ from taskvisor._errors import (
 from taskvisor.fsm import (
     AddReply,
     AddTasks,
+    ControllerSpec,
     Duration,
     RejectionKind,
     Remove,
     RemoveReply,
+    SlotSnapshot,
+    Submit,
+    SubmitReply,
     TaskId,
     TaskOutcome,
     TaskSpec,
+    controller_snapshot,
     ns_to_s,
     to_ns,
 )
@@ -77,6 +84,14 @@ def check_spec(spec: object, field: str = "spec") -> TaskSpec:
     return spec
 
 
+def check_cspec(cspec: object) -> ControllerSpec:
+    """``cspec`` if it is a ``ControllerSpec`` whose task can run; ``ConfigError`` otherwise."""
+    if not isinstance(cspec, ControllerSpec):
+        raise ConfigError("cspec", f"expected a ControllerSpec, got {cspec!r}")
+    body_of(cspec.task_spec.task)
+    return cspec
+
+
 def _rejected(reply: AddReply, name: str) -> NoReturn:
     if reply.rejection is RejectionKind.ALREADY_EXISTS:
         raise TaskAlreadyExists(reply.name or name)
@@ -88,12 +103,13 @@ def _timeout_s(timeout: Duration | None) -> float | None:
 
 
 class SupervisorHandle:
-    """Control a running supervisor: add, remove, cancel, list, shut down.
+    """Control a running supervisor: add, submit, remove, cancel, list, shut down.
 
     Every ``async`` command waits for room in the bounded command queue
-    (``SupervisorConfig.registry_queue_capacity``); its ``try_*`` form raises
-    ``CommandQueueFull`` instead. Commands after the shutdown completed raise ``ShuttingDown``
-    (``add``) or find nothing (``remove``: False).
+    (``SupervisorConfig.registry_queue_capacity``; submissions: the controller's intake,
+    ``ControllerConfig.queue_capacity``); its ``try_*`` form raises ``CommandQueueFull``
+    instead. Commands after the shutdown completed raise ``ShuttingDown`` (``add``,
+    ``submit``) or find nothing (``remove``: False).
     """
 
     __slots__ = ("_driver",)
@@ -286,17 +302,69 @@ class SupervisorHandle:
 
     # -- admission control (api.md section 6) ---------------------------------------------------
 
-    async def submit(self, cspec: object) -> TaskId:
-        """Submit to an admission slot (needs ``Supervisor(controller=...)``)."""
-        raise ControllerNotConfigured("this supervisor was built without controller=")
+    async def submit(self, cspec: ControllerSpec) -> TaskId:
+        """Submit ``cspec`` to its slot under its admission policy; returns its id.
 
-    async def submit_and_watch(self, cspec: object) -> tuple[TaskId, TaskWaiter]:
-        """``submit``, plus a waiter for the task's outcome."""
-        raise ControllerNotConfigured("this supervisor was built without controller=")
+        Whatever the core decides, ``submit`` returns the id the submission runs (or would
+        have run) under: a rejection (``SLOT_BUSY``, ``QUEUE_FULL``, ``ALREADY_EXISTS``,
+        ``CONTROLLER_SHUTTING_DOWN``, later ``SUPERSEDED_BY_REPLACE`` or
+        ``REMOVED_FROM_QUEUE``) is the task's outcome, ``REJECTED`` with ``rejection`` set
+        (see ``submit_and_watch``). A queued submission can be removed or cancelled by id.
 
-    def controller_snapshot(self) -> builtins.list[object]:
-        """Per busy slot: status, owner, queue depth."""
-        raise ControllerNotConfigured("this supervisor was built without controller=")
+        Raises:
+            ControllerNotConfigured: the supervisor was built without ``controller=``.
+            ShuttingDown: the supervisor has already stopped (nothing is left to decide).
+        """
+        tid, _ = await self._submit(cspec, watch=False, nowait=False)
+        return tid
+
+    async def try_submit(self, cspec: ControllerSpec) -> TaskId:
+        """``submit``, raising ``CommandQueueFull`` when the controller's intake is full."""
+        tid, _ = await self._submit(cspec, watch=False, nowait=True)
+        return tid
+
+    async def submit_and_watch(self, cspec: ControllerSpec) -> tuple[TaskId, TaskWaiter]:
+        """``submit``, plus a waiter for its outcome: the task's own, or ``REJECTED``."""
+        tid, watch = await self._submit(cspec, watch=True, nowait=False)
+        assert watch is not None
+        return tid, TaskWaiter(tid, watch)
+
+    async def try_submit_and_watch(self, cspec: ControllerSpec) -> tuple[TaskId, TaskWaiter]:
+        """``submit_and_watch``, raising ``CommandQueueFull`` when the intake is full."""
+        tid, watch = await self._submit(cspec, watch=True, nowait=True)
+        assert watch is not None
+        return tid, TaskWaiter(tid, watch)
+
+    async def _submit(
+        self, cspec: ControllerSpec, *, watch: bool, nowait: bool
+    ) -> tuple[TaskId, Watch | None]:
+        driver = self._driver
+        if driver.controller is None:
+            raise ControllerNotConfigured("this supervisor was built without controller=")
+        cspec = check_cspec(cspec)
+        tid = TaskId(new_task_id())
+        # Watch before the submission: a rejection (or a task that ends at once) is delivered
+        # in the very step that answers it.
+        w = driver.watch(tid) if watch else None
+        try:
+            reply = await driver.command(
+                lambda t: Submit(t, tid, cspec), nowait=nowait, intake=True
+            )
+        except BaseException:
+            driver.unwatch(tid)
+            raise
+        assert isinstance(reply, SubmitReply)
+        return tid, w
+
+    def controller_snapshot(self) -> builtins.list[SlotSnapshot]:
+        """Every busy slot (status, owner, queue depth), sorted by slot name (the core's state).
+
+        Raises:
+            ControllerNotConfigured: the supervisor was built without ``controller=``.
+        """
+        if self._driver.controller is None:
+            raise ControllerNotConfigured("this supervisor was built without controller=")
+        return controller_snapshot(self._driver.state)
 
     def __repr__(self) -> str:
         return f"<SupervisorHandle tasks={len(self._driver.state.tasks)}>"

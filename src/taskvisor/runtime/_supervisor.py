@@ -16,7 +16,7 @@ from typing import Any
 import anyio
 
 from taskvisor._errors import AlreadyRunning, ConfigError, GraceExceeded
-from taskvisor.fsm import TaskDefaults, TaskOutcome, TaskSpec
+from taskvisor.fsm import ControllerConfig, TaskDefaults, TaskOutcome, TaskSpec
 from taskvisor.runtime._config import SupervisorConfig
 from taskvisor.runtime._driver import Driver
 from taskvisor.runtime._handle import SupervisorHandle, check_spec
@@ -33,7 +33,8 @@ class Supervisor:
         config: the supervisor's settings.
         subscribers: objects with ``on_event(event)`` (plain or ``async``), and optionally
             ``name`` and ``queue_capacity``; each gets its own bounded queue and worker.
-        controller: admission control (api.md section 6); not available yet: must be None.
+        controller: admission control (api.md section 6): named slots that ``submit`` feeds;
+            None (the default) leaves ``submit`` raising ``ControllerNotConfigured``.
         defaults: what a ``TaskSpec`` field that is not given inherits.
     """
 
@@ -41,7 +42,7 @@ class Supervisor:
         self,
         config: SupervisorConfig | None = None,
         subscribers: Sequence[object] = (),
-        controller: object = None,
+        controller: ControllerConfig | None = None,
         defaults: TaskDefaults | None = None,
     ) -> None:
         config = SupervisorConfig() if config is None else config
@@ -50,15 +51,16 @@ class Supervisor:
         defaults = TaskDefaults() if defaults is None else defaults
         if not isinstance(defaults, TaskDefaults):
             raise ConfigError("Supervisor.defaults", f"expected TaskDefaults, got {defaults!r}")
-        if controller is not None:
+        if controller is not None and not isinstance(controller, ControllerConfig):
             raise ConfigError(
-                "Supervisor.controller", "admission control is not available in this runtime yet"
+                "Supervisor.controller", f"expected a ControllerConfig or None, got {controller!r}"
             )
         if isinstance(subscribers, str | bytes) or not isinstance(subscribers, Iterable):
             raise ConfigError("Supervisor.subscribers", f"expected a sequence, got {subscribers!r}")
         self._config = config
         self._subscribers = tuple(subscribers)
         self._defaults = defaults
+        self._controller = controller
         self._rng: Any = config.make_random()
         self._used = False
         self._driver: Driver | None = None
@@ -122,7 +124,9 @@ class Supervisor:
     async def _session(self, *, signals: bool) -> AsyncIterator[Driver]:
         self._claim()
         try:
-            driver = Driver(self._config, self._subscribers, self._defaults, self._rng)
+            driver = Driver(
+                self._config, self._subscribers, self._defaults, self._rng, self._controller
+            )
         except BaseException:
             self._used = False  # a bad subscriber: nothing ran, the supervisor stays usable
             raise
