@@ -33,9 +33,9 @@ arch: $(STAMP)
 pytest: $(STAMP)
 	HYPOTHESIS_PROFILE=ci $(PY) -m pytest -q -p no:cacheprovider -m "not slow"
 
-# CrossHair contracts on the leaf arithmetic, bounded in time (see docs/spec/contracts.md).
+# CrossHair contracts on the leaf arithmetic (fsm/_backoff.py, fsm/_budget.py), bounded in time.
 contracts: $(STAMP)
-	$(PY) -m taskvisor.fsm._contracts_check
+	$(PY) tools/contracts.py
 
 docs: $(STAMP)
 	$(PY) -m taskvisor._specgen docs/spec

@@ -417,9 +417,6 @@ class _Txn:
 
     # -- registry -----------------------------------------------------------------------------
 
-    def put(self, t: TaskState) -> None:
-        self.tasks = self.tasks.set(t.id, t)
-
     def move(self, t: TaskState, trigger: Trigger, phase: Phase, **changes: Any) -> TaskState:
         """The one place a task changes phase; the table must allow it.
 
