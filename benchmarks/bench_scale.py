@@ -40,7 +40,7 @@ REPEATS = 3
 BREAKDOWN_AT = 10_000  # where the tracemalloc run also reports allocation sites
 BREAKDOWN_SITES = 15
 WARMUP = 50  # tasks in the untimed run each child does first
-CHILD_BUDGET_S = 60.0  # per size and implementation; see child()
+CHILD_BUDGET_S = 40.0  # per size and implementation; see child()
 TARGET_MEMORY = 2.0
 TARGET_US = 50.0
 
@@ -200,10 +200,12 @@ def child(impl: str, n: int, memory: str, repeats: int) -> dict[str, Any]:
 def _spawn(impl: str, n: int, memory: str, repeats: int) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "benchmarks.bench_scale", "--child", impl, str(n), memory]
     cmd += [str(repeats)]
+    t0 = time.perf_counter()
     out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
     if out.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{out.stderr}")
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    result["child_seconds"] = round(time.perf_counter() - t0, 1)
     return result
 
 
@@ -225,6 +227,10 @@ def measure() -> Section:
                 "add_with": timed["add_with"],
                 "repeats": timed["repeats"],
                 "sites": traced.get("sites"),
+                "child_seconds": {
+                    "timed": timed["child_seconds"],
+                    "traced": traced["child_seconds"],
+                },
             }
     for n in SIZES:
         tvd, bare = data[str(n)]["taskvisor"], data[str(n)]["asyncio"]
