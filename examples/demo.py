@@ -33,8 +33,6 @@ def backoff_preview() -> None:
 
 def run_example(name: str, heading: str) -> None:
     path = HERE / name
-    if not path.exists():
-        return
     title(heading)
     sys.stdout.flush()
     runpy.run_path(str(path), run_name="__main__")
@@ -46,7 +44,9 @@ def main() -> None:
     run_example("watched_outcomes.py", "3a. Watched outcomes")
     run_example("dynamic_add_remove.py", "3b. Dynamic add / remove")
     run_example("tenant_sync.py", "3c. Admission slots: latest revision wins per tenant")
-    run_example("sim_outage.py", "4. Why jitter matters: 200 tasks through a 10 s outage")
+    run_example(
+        "sim_outage.py", "4. Why jitter matters: 1000 tasks through a 60 s outage (simulated)"
+    )
 
 
 if __name__ == "__main__":
