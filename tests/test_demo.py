@@ -29,10 +29,12 @@ def test_demo_prints_every_part_and_the_outage_shows_the_herd() -> None:
         "12.800",
         "25.600",
     ]
-    assert rows["FULL"] != rows["NONE"] and rows["DECORRELATED"] != rows["NONE"]
+    assert rows["FULL"] != rows["NONE"]
+    assert rows["DECORRELATED"] != rows["NONE"]
     # The seed example's twelve lines, in order.
     seed = [line for line in out.splitlines() if line.startswith(" TASK_") or "(task=" in line]
-    assert len(seed) == 12 and seed[-1] == " TASK_REMOVED (task=flaky)"
+    assert len(seed) == 12
+    assert seed[-1] == " TASK_REMOVED (task=flaky)"
     # Without jitter all 1000 tasks come back at once; with jitter the peak is far lower.
     policies = ("none", "full", "equal", "decorrelated")
     table = {
