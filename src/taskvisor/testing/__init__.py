@@ -7,6 +7,9 @@
 - ``SupervisorMachine``: a Hypothesis ``RuleBasedStateMachine`` over the whole core; subclass it
   and override its strategy hooks to check your own ``TaskSpec``s and policies.
 - ``strategies``: Hypothesis strategies for policies, specs, configurations and input scripts.
+- ``VirtualClock`` / ``seeded``: run a real ``Supervisor`` on virtual time on asyncio (the loop
+  jumps to its next timer when idle; trio users have ``trio.testing.MockClock``), with a fixed
+  seed, so a run is instant and replays exactly. Plain Python.
 
 ``SupervisorMachine`` and ``strategies`` need Hypothesis, an optional dependency: install it
 with ``pip install hypothesis`` (or taskvisor's ``testing`` extra). They are imported on first
@@ -20,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from taskvisor.testing._assertions import assert_event_sequence, event_kinds
 from taskvisor.testing._checked import CheckedCore
+from taskvisor.testing._clock import VirtualClock, seeded
 
 if TYPE_CHECKING:
     from taskvisor.testing import _strategies as strategies
@@ -28,8 +32,10 @@ if TYPE_CHECKING:
 __all__ = [
     "CheckedCore",
     "SupervisorMachine",
+    "VirtualClock",
     "assert_event_sequence",
     "event_kinds",
+    "seeded",
     "strategies",
 ]
 
