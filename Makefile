@@ -26,6 +26,7 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy --strict src
+	$(VENV)/bin/mypy --strict tests/typing
 
 arch: $(STAMP)
 	$(VENV)/bin/lint-imports
