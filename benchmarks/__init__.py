@@ -1,0 +1,1 @@
+"""Reproducible benchmarks of taskvisor against its peers: ``make bench``."""
