@@ -6,6 +6,7 @@ Usage (from the repository root; ``make mutation`` runs this):
                                         [--tests tests/fsm tests/stateful] [--workdir DIR]
     .venv/bin/python tools/mutation.py _supervisor --sample 5    # every 5th mutant only
     .venv/bin/python tools/mutation.py --retest [--workdir DIR]   # re-run the survivors only
+    .venv/bin/python tools/mutation.py --ref HEAD ...             # a commit, not the work tree
 
 ``MODULE`` is a core module name such as ``_backoff`` (default: every module in ``MODULES``,
 leaf arithmetic first, the supervisor machine last). ``--sample K`` tests every K-th mutant of
@@ -20,7 +21,8 @@ Hypothesis runs derandomized under a ``mutation`` profile (``--examples`` exampl
 registered by a root ``conftest.py`` in the scratch copy, so a mutant is killed or not the same
 way every run. ``--retest`` copies the current ``tests/`` into the existing scratch copy and
 re-runs only the surviving mutants (mutmut notices the new tests and re-collects which tests
-cover which function): that is the "after" score once tests were added.
+cover which function): that is the "after" score once test files were added (only files that
+are new since the run are copied).
 
 It prints, per module, killed / total and the surviving mutants' names; ``mutmut show NAME``
 (run inside ``WORKDIR``) prints a mutant's diff. Exit status 0 unless mutmut itself failed.
@@ -91,25 +93,45 @@ def _without_mutmut_section(pyproject: str) -> str:
     return re.sub(r"(?ms)^\[tool\.mutmut\]\n.*?(?=^\[|\Z)", "", pyproject)
 
 
-def prepare(workdir: Path, modules: list[str], tests: list[str]) -> None:
-    """A fresh scratch copy of the sources and tests, with this run's mutmut config."""
+def prepare(workdir: Path, modules: list[str], tests: list[str], ref: str | None) -> None:
+    """A fresh scratch copy of the sources and tests (of the working tree, or of the commit
+    ``ref``), with this run's mutmut config."""
     if workdir.exists():
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".hypothesis")
-    shutil.copytree(ROOT / "src", workdir / "src", ignore=ignore)
-    shutil.copytree(ROOT / "tests", workdir / "tests", ignore=ignore)
-    text = _without_mutmut_section((ROOT / "pyproject.toml").read_text())
+    if ref is None:
+        ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".hypothesis")
+        shutil.copytree(ROOT / "src", workdir / "src", ignore=ignore)
+        shutil.copytree(ROOT / "tests", workdir / "tests", ignore=ignore)
+    else:
+        archive = subprocess.run(
+            ["git", "archive", ref, "src", "tests", "pyproject.toml"],
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(workdir)], input=archive, check=True)
+    text = _without_mutmut_section((workdir / "pyproject.toml").read_text())
     (workdir / "pyproject.toml").write_text(text.rstrip() + "\n\n" + config(modules, tests))
     (workdir / "conftest.py").write_text(_ROOT_CONFTEST)
 
 
-def refresh_tests(workdir: Path) -> None:
-    """Copy the current ``tests/`` into the scratch copy and its ``mutants/`` (for --retest)."""
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".hypothesis")
-    for dest in (workdir / "tests", workdir / "mutants" / "tests"):
-        if dest.exists():
-            shutil.copytree(ROOT / "tests", dest, ignore=ignore, dirs_exist_ok=True)
+def refresh_tests(workdir: Path) -> list[Path]:
+    """Copy test files that are new since the run into the scratch copy (for --retest).
+
+    Only new files: the run's mutants were judged against the tests as they were, and an
+    existing test file edited since (say, for a core change the scratch copy does not have)
+    could not even pass against the scratch copy's sources.
+    """
+    added = []
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        rel = path.relative_to(ROOT)
+        if not (workdir / rel).exists():
+            added.append(rel)
+            for dest in (workdir / rel, workdir / "mutants" / rel):
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, dest)
+    return added
 
 
 def results(workdir: Path) -> dict[str, str]:
@@ -134,14 +156,14 @@ def module_of(mutant: str) -> str:
     return mutant.split(".")[2]
 
 
-def sample(modules: list[str], every: int) -> list[str]:
+def sample(workdir: Path, modules: list[str], every: int) -> list[str]:
     """Every ``every``-th mutant name of ``modules`` (mutmut's generator, mutmut's order)."""
     from mutmut.mutation.file_mutation import mutate_file_contents
 
     names = []
     for module in modules:
         path = f"src/taskvisor/fsm/{module}.py"
-        mutated = mutate_file_contents(path, (ROOT / path).read_text())
+        mutated = mutate_file_contents(path, (workdir / path).read_text())
         names += [f"taskvisor.fsm.{module}.{n}" for n in mutated.mutant_names[::every]]
     return names
 
@@ -201,6 +223,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=ROOT / "build" / "mutation")
     parser.add_argument("--retest", action="store_true", help="re-run the survivors only")
     parser.add_argument("--sample", type=int, default=1, help="test every K-th mutant only")
+    parser.add_argument(
+        "--ref", help="mutate and test this commit (git archive) instead of the working tree"
+    )
     args = parser.parse_args(argv)
     unknown = [m for m in args.modules if not (ROOT / "src/taskvisor/fsm" / f"{m}.py").exists()]
     if unknown:
@@ -213,7 +238,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.retest:
         if not (args.workdir / "mutants").exists():
             parser.error(f"--retest needs an earlier run in {args.workdir}")
-        refresh_tests(args.workdir)
+        added = refresh_tests(args.workdir)
+        print(f"mutation: new test files: {', '.join(map(str, added)) or 'none'}")
         done = ("killed", "timeout", "not checked")
         names = [n for n, s in results(args.workdir).items() if s not in done]
         print(f"mutation: re-testing {len(names)} surviving mutants with the current tests")
@@ -221,10 +247,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
     else:
         modules = args.modules or list(MODULES)
-        prepare(args.workdir, modules, args.tests)
+        prepare(args.workdir, modules, args.tests, args.ref)
         print(f"mutation: {' '.join(modules)} against {' '.join(args.tests)} in {args.workdir}")
         if args.sample > 1:
-            names = sample(modules, args.sample)
+            names = sample(args.workdir, modules, args.sample)
             print(f"mutation: a sample of {len(names)} mutants (every {args.sample}th)")
     code = run_mutmut(args.workdir, args.jobs, args.examples, names)
     elapsed = time.monotonic() - start
