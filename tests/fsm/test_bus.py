@@ -31,14 +31,31 @@ def test_offer_accepts_where_there_is_room_and_counts_drops() -> None:
     assert (accepted, full) == ((0, 1, 2), ())
     bus, accepted, full = offer(bus, caps)
     assert (accepted, full) == ((1, 2), (0,))
-    assert bus == BusState(depths=(1, 2, 2), dropped=(1, 0, 0), high_water=(1, 2, 2))
+    assert bus == BusState((1, 2, 2), (1, 0, 0), (1, 2, 2), frozenset({0}))
+    # 0 is still full: counted, but its episode was already reported; 1 starts its own.
+    bus, accepted, full = offer(bus, caps)
+    assert (accepted, full) == ((2,), (1,))
+    assert bus == BusState((1, 2, 3), (2, 1, 0), (1, 2, 3), frozenset({0, 1}))
     bus = consumed(bus, 1, 2)
-    assert bus.depths == (1, 0, 2)
-    assert bus.high_water == (1, 2, 2)  # the high-water mark stays
+    assert bus.depths == (1, 0, 3)
+    assert bus.high_water == (1, 2, 3)  # the high-water mark stays
+    assert bus.overflowing == frozenset({0})  # taking events ends subscriber 1's episode
+    bus = consumed(bus, 0, 0)
+    assert bus.overflowing == frozenset({0})  # taking nothing does not
 
 
 def test_no_subscribers() -> None:
     assert offer(BusState.empty(0), ()) == (BusState((), (), ()), (), ())
+
+
+def test_a_diagnostic_drop_is_counted_and_starts_no_episode() -> None:
+    bus, _, _ = offer(BusState.empty(1), (1,))
+    bus, accepted, report = offer(bus, (1,), diagnostic=True)
+    assert (accepted, report) == ((), ())
+    assert bus.dropped == (1,)
+    assert bus.overflowing == frozenset()
+    bus, accepted, report = offer(bus, (1,))
+    assert report == (0,)
 
 
 @pytest.mark.parametrize(("count", "depth"), [(-1, 0), (1, 0), (3, 2)])
@@ -62,24 +79,30 @@ def test_bus_matches_a_plain_model(caps: list[int], script: list[tuple[str, int,
     n = len(caps)
     bus = BusState.empty(n)
     depth, dropped, high = [0] * n, [0] * n, [0] * n
+    episode: set[int] = set()
     for op, index, count in script:
         if op == "offer":
-            bus, accepted, full = offer(bus, tuple(caps))
+            bus, accepted, report = offer(bus, tuple(caps))
             for i in range(n):
                 if depth[i] < caps[i]:
                     depth[i] += 1
                     assert i in accepted
+                    assert i not in report
                 else:
                     dropped[i] += 1
-                    assert i in full
+                    assert i not in accepted
+                    # Reported once per episode: only when it was not already overflowing.
+                    assert (i in report) == (i not in episode)
+                    episode.add(i)
                 high[i] = max(high[i], depth[i])
-            assert sorted(accepted + full) == list(range(n))
         else:
             i = index % n
             take = min(count, depth[i])
             bus = consumed(bus, i, take)
             depth[i] -= take
-        assert bus == BusState(tuple(depth), tuple(dropped), tuple(high))
+            if take:
+                episode.discard(i)
+        assert bus == BusState(tuple(depth), tuple(dropped), tuple(high), frozenset(episode))
         assert all(0 <= d <= c for d, c in zip(bus.depths, caps, strict=True))  # I5
 
 
@@ -101,7 +124,10 @@ def test_a_full_queue_drops_for_that_subscriber_alone_and_reports_an_overflow() 
     overflow = publishes[-1].event
     assert overflow.task == "slow"
     assert overflow.task_id is None
-    assert overflow.reason == "queue full: dropped TASK_STARTING #2"
+    assert overflow.reason == (
+        "queue full (capacity 2): dropped TASK_STARTING #2; "
+        "dropping until it catches up (1 dropped so far)"
+    )
     # The overflow event itself found the slow queue full: counted, but not reported again.
     assert d.state.bus.dropped == (0, 2)
     assert d.state.bus.depths == (4, 2)
@@ -126,8 +152,10 @@ def test_every_full_subscriber_gets_its_own_overflow_report() -> None:
     d = Driver.make(subscribers=subs, auto_ack=False)
     d.add(TaskSpec.once(fn("x")))
     overflows = [e for e in d.events if e.kind is EK.SUBSCRIBER_OVERFLOW]
-    # ADDED and STARTING each found a and b full: two reports each, in subscriber order.
-    assert [e.task for e in overflows] == ["a", "b", "a", "b"]
+    # ADDED found a and b full: one report each, in subscriber order; STARTING, dropped in the
+    # same episode, is counted but not reported again.
+    assert [e.task for e in overflows] == ["a", "b"]
+    assert d.state.bus.dropped[:2] == (4, 4)  # ADDED, 2 overflow reports, STARTING
 
 
 def test_acknowledged_events_make_room_again() -> None:

@@ -19,7 +19,7 @@ import attrs
 from taskvisor._errors import ConfigError
 from taskvisor.fsm._backoff import EMPTY_STREAK, RetryStreak, needs_draw, next_delay_ns
 from taskvisor.fsm._budget import exhausted
-from taskvisor.fsm._bus import BusState, SubscriberInfo, consumed, offer
+from taskvisor.fsm._bus import BusState, BusWriter, SubscriberInfo
 from taskvisor.fsm._duration import ns_to_s, to_ns
 from taskvisor.fsm._effects import (
     Abandon,
@@ -276,7 +276,7 @@ def step(
     elif isinstance(inp, Shutdown):
         txn.begin_shutdown(inp)
     elif isinstance(inp, EventsConsumed):
-        txn.bus = consumed(txn.bus, inp.subscriber, inp.count)
+        txn.bus_writer().consumed(inp.subscriber, inp.count)
     elif isinstance(inp, Submit):
         txn.submit(inp)
     elif isinstance(inp, SubscriberPanicked):
@@ -311,6 +311,7 @@ class _Txn:
         "tasks",
         "timer_seq",
         "timers",
+        "writer",
     )
 
     def __init__(self, s: SupervisorState, now: int, rng: RandomSource) -> None:
@@ -325,6 +326,7 @@ class _Txn:
         self.timer_seq = s.timer_seq
         self.seq = s.seq
         self.bus = s.bus
+        self.writer: BusWriter | None = None
         self.shutdown = s.shutdown
         self.accepted = s.accepted
         self.finished = s.finished
@@ -348,7 +350,7 @@ class _Txn:
             timers=self.timers,
             timer_seq=self.timer_seq,
             seq=self.seq,
-            bus=self.bus,
+            bus=self.bus if self.writer is None else self.writer.freeze(),
             shutdown=self.shutdown,
             accepted=self.accepted,
             finished=self.finished,
@@ -404,16 +406,25 @@ class _Txn:
         if not caps:
             self.effects.append(Publish(event, ()))
             return
-        self.bus, accepted, full = offer(self.bus, caps)
+        writer = self.writer or self.bus_writer()
+        accepted, report = writer.offer(kind in DIAGNOSTIC_KINDS)
         self.effects.append(Publish(event, accepted))
-        if full and kind not in DIAGNOSTIC_KINDS:
-            for index in full:
-                self.emit(
-                    EK.SUBSCRIBER_OVERFLOW,
-                    None,
-                    task=self.config.subscribers[index].name,
-                    reason=f"queue full: dropped {kind.name} #{event.seq}",
-                )
+        for index in report:  # one report per overflow episode; every drop is counted (I5)
+            self.emit(
+                EK.SUBSCRIBER_OVERFLOW,
+                None,
+                task=self.config.subscribers[index].name,
+                reason=(
+                    f"queue full (capacity {caps[index]}): dropped {kind.name} #{event.seq}; "
+                    f"dropping until it catches up ({writer.dropped(index)} dropped so far)"
+                ),
+            )
+
+    def bus_writer(self) -> BusWriter:
+        """The step's scratch copy of the bus (one per transition, frozen at commit)."""
+        if self.writer is None:
+            self.writer = BusWriter(self.bus, self.config.capacities)
+        return self.writer
 
     # -- registry -----------------------------------------------------------------------------
 

@@ -170,6 +170,7 @@ class CheckedCore:
         self.claims: dict[TaskId, int] = {}
         n = len(config.subscribers)
         self.depths = [0] * n
+        self.overflowing: set[int] = set()  # subscribers in an overflow episode (reported once)
         self.dropped = [0] * n
         self.shutdown_at: int | None = None
         self.shutdown_done = False
@@ -308,6 +309,8 @@ class CheckedCore:
                 _fail("I3", f"a stale {inp!r} changed the core")
         elif isinstance(inp, EventsConsumed):
             self.depths[inp.subscriber] -= inp.count
+            if inp.count:  # taking events off the queue ends its overflow episode
+                self.overflowing.discard(inp.subscriber)
         elif isinstance(inp, Tick) and self.shutdown_at is not None and not self.shutdown_done:
             due = next_deadline(before)
             if due is not None and due <= self.now:
@@ -438,7 +441,8 @@ class CheckedCore:
             _fail("I1", f"TASK_STARTING for {tid!r}, not a live task")
 
     def _bus(self, s: _Scratch, eff: Publish) -> None:
-        """Subscriber queues: a drop only when full, and every drop reported (I5, rule 7)."""
+        """Subscriber queues: a drop only when full, every drop counted, and the first drop of
+        each overflow episode reported (I5, rule 7)."""
         ev = eff.event
         if s.overflows:
             index = s.overflows.pop(0)
@@ -456,7 +460,9 @@ class CheckedCore:
                 if self.depths[i] < cap:
                     _fail("I5", f"subscriber {i} missed {ev.kind.name} with room in its queue")
                 self.dropped[i] += 1
-                if ev.kind not in DIAGNOSTIC_KINDS:
+                # One report per overflow episode; later drops of the episode are counted only.
+                if ev.kind not in DIAGNOSTIC_KINDS and i not in self.overflowing:
+                    self.overflowing.add(i)
                     s.overflows.append(i)
         if not recipients <= set(range(len(self.config.capacities))):
             _fail("I5", f"Publish to unknown subscribers {eff.recipients}")
@@ -711,6 +717,8 @@ class CheckedCore:
             _fail("I5", f"drops for subscribers {s.overflows} were not reported")
         if list(after.bus.depths) != self.depths or list(after.bus.dropped) != self.dropped:
             _fail("I5", f"bus {after.bus} disagrees with deliveries {self.depths}/{self.dropped}")
+        if set(after.bus.overflowing) != self.overflowing:
+            _fail("I5", f"overflow episodes {after.bus.overflowing} != {self.overflowing}")
         owed = (set(s.removed) | set(s.rejected)) - set(s.outcomes)
         if owed:
             _fail("I1", f"no Finished in the step that ended {sorted(owed)}")
