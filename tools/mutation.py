@@ -5,7 +5,7 @@ Usage (from the repository root; ``make mutation`` runs this):
     .venv/bin/python tools/mutation.py [MODULE ...] [--jobs 2] [--examples 30]
                                         [--tests tests/fsm tests/stateful] [--workdir DIR]
     .venv/bin/python tools/mutation.py _supervisor --sample 5    # every 5th mutant only
-    .venv/bin/python tools/mutation.py --retest [--workdir DIR]   # re-run the survivors only
+    .venv/bin/python tools/mutation.py --retest [--workdir DIR] [--with tests/fsm/test_x.py]
     .venv/bin/python tools/mutation.py --ref HEAD ...             # a commit, not the work tree
 
 ``MODULE`` is a core module name such as ``_backoff`` (default: every module in ``MODULES``,
@@ -116,17 +116,19 @@ def prepare(workdir: Path, modules: list[str], tests: list[str], ref: str | None
     (workdir / "conftest.py").write_text(_ROOT_CONFTEST)
 
 
-def refresh_tests(workdir: Path) -> list[Path]:
-    """Copy test files that are new since the run into the scratch copy (for --retest).
+def refresh_tests(workdir: Path, also: list[Path]) -> list[Path]:
+    """Copy test files that are new since the run, and ``also``, into the scratch copy.
 
-    Only new files: the run's mutants were judged against the tests as they were, and an
-    existing test file edited since (say, for a core change the scratch copy does not have)
-    could not even pass against the scratch copy's sources.
+    By default only new files: the run's mutants were judged against the tests as they were,
+    and an existing test file edited since (say, for a core change the scratch copy does not
+    have) might not even pass against the scratch copy's sources. Name an edited file in
+    ``also`` (``--with``) when it does.
     """
+    wanted = {p.resolve() for p in also}
     added = []
     for path in sorted((ROOT / "tests").rglob("*.py")):
         rel = path.relative_to(ROOT)
-        if not (workdir / rel).exists():
+        if not (workdir / rel).exists() or path.resolve() in wanted:
             added.append(rel)
             for dest in (workdir / rel, workdir / "mutants" / rel):
                 dest.parent.mkdir(parents=True, exist_ok=True)
@@ -222,6 +224,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tests", nargs="+", default=list(DEFAULT_TESTS))
     parser.add_argument("--workdir", type=Path, default=ROOT / "build" / "mutation")
     parser.add_argument("--retest", action="store_true", help="re-run the survivors only")
+    parser.add_argument(
+        "--with",
+        dest="with_tests",
+        type=Path,
+        nargs="+",
+        default=[],
+        help="with --retest: also copy these (edited) test files",
+    )
     parser.add_argument("--sample", type=int, default=1, help="test every K-th mutant only")
     parser.add_argument(
         "--ref", help="mutate and test this commit (git archive) instead of the working tree"
@@ -238,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.retest:
         if not (args.workdir / "mutants").exists():
             parser.error(f"--retest needs an earlier run in {args.workdir}")
-        added = refresh_tests(args.workdir)
+        added = refresh_tests(args.workdir, args.with_tests)
         print(f"mutation: new test files: {', '.join(map(str, added)) or 'none'}")
         done = ("killed", "timeout", "not checked")
         names = [n for n, s in results(args.workdir).items() if s not in done]
