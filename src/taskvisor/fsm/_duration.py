@@ -1,6 +1,7 @@
 """Durations: user input (float seconds or timedelta) to exact integer nanoseconds.
 
-Owns: the conversion and validation of every duration the core accepts (architecture rule 2:
+Owns: the conversion and validation of every duration the core accepts, and of every
+capacity (``capacity``) (architecture rule 2:
 time inside the core is an exact integer). Must not import anything that does I/O.
 """
 
@@ -12,7 +13,7 @@ from fractions import Fraction
 
 from taskvisor._errors import ConfigError
 
-__all__ = ["NS_PER_S", "Duration", "ns_to_s", "to_ns"]
+__all__ = ["NS_PER_S", "Duration", "capacity", "ns_to_s", "to_ns"]
 
 NS_PER_S = 1_000_000_000
 
@@ -48,3 +49,12 @@ def to_ns(value: object, field: str) -> int:
 def ns_to_s(ns: int) -> float:
     """Report integer nanoseconds as float seconds (the public unit)."""
     return ns / NS_PER_S
+
+
+def capacity(value: object, field: str) -> int:
+    """Validate a capacity or limit: an ``int >= 1`` (api.md: capacities ``< 1`` are bad)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(field, f"expected an int, got {value!r}")
+    if value < 1:
+        raise ConfigError(field, f"must be >= 1, got {value!r}")
+    return value

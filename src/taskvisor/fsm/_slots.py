@@ -16,6 +16,7 @@ from collections.abc import Mapping
 import attrs
 
 from taskvisor._errors import ConfigError
+from taskvisor.fsm._duration import capacity
 from taskvisor.fsm._events import RejectionKind, TaskId
 from taskvisor.fsm._spec import TaskSpec
 
@@ -86,14 +87,6 @@ def check_slot_move(source: SlotStatus, trigger: SlotTrigger, target: SlotStatus
         raise AssertionError(f"slot {source.name} --{trigger.name}--> {target.name}")
 
 
-def _capacity(value: object, field: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(field, f"expected an int, got {value!r}")
-    if value < 1:
-        raise ConfigError(field, f"must be >= 1, got {value!r}")
-    return value
-
-
 @attrs.frozen(init=False)
 class ControllerConfig:
     """The admission controller's bounds.
@@ -108,8 +101,8 @@ class ControllerConfig:
 
     def __init__(self, queue_capacity: int = 1024, max_slot_queue: int = 100) -> None:
         self.__attrs_init__(
-            _capacity(queue_capacity, "ControllerConfig.queue_capacity"),
-            _capacity(max_slot_queue, "ControllerConfig.max_slot_queue"),
+            capacity(queue_capacity, "ControllerConfig.queue_capacity"),
+            capacity(max_slot_queue, "ControllerConfig.max_slot_queue"),
         )
 
 

@@ -20,7 +20,7 @@ from taskvisor._errors import ConfigError
 from taskvisor.fsm._backoff import EMPTY_STREAK, RetryStreak, needs_draw, next_delay_ns
 from taskvisor.fsm._budget import exhausted
 from taskvisor.fsm._bus import BusState, BusWriter, SubscriberInfo
-from taskvisor.fsm._duration import ns_to_s, to_ns
+from taskvisor.fsm._duration import capacity, ns_to_s, to_ns
 from taskvisor.fsm._effects import (
     Abandon,
     AddReply,
@@ -103,14 +103,6 @@ class CancelCause(enum.Enum):
     TIMEOUT = "timeout"
 
 
-def _capacity(value: object, field: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(field, f"expected an int, got {value!r}")
-    if value < 1:
-        raise ConfigError(field, f"must be >= 1, got {value!r}")
-    return value
-
-
 @attrs.frozen(init=False)
 class CoreConfig:
     """The settings the core decides with (the runtime builds it from ``SupervisorConfig``).
@@ -145,10 +137,10 @@ class CoreConfig:
         grace_ns = to_ns(grace, "SupervisorConfig.grace")
         force_ns = to_ns(force_wait, "SupervisorConfig.force_wait")
         if max_concurrent is not None:
-            max_concurrent = _capacity(max_concurrent, "SupervisorConfig.max_concurrent")
+            max_concurrent = capacity(max_concurrent, "SupervisorConfig.max_concurrent")
         subs = tuple(subscribers)
         for sub in subs:
-            _capacity(sub.capacity, f"subscriber {sub.name!r}.queue_capacity")
+            capacity(sub.capacity, f"subscriber {sub.name!r}.queue_capacity")
         defaults = TaskDefaults() if defaults is None else defaults
         if not isinstance(defaults, TaskDefaults):
             raise ConfigError("Supervisor.defaults", f"expected TaskDefaults, got {defaults!r}")

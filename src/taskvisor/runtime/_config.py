@@ -24,17 +24,10 @@ from taskvisor.fsm import (
     ns_to_s,
     to_ns,
 )
+from taskvisor.fsm._duration import capacity as check_capacity
 from taskvisor.runtime._clock import Clock, LoopClock
 
 __all__ = ["SupervisorConfig"]
-
-
-def _capacity(value: object, field: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(field, f"expected an int, got {value!r}")
-    if value < 1:
-        raise ConfigError(field, f"must be >= 1, got {value!r}")
-    return value
 
 
 @attrs.frozen(init=False)
@@ -83,8 +76,10 @@ class SupervisorConfig:
         )
         force_ns = to_ns(force_wait, "SupervisorConfig.force_wait")
         if max_concurrent is not None:
-            max_concurrent = _capacity(max_concurrent, "SupervisorConfig.max_concurrent")
-        capacity = _capacity(registry_queue_capacity, "SupervisorConfig.registry_queue_capacity")
+            max_concurrent = check_capacity(max_concurrent, "SupervisorConfig.max_concurrent")
+        capacity = check_capacity(
+            registry_queue_capacity, "SupervisorConfig.registry_queue_capacity"
+        )
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise ConfigError("SupervisorConfig.seed", f"expected an int or None, got {seed!r}")
         if random is not None:
