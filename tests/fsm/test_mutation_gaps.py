@@ -116,6 +116,30 @@ CONFIG_ERRORS: list[tuple[str, Callable[[], object], str, str]] = [
         "expected a JitterPolicy, got 'full'",
     ),
     (
+        "max_concurrent of the wrong type",
+        lambda: fsm.CoreConfig(max_concurrent="2"),  # type: ignore[arg-type]
+        "SupervisorConfig.max_concurrent",
+        "expected an int, got '2'",
+    ),
+    (
+        "max_concurrent below 1",
+        lambda: fsm.CoreConfig(max_concurrent=0),
+        "SupervisorConfig.max_concurrent",
+        "must be >= 1, got 0",
+    ),
+    (
+        "defaults of the wrong type",
+        lambda: fsm.CoreConfig(defaults="x"),  # type: ignore[arg-type]
+        "Supervisor.defaults",
+        "expected TaskDefaults, got 'x'",
+    ),
+    (
+        "controller of the wrong type",
+        lambda: fsm.CoreConfig(controller="x"),  # type: ignore[arg-type]
+        "Supervisor.controller",
+        "expected ControllerConfig, got 'x'",
+    ),
+    (
         "queue capacity of the wrong type",
         lambda: tv.ControllerConfig(queue_capacity="1"),  # type: ignore[arg-type]
         "ControllerConfig.queue_capacity",
@@ -175,6 +199,13 @@ def test_the_largest_int_factor_a_float_can_hold_is_accepted() -> None:
     assert fsm.base_ns(policy, 1) == policy.max_ns  # saturates at once, never overflows
 
 
+def test_core_config_defaults_are_those_of_the_contract() -> None:
+    # api.md section 4: grace 60 s; the runtime's force_wait default is 1 s.
+    config = fsm.CoreConfig()
+    assert (config.grace_ns, config.force_wait_ns) == (60 * NS_PER_S, NS_PER_S)
+    assert config.max_concurrent is None
+
+
 def test_controller_config_defaults_are_those_of_the_contract() -> None:
     # api.md section 6: ControllerConfig(queue_capacity=1024, max_slot_queue=100)
     config = tv.ControllerConfig()
@@ -222,6 +253,7 @@ def test_an_add_during_shutdown_is_rejected_saying_why() -> None:
     (failed,) = [e for e in d.events_of(tid) if e.kind is EK.TASK_ADD_FAILED]
     assert failed.reason == "supervisor is shutting down"
     (finished,) = [e for e in effects if isinstance(e, Finished)]
+    assert finished.name == "late"
     assert finished.outcome.reason == "supervisor is shutting down"
     assert finished.outcome.rejection is RejectionKind.SHUTTING_DOWN
 
@@ -260,18 +292,24 @@ def test_a_fatal_attempt_reports_how_long_it_ran() -> None:
     tid = d.add(tv.TaskSpec.restartable(fn("x")))
     d.advance(0.25)
     d.end(tid, EndKind.FATAL, "broken", exit_code=3)
-    (failed,) = [e for e in d.events_of(tid) if e.kind is EK.TASK_FAILED]
+    failed, dead, removed = (
+        e for e in d.events_of(tid) if e.kind in (EK.TASK_FAILED, EK.ACTOR_DEAD, EK.TASK_REMOVED)
+    )
     assert (failed.duration, failed.reason, failed.exit_code) == (0.25, "broken", 3)
+    assert (dead.reason, dead.exit_code, dead.outcome) == ("broken", 3, OutcomeKind.FATAL)
+    assert (removed.reason, removed.exit_code, removed.outcome) == ("broken", 3, OutcomeKind.FATAL)
 
 
 def test_a_task_that_gives_up_reports_its_reason() -> None:
     d = Driver.make()
     tid = d.add(tv.TaskSpec.restartable(fn("x")))
     d.advance(0.5)
-    d.end(tid, EndKind.CANCELED, "gave up")
+    error = tv.Canceled("gave up")
+    d.end(tid, EndKind.CANCELED, "gave up", error=error)
     (canceled,) = [e for e in d.events_of(tid) if e.kind is EK.TASK_CANCELED]
     assert (canceled.reason, canceled.duration) == ("gave up", 0.5)
-    assert d.outcome(tid).reason == "gave up"
+    outcome = d.outcome(tid)
+    assert (outcome.reason, outcome.error) == ("gave up", error)
 
 
 def test_a_task_removed_between_attempts_ends_canceled_saying_so() -> None:
@@ -363,3 +401,133 @@ def test_a_submission_without_a_controller_is_a_driver_bug_said_plainly() -> Non
     cspec = tv.ControllerSpec(tv.TaskSpec.once(fn("x")))
     with pytest.raises(ValueError, match=r"^Submit needs CoreConfig\.controller \(the runtime"):
         d.feed(Submit(d.ticket(), d.new_id(), cspec))
+
+
+def test_every_event_carries_the_time_it_was_published_at() -> None:
+    d = Driver.make()
+    d.advance(1.5)
+    tid = d.add(tv.TaskSpec.once(fn("x")))
+    d.advance(0.25)
+    d.end(tid, EndKind.RETURNED)
+    d.advance(1.0)
+    d.shutdown()
+    at = {e.kind: e.at for e in d.events}
+    assert at[EK.TASK_ADDED] == at[EK.TASK_STARTING] == 1.5
+    assert at[EK.TASK_STOPPED] == at[EK.TASK_REMOVED] == 1.75
+    assert at[EK.SHUTDOWN_REQUESTED] == 2.75
+    supervisor_wide = [e for e in d.events if e.task_id is None]
+    assert supervisor_wide
+    assert all(e.attempt is None for e in supervisor_wide)
+
+
+def test_a_later_attempt_reports_its_own_duration() -> None:
+    d = Driver.make()
+    tid = d.add(tv.TaskSpec.restartable(fn("x"), backoff=tv.BackoffPolicy.constant(2.0)))
+    d.advance(0.5)
+    d.end(tid, EndKind.FAILED, "first")
+    d.fire_next()  # attempt 2 starts at 2.5 s
+    d.advance(0.75)
+    d.end(tid, EndKind.FAILED, "second")
+    durations = [e.duration for e in d.events_of(tid) if e.kind is EK.TASK_FAILED]
+    assert durations == [0.5, 0.75]
+
+
+def test_a_final_failure_reports_duration_exit_code_reason_and_error() -> None:
+    d = Driver.make()
+    tid = d.add(
+        tv.TaskSpec.restartable(fn("x"), max_retries=1, backoff=tv.BackoffPolicy.constant(1))
+    )
+    d.advance(0.25)
+    d.end(tid, EndKind.FAILED, "first", exit_code=1)
+    (backoff,) = [e for e in d.events_of(tid) if e.kind is EK.BACKOFF_SCHEDULED]
+    assert backoff.reason == "first"  # the pause says which failure it follows
+    d.fire_next()
+    d.advance(0.5)
+    error = ValueError("bad")
+    d.end(tid, EndKind.FAILED, "second", exit_code=7, error=error)
+    failed = [e for e in d.events_of(tid) if e.kind is EK.TASK_FAILED]
+    assert [(e.duration, e.reason, e.exit_code) for e in failed] == [
+        (0.25, "first", 1),
+        (0.5, "second", 7),
+    ]
+    (exhausted,) = [e for e in d.events_of(tid) if e.kind is EK.ACTOR_EXHAUSTED]
+    final = "retry limit (1) reached; last failure: second"
+    assert (exhausted.reason, exhausted.exit_code) == (final, 7)
+    (removed,) = [e for e in d.events_of(tid) if e.kind is EK.TASK_REMOVED]
+    assert (removed.reason, removed.exit_code) == (final, 7)
+    outcome = d.outcome(tid)
+    assert (outcome.kind, outcome.reason, outcome.exit_code) == (OutcomeKind.FAILED, final, 7)
+    assert outcome.error is error
+
+
+def test_a_timed_out_attempt_reports_its_duration_and_the_error_it_ended_with() -> None:
+    d = Driver.make()
+    tid = d.add(tv.TaskSpec.once(fn("x"), timeout=1.5))
+    d.fire_next()  # the timeout: forced
+    error = TimeoutError("cancelled")
+    d.end(tid, EndKind.INTERRUPTED, "CancelledError", error=error)
+    (failed,) = [e for e in d.events_of(tid) if e.kind is EK.TASK_FAILED]
+    assert (failed.duration, failed.timeout, failed.reason) == (1.5, 1.5, "timed out after 1.5s")
+    assert d.outcome(tid).error is error
+
+
+def test_shutdown_names_every_forced_task_in_its_report() -> None:
+    d = Driver.make(grace=1.0, force_wait=0.5)
+    for name in ("b", "a"):
+        d.add(tv.TaskSpec.restartable(fn(name)))
+    d.shutdown()
+    d.fire_next()  # grace over: both forced
+    d.fire_next()  # force_wait over: both abandoned
+    (exceeded,) = [e for e in d.events if e.kind is EK.GRACE_EXCEEDED]
+    assert exceeded.reason == "force-cancelled: a, b"
+    for tid in (fsm.TaskId(1), fsm.TaskId(2)):
+        outcome = d.outcome(tid)
+        assert (outcome.kind, outcome.reason) == (
+            OutcomeKind.FORCE_ABORTED,
+            "did not stop after forced cancellation; abandoned",
+        )
+
+
+def test_deadlines_that_coincide_fire_in_the_order_they_were_set() -> None:
+    d = Driver.make()
+    policy = tv.BackoffPolicy.constant(1.0)
+    ids = [d.add(tv.TaskSpec.restartable(fn(name), backoff=policy)) for name in ("p", "q", "r")]
+    for tid in (ids[1], ids[2], ids[0]):  # all fail at the same instant, in this order
+        d.end(tid, EndKind.FAILED, "x")
+    restarted = [e.task_id for e in d.fire_next() if isinstance(e, StartAttempt)]
+    assert restarted == [ids[1], ids[2], ids[0]]  # FIFO among equal deadlines (I8)
+
+
+def test_a_submission_reusing_a_queued_or_a_registered_id_is_rejected_already_exists() -> None:
+    d = _controller_driver()
+    _submit(d, d.new_id(), "owner", tv.AdmissionPolicy.QUEUE)
+    queued = d.new_id()
+    assert _submit(d, queued, "queued", tv.AdmissionPolicy.QUEUE).rejection is None
+    again = _submit(d, queued, "again", tv.AdmissionPolicy.QUEUE)
+    assert again.rejection is RejectionKind.ALREADY_EXISTS
+    plain = d.add(tv.TaskSpec.restartable(fn("plain")))  # registered without a slot
+    reply = _submit(d, plain, "plain2", tv.AdmissionPolicy.QUEUE)
+    assert reply.rejection is RejectionKind.ALREADY_EXISTS
+
+
+def test_replace_asks_the_owner_to_stop_once_saying_why() -> None:
+    d = _controller_driver()
+    owner = d.new_id()
+    _submit(d, owner, "owner", tv.AdmissionPolicy.QUEUE)
+    _submit(d, d.new_id(), "new", tv.AdmissionPolicy.REPLACE)
+    (asked,) = [e for e in d.events_of(owner) if e.kind is EK.TASK_REMOVE_REQUESTED]
+    assert asked.reason == "superseded by REPLACE"
+    _submit(d, d.new_id(), "newer", tv.AdmissionPolicy.REPLACE)  # the owner already stops
+    removing = d.new_id()
+    _submit(d, removing, "removing", tv.AdmissionPolicy.QUEUE)  # queued behind
+    assert len([e for e in d.events_of(owner) if e.kind is EK.TASK_REMOVE_REQUESTED]) == 1
+
+
+def test_replace_of_an_owner_already_being_removed_asks_nothing_more() -> None:
+    d = _controller_driver()
+    owner = d.new_id()
+    _submit(d, owner, "owner", tv.AdmissionPolicy.QUEUE)
+    d.remove(owner)  # stopping for good, the slot still RUNNING until it is gone
+    _submit(d, d.new_id(), "new", tv.AdmissionPolicy.REPLACE)
+    asked = [e for e in d.events_of(owner) if e.kind is EK.TASK_REMOVE_REQUESTED]
+    assert [e.reason for e in asked] == [None]  # the removal's own request, no second one
