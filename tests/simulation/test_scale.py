@@ -533,16 +533,19 @@ class SlowSubscribers(World):
         self.n = n
 
     def start(self) -> None:
+        # Batches of 500 arrive 0.1 ms apart per task, faster at 10^5 so every task is in by
+        # 1 s, well before the shutdown at 1.5 s.
+        per_task = min(MS // 10, S // self.n)
         specs = []
         for i in range(self.n):
             tid = self.new_id()
             restart = tv.RestartPolicy.always(1.0)
             specs.append((tid, self.spec(tid, f"p{i}", restart=restart)))
             if len(specs) == 500:
-                self.add(len(self.ceiling) * MS // 10, specs)
+                self.add(len(self.ceiling) * per_task, specs)
                 specs = []
         if specs:
-            self.add(len(self.ceiling) * MS // 10, specs)
+            self.add(len(self.ceiling) * per_task, specs)
         self.driver.call_at(5 * MS, self._drain_fast)
         self.driver.call_at(100 * MS, self._drain_slow)
         self.shutdown(1500 * MS)
@@ -574,6 +577,7 @@ class SlowSubscribers(World):
         assert self.missed[self.SLOW] > 0
         assert self.kinds[EK.SUBSCRIBER_OVERFLOW] == sum(self.missed_reported)
         assert len(self.outcomes) == self.n
+        assert self.kinds[EK.TASK_ADDED] == self.n  # every task got in before the shutdown
 
 
 # -- the tests -----------------------------------------------------------------------------------
