@@ -48,5 +48,10 @@ bench: $(STAMP)
 proof: $(STAMP)
 	HYPOTHESIS_PROFILE=proof $(PY) -m pytest -q -p no:cacheprovider -m "slow or not slow" tests/stateful tests/simulation
 
+# Mutation testing of the core (docs/mutation.md): ~30 min on 2 cores, not part of make test.
+mutation: $(STAMP)
+	$(PY) -m pip install --quiet 'mutmut>=3.8'
+	$(PY) tools/mutation.py $(MUTATION_ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
