@@ -173,3 +173,23 @@ def test_seq_stays_consecutive_across_overflow_reports() -> None:
     d = Driver.make(subscribers=[SubscriberInfo("s", 1)], auto_ack=False)
     d.add_batch([TaskSpec.once(fn(n)) for n in "abc"])
     assert [e.seq for e in d.events] == list(range(len(d.events)))
+
+
+@pytest.mark.parametrize(
+    ("kind", "reported"),
+    [
+        (None, True),
+        (EK.TASK_FAILED, True),
+        (EK.SUBSCRIBER_PANICKED, False),
+        (EK.SUBSCRIBER_OVERFLOW, False),
+    ],
+)
+def test_a_panic_is_reported_unless_it_happened_on_a_diagnostic_event(
+    kind: EventKind | None, reported: bool
+) -> None:
+    # The core decides (rule 5): a subscriber failing on every event must not be fed its own
+    # SUBSCRIBER_PANICKED reports forever.
+    d = Driver.make(subscribers=[SubscriberInfo("s", 8)])
+    effects = d.feed(SubscriberPanicked(0, "RuntimeError: no", kind))
+    kinds = [e.event.kind for e in effects if isinstance(e, Publish)]
+    assert kinds == ([EK.SUBSCRIBER_PANICKED] if reported else [])

@@ -18,7 +18,14 @@ import anyio.lowlevel
 import pytest
 
 from taskvisor import ConfigError, Event, EventKind
-from taskvisor.fsm import BusState
+from taskvisor.fsm import (
+    BusState,
+    CoreConfig,
+    Publish,
+    SubscriberPanicked,
+    SupervisorState,
+    step,
+)
 from taskvisor.fsm._bus import consumed, offer
 from taskvisor.runtime._bus import EventBus
 
@@ -39,6 +46,7 @@ class Driver:
         self.consumed: Counter[int] = Counter()
         self.consumed_calls: list[tuple[int, int]] = []
         self.panics: list[tuple[int, str]] = []
+        self.panic_kinds: list[EventKind] = []
         self.off_loop_calls = 0
 
     def on_consumed(self, index: int, n: int) -> None:
@@ -47,10 +55,11 @@ class Driver:
         self.consumed[index] += n
         self.consumed_calls.append((index, n))
 
-    def on_panic(self, index: int, reason: str) -> None:
+    def on_panic(self, index: int, reason: str, kind: EventKind) -> None:
         if threading.get_ident() != self.loop_thread:
             self.off_loop_calls += 1
         self.panics.append((index, reason))
+        self.panic_kinds.append(kind)
 
     def bus(self, subscribers: list[Any]) -> EventBus:
         return EventBus(subscribers, on_consumed=self.on_consumed, on_panic=self.on_panic)
@@ -283,7 +292,7 @@ async def test_reports_keep_the_cores_queue_accounting_exact() -> None:
         nonlocal state
         state = consumed(state, index, n)  # raises if n exceeds what the core counts queued
 
-    bus = EventBus([Slow(), Quick()], on_consumed=on_consumed, on_panic=lambda i, r: None)
+    bus = EventBus([Slow(), Quick()], on_consumed=on_consumed, on_panic=lambda i, r, k: None)
     accepted: Counter[int] = Counter()
 
     async def body() -> None:
@@ -343,7 +352,7 @@ async def test_exception_in_on_event_is_reported_and_delivery_goes_on(cls: type[
     assert bus.stats()[1].delivered == 9
 
 
-async def test_panic_on_a_diagnostic_event_is_counted_but_not_reported() -> None:
+async def test_every_panic_reaches_the_core_with_its_kind_and_the_core_skips_diagnostics() -> None:
     driver = Driver()
 
     class AlwaysFails:
@@ -358,9 +367,18 @@ async def test_panic_on_a_diagnostic_event_is_counted_but_not_reported() -> None
         bus.publish(ev(2, EK.SUBSCRIBER_OVERFLOW), (0,))
 
     await serve(bus, body)
-    # Reporting these would feed the subscriber its own SUBSCRIBER_PANICKED forever.
-    assert driver.panics == [(0, "RuntimeError: no")]
+    # The bus reports every panic with the kind of the event; the core decides (rule 5).
+    assert driver.panics == [(0, "RuntimeError: no")] * 3
+    assert driver.panic_kinds == [EK.TASK_STARTING, EK.SUBSCRIBER_PANICKED, EK.SUBSCRIBER_OVERFLOW]
     assert bus.stats()[0].panicked == 3
+    # Reporting the last two would feed the subscriber its own SUBSCRIBER_PANICKED forever: the
+    # core publishes a report for the first panic only.
+    state = SupervisorState.initial(CoreConfig(subscribers=bus.infos))
+    reported = []
+    for (index, reason), kind in zip(driver.panics, driver.panic_kinds, strict=True):
+        state, effects = step(state, SubscriberPanicked(index, reason, kind), 0, random.Random(0))
+        reported += [e.event.kind for e in effects if isinstance(e, Publish)]
+    assert reported == [EK.SUBSCRIBER_PANICKED]
 
 
 class Escape(BaseException):
@@ -564,7 +582,7 @@ async def test_events_beyond_capacity_are_dropped_counted_and_reported() -> None
 
 def test_names_come_from_the_name_attribute_or_the_class_and_are_made_unique() -> None:
     subs = [Counting(), Counting(), Counting("x"), Counting("x"), Counting("Counting-2")]
-    bus = EventBus(subs, on_consumed=lambda i, n: None, on_panic=lambda i, r: None)
+    bus = EventBus(subs, on_consumed=lambda i, n: None, on_panic=lambda i, r, k: None)
     assert [i.name for i in bus.infos] == ["Counting", "Counting-3", "x", "x-2", "Counting-2"]
     assert len({s.name for s in bus.stats()}) == 5
 

@@ -240,3 +240,11 @@ async def test_a_supervisor_run_reads_as_a_log(caplog: pytest.LogCaptureFixture)
     ]
     assert lines[9][0] == "DEBUG"
     assert lines[9][1].startswith("task flaky attempt 3 stopped after ")
+
+
+def test_a_slot_transition_names_the_slot() -> None:
+    # For CONTROLLER_SLOT_TRANSITION the event's ``task`` is the slot's name (docs/spec/core.md).
+    event = Event(
+        7, 1.0, EventKind.CONTROLLER_SLOT_TRANSITION, task="tenant-a", reason="IDLE -> ADMITTING"
+    )
+    assert event_message(event) == "controller slot tenant-a: IDLE -> ADMITTING"

@@ -11,7 +11,7 @@ import enum
 
 import attrs
 
-from taskvisor.fsm._events import TaskId
+from taskvisor.fsm._events import EventKind, TaskId
 from taskvisor.fsm._slots import ControllerSpec
 from taskvisor.fsm._spec import TaskSpec
 
@@ -94,10 +94,14 @@ class EventsConsumed:
 
 @attrs.frozen
 class SubscriberPanicked:
-    """Subscriber ``subscriber``'s ``on_event`` raised; delivery goes on."""
+    """Subscriber ``subscriber``'s ``on_event`` raised on an event of kind ``event_kind``.
+
+    The core decides whether to report it: a panic on a diagnostic event is not (I5).
+    """
 
     subscriber: int
     reason: str
+    event_kind: EventKind | None = None
 
 
 @attrs.frozen

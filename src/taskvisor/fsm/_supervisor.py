@@ -272,8 +272,11 @@ def step(
     elif isinstance(inp, Submit):
         txn.submit(inp)
     elif isinstance(inp, SubscriberPanicked):
-        name = state.config.subscribers[inp.subscriber].name
-        txn.emit(EK.SUBSCRIBER_PANICKED, None, task=name, reason=inp.reason)
+        # A panic while handling a diagnostic event is not reported: a subscriber that fails on
+        # every event would otherwise be fed its own SUBSCRIBER_PANICKED forever (I5, rule 7).
+        if inp.event_kind not in DIAGNOSTIC_KINDS:
+            name = state.config.subscribers[inp.subscriber].name
+            txn.emit(EK.SUBSCRIBER_PANICKED, None, task=name, reason=inp.reason)
     else:  # pragma: no cover - mypy proves this unreachable
         assert_never(inp)
     return txn.commit()

@@ -17,11 +17,9 @@ Delivery:
 - An ``async def on_event`` runs on the loop, one event at a time, in ``seq`` order. So does a
   plain ``on_event`` that turns out to return an awaitable (detected at its first delivery).
 - After each batch (or each async delivery) ``on_consumed(index, n)`` runs on the loop thread.
-- An ``Exception`` from ``on_event`` becomes ``on_panic(index, "Type: message")`` and delivery
-  goes on; other ``BaseException``s propagate. A panic while handling a diagnostic event
-  (``fsm.DIAGNOSTIC_KINDS``) is counted but not reported, for the same reason the core never
-  reports the loss of a diagnostic: a subscriber that fails on every event would otherwise feed
-  itself an endless stream of ``SUBSCRIBER_PANICKED`` events.
+- An ``Exception`` from ``on_event`` becomes ``on_panic(index, "Type: message", event kind)``
+  and delivery goes on; other ``BaseException``s propagate. Whether a panic is published is the
+  core's decision (rule 5): it does not report a panic on a diagnostic event.
 """
 
 from __future__ import annotations
@@ -36,7 +34,7 @@ import anyio
 import attrs
 
 from taskvisor._errors import ConfigError
-from taskvisor.fsm import DIAGNOSTIC_KINDS, Event, EventKind, SubscriberInfo
+from taskvisor.fsm import Event, EventKind, SubscriberInfo
 
 __all__ = ["DEFAULT_QUEUE_CAPACITY", "DeliveryStats", "EventBus"]
 
@@ -179,7 +177,7 @@ class EventBus:
         on_consumed: called on the loop thread with ``(index, n)`` whenever ``n`` events left
             subscriber ``index``'s queue (delivered, or dropped by the bus), so the driver can
             feed ``fsm.EventsConsumed`` to the core.
-        on_panic: called on the loop thread with ``(index, reason)`` when ``on_event`` raised.
+        on_panic: called on the loop thread with ``(index, reason, kind)`` when ``on_event`` raised.
 
     Raises:
         ConfigError: a subscriber without a callable ``on_event``, a bad ``name`` or a
@@ -194,7 +192,7 @@ class EventBus:
         subscribers: Sequence[object],
         *,
         on_consumed: Callable[[int, int], None],
-        on_panic: Callable[[int, str], None],
+        on_panic: Callable[[int, str, EventKind], None],
     ) -> None:
         subs = list(subscribers)
         handlers: list[Callable[[Event], Any]] = []
@@ -354,12 +352,11 @@ class EventBus:
                 await result
         except Exception as exc:
             slot.panicked += 1
-            if event.kind not in DIAGNOSTIC_KINDS:
-                reason = _panic_reason(exc)
+            reason = _panic_reason(exc)
         finally:
             self._on_consumed(slot.index, 1)
         if reason is not None:
-            self._on_panic(slot.index, reason)
+            self._on_panic(slot.index, reason, event.kind)
 
     async def _deliver_batch(self, slot: _Slot) -> None:
         """Deliver everything queued in one thread hop (plain subscribers).
@@ -395,10 +392,10 @@ class EventBus:
                 await pending
             except Exception as exc:
                 slot.panicked += 1
-                if kind not in DIAGNOSTIC_KINDS:
-                    reasons.append(_panic_reason(exc))
-        for reason in reasons:
-            self._on_panic(slot.index, reason)
+                assert kind is not None
+                reasons.append((_panic_reason(exc), kind))
+        for reason, panic_kind in reasons:
+            self._on_panic(slot.index, reason, panic_kind)
 
 
 def _drain(batch: deque[Event]) -> int:
@@ -412,9 +409,9 @@ def _drain(batch: deque[Event]) -> int:
         n += 1
 
 
-# What a thread hop returns: the panic reasons to report, and the awaitable ``on_event``
-# returned (with the kind of the event it belongs to), if it did.
-_BatchOutcome = tuple[list[str], Awaitable[object] | None, EventKind | None]
+# What a thread hop returns: the panics (reason, kind of the event) to report, and the
+# awaitable ``on_event`` returned (with the kind of the event it belongs to), if it did.
+_BatchOutcome = tuple[list[tuple[str, EventKind]], Awaitable[object] | None, EventKind | None]
 
 
 def _deliver_in_thread(slot: _Slot, batch: deque[Event]) -> _BatchOutcome:
@@ -424,7 +421,7 @@ def _deliver_in_thread(slot: _Slot, batch: deque[Event]) -> _BatchOutcome:
     the batch stays in ``batch``.
     """
     on_event = slot.on_event
-    reasons: list[str] = []
+    reasons: list[tuple[str, EventKind]] = []
     while not slot.abandoned:
         try:
             event = batch.popleft()
@@ -435,8 +432,7 @@ def _deliver_in_thread(slot: _Slot, batch: deque[Event]) -> _BatchOutcome:
             result = on_event(event)
         except Exception as exc:
             slot.panicked += 1
-            if event.kind not in DIAGNOSTIC_KINDS:
-                reasons.append(_panic_reason(exc))
+            reasons.append((_panic_reason(exc), event.kind))
             continue
         if result is not None and inspect.isawaitable(result):
             return reasons, result, event.kind

@@ -32,6 +32,7 @@ from taskvisor.fsm import (
     AddReply,
     ControllerConfig,
     Effect,
+    EventKind,
     EventsConsumed,
     Finished,
     ForceCancel,
@@ -322,8 +323,8 @@ class Driver:
             self._unconsumed[index] += count
             self._any_unconsumed = True
 
-    def _on_panic(self, index: int, reason: str) -> None:
-        self.feed(SubscriberPanicked(index, reason))
+    def _on_panic(self, index: int, reason: str, kind: EventKind) -> None:
+        self.feed(SubscriberPanicked(index, reason, kind))
 
     # -- commands --------------------------------------------------------------------------------
 

@@ -132,7 +132,8 @@ def event_message(event: Event) -> str:
     if kind is EK.CONTROLLER_SUBMITTED:
         return f"controller accepted task {event.task}{_because(event)}"
     if kind is EK.CONTROLLER_SLOT_TRANSITION:
-        return f"controller slot of task {event.task}{_because(event) or ': changed'}"
+        # For slot transitions ``task`` is the slot's name (docs/spec/core.md).
+        return f"controller slot {event.task}{_because(event) or ': changed'}"
     # RUNTIME_FAILURE, and any kind added later: the kind and whatever fields it has.
     return f"{kind.name.lower().replace('_', ' ')}{_because(event)}"
 

@@ -114,6 +114,7 @@ class _Scratch:
         self.expect_submit: RejectionKind | None = None
         self.expect_aborted: set[TaskId] = set()
         self.overflows: list[int] = []  # subscribers owed a SUBSCRIBER_OVERFLOW event
+        self.panic_reports = 0  # SUBSCRIBER_PANICKED events in this step
         self.done_event: EventKind | None = None
         self.shutdown_done = False
 
@@ -433,6 +434,7 @@ class CheckedCore:
         elif kind in (EK.ALL_STOPPED_WITHIN_GRACE, EK.GRACE_EXCEEDED):
             s.done_event = kind
         elif kind is EK.SUBSCRIBER_PANICKED:
+            s.panic_reports += 1
             if not isinstance(inp, SubscriberPanicked) or ev.task != (
                 self.config.subscribers[inp.subscriber].name
             ):
@@ -715,6 +717,13 @@ class CheckedCore:
     ) -> None:
         if s.overflows:
             _fail("I5", f"drops for subscribers {s.overflows} were not reported")
+        if isinstance(inp, SubscriberPanicked):
+            # Reported once, unless it happened while handling a diagnostic event (rule 7).
+            due = 0 if inp.event_kind in DIAGNOSTIC_KINDS else 1
+            if s.panic_reports != due:
+                _fail(
+                    "I5", f"{s.panic_reports} SUBSCRIBER_PANICKED for a panic on {inp.event_kind}"
+                )
         if list(after.bus.depths) != self.depths or list(after.bus.dropped) != self.dropped:
             _fail("I5", f"bus {after.bus} disagrees with deliveries {self.depths}/{self.dropped}")
         if set(after.bus.overflowing) != self.overflowing:

@@ -35,6 +35,7 @@ from taskvisor.fsm import (
     ControllerSpec,
     CoreConfig,
     EndKind,
+    EventKind,
     EventsConsumed,
     Remove,
     Shutdown,
@@ -52,6 +53,14 @@ __all__ = ["SupervisorMachine"]
 
 #: Slot names the machine submits to (a slot also defaults to its task's name).
 SLOTS = ("s0", "s1", "s2")
+#: What a subscriber may be handling when it panics: unknown, a task event, or a diagnostic
+#: (the core reports the first two and not the last).
+_PANIC_KINDS = (
+    None,
+    EventKind.TASK_STARTING,
+    EventKind.SUBSCRIBER_PANICKED,
+    EventKind.SUBSCRIBER_OVERFLOW,
+)
 
 
 T = TypeVar("T")
@@ -276,7 +285,8 @@ class SupervisorMachine(RuleBasedStateMachine):
         """A subscriber's ``on_event`` raised."""
         core = self.core
         index = data.draw(st.integers(0, len(core.depths) - 1), label="subscriber")
-        core.feed(SubscriberPanicked(index, "on_event raised"))
+        kind = data.draw(st.sampled_from(_PANIC_KINDS), label="while handling")
+        core.feed(SubscriberPanicked(index, "on_event raised", kind))
 
     # -- shutdown ------------------------------------------------------------------------------
 
