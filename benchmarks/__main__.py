@@ -2,7 +2,7 @@
 
 Runs ``bench_attempts``, ``bench_scale``, ``bench_fanout`` and ``bench_dynamic`` (each returns a
 ``Section`` of figures, every one a ratio against a baseline measured in the same run), then
-the scripts written alongside them (``bench_pmap``, ``bench_bus``, ``bench_sim``), whose printed
+the scripts written alongside them (``bench_bus``, ``bench_sim``), whose printed
 tables are folded into the report as they are. Writes ``results/latest.md`` (the Markdown
 tables) and ``results/latest.json`` (every figure, the machine, how long each part took) and
 prints the Markdown. Progress goes to stderr.
@@ -28,10 +28,10 @@ from benchmarks._common import RESULTS, Section, log, machine, markdown
 #: Our benchmarks, in order: each module's ``measure()`` returns a Section.
 SECTIONS = ("attempts", "scale", "fanout", "dynamic")
 #: Scripts written by others: their ``main()`` prints; the text is folded into the report.
-SCRIPTS = ("pmap", "bus", "sim")
+SCRIPTS = ("bus", "sim")
 #: Module constants set before a script runs, to keep ``make bench`` within its budget
 #: (still best of 3).
-OVERRIDES: dict[str, dict[str, Any]] = {"pmap": {"REPEATS": 3}}
+OVERRIDES: dict[str, dict[str, Any]] = {}
 
 
 def _run_section(name: str) -> Section:

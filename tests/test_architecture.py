@@ -23,6 +23,7 @@ ALLOWED = {
     "datetime",
     "enum",
     "fractions",
+    "heapq",
     "functools",
     "itertools",
     "math",

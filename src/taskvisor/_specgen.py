@@ -95,7 +95,8 @@ def render_messages() -> str:
     for title, union in (("Inputs", fsm.Input), ("Effects", fsm.Effect)):
         lines.append(f"\n## {title}\n\n| name | fields | meaning |\n|---|---|---|\n")
         for cls in _union_members(union):
-            fields = ", ".join(f"`{a.name}`" for a in attrs.fields(cls)) or "—"
+            names = cls._fields if hasattr(cls, "_fields") else [a.name for a in attrs.fields(cls)]
+            fields = ", ".join(f"`{name}`" for name in names) or "—"
             doc = (cls.__doc__ or "").strip().splitlines()[0]
             lines.append(f"| `{cls.__name__}` | {fields} | {doc} |\n")
     lines.append("\n## Event kinds\n\n")
@@ -108,7 +109,6 @@ class _Script:
 
     def __init__(self, grace: float = 60.0, force_wait: float = 1.0) -> None:
         cfg = fsm.CoreConfig(grace, force_wait=force_wait)
-        self.state = fsm.SupervisorState.initial(cfg)
         self.now = 0
         self.events: list[fsm.Event] = []
         self.ticket = 0
@@ -117,10 +117,12 @@ class _Script:
             def random(self) -> float:
                 return 0.5
 
-        self.rng = _Zero()
+        # The one stepping loop (architecture rule 8), checked: every generated sequence is
+        # also a run of I1-I8.
+        self.core = fsm.Stepper(cfg, _Zero(), checker=fsm.InvariantChecker())
 
     def feed(self, inp: fsm.Input) -> list[fsm.Effect]:
-        self.state, effects = fsm.step(self.state, inp, self.now, self.rng)
+        effects = self.core.feed(inp, self.now)
         self.events.extend(e.event for e in effects if isinstance(e, fsm.Publish))
         return effects
 
@@ -133,7 +135,7 @@ class _Script:
         self.feed(fsm.AttemptEnded(TaskId(tid), attempt, end, reason))
 
     def advance(self) -> None:
-        deadline = fsm.next_deadline(self.state)
+        deadline = self.core.next_deadline()
         assert deadline is not None
         self.now = max(self.now, deadline)
         self.feed(fsm.TICK)
@@ -248,7 +250,7 @@ def _shutdown() -> str:
     s = _Script(grace=2.0)
     s.add(fsm.TaskSpec.restartable(_fn("a")), tid=1)
     s.add(fsm.TaskSpec.restartable(_fn("b")), tid=2)
-    s.feed(fsm.Shutdown(9))
+    s.feed(fsm.Shutdown())
     s.end(EndKind.CANCELED, 1, tid=1)
     s.advance()  # b ignored the request: forced after grace
     s.end(EndKind.INTERRUPTED, 1, tid=2)

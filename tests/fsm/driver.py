@@ -61,9 +61,21 @@ def s(seconds: float) -> int:
 def check_timer_heap(state: SupervisorState) -> None:
     """Stale timer entries stay bounded (rule 7): the heap is compacted past 2n + slack."""
     assert len(state.timers) <= 2 * len(state.tasks) + TIMER_SLACK, len(state.timers)
-    top = state.timers.peek()
-    if top is not None:  # the top is always live, so next_deadline is exact
-        assert state.tasks[top[2]].timer == top[1]
+    if state.timers:  # the top is always live, so next_deadline is exact
+        _, token, tid = state.timers[0]
+        assert state.tasks[tid].timer == token
+
+
+class _HeapChecker:
+    """A step checker: the timer heap stays bounded with a live top after every step."""
+
+    def before(self, state: SupervisorState) -> None:
+        return None
+
+    def after(
+        self, prior: object, state: SupervisorState, inp: Input, effects: object, now: int
+    ) -> None:
+        check_timer_heap(state)
 
 
 class Fed(NamedTuple):
@@ -96,9 +108,11 @@ class Driver:
     ) -> None:
         if config is None:
             config = CoreConfig(grace=1.0, force_wait=0.5, subscribers=[SubscriberInfo("rec")])
-        self.state = SupervisorState.initial(config)
         self.rng: RandomSource = random.Random(seed) if rng is None else rng
-        self.now = 0
+        # The one stepping loop (architecture rule 8), checked after every step.
+        self.core = fsm.Stepper(
+            config, self.rng, checker=fsm.CheckerChain(fsm.InvariantChecker(), _HeapChecker())
+        )
         self.auto_ack = auto_ack
         self.events: list[Event] = []
         self.effects: list[Effect] = []
@@ -136,11 +150,7 @@ class Driver:
         if now is not None:
             assert now >= self.now, "virtual time never goes backwards"
             self.now = now
-        before = self.state
-        after, effects = fsm.step(before, inp, self.now, self.rng)
-        fsm.check_step(before, after, effects, self.now)
-        check_timer_heap(after)
-        self.state = after
+        effects = self.core.feed(inp, self.now)
         self.effects.extend(effects)
         self.log.append((self.now, inp, tuple(effects)))
         delivered: dict[int, int] = {}
@@ -156,13 +166,22 @@ class Driver:
 
     def feed_quietly(self, inp: Input) -> None:
         """Step once (checked and logged) without acknowledging deliveries."""
-        before = self.state
-        after, effects = fsm.step(before, inp, self.now, self.rng)
-        fsm.check_step(before, after, effects, self.now)
-        check_timer_heap(after)
+        effects = self.core.feed(inp, self.now)
         assert not effects
-        self.state = after
         self.log.append((self.now, inp, ()))
+
+    @property
+    def state(self) -> SupervisorState:
+        """The core's state (owned by the stepper; snapshot it to keep a copy)."""
+        return self.core.state
+
+    @property
+    def now(self) -> int:
+        return self.core.now
+
+    @now.setter
+    def now(self, value: int) -> None:
+        self.core.now = value
 
     # -- commands ---------------------------------------------------------------------------------
 
@@ -218,7 +237,7 @@ class Driver:
         return replies[0].claimed
 
     def shutdown(self) -> list[Effect]:
-        return self.feed(Shutdown(self.ticket()))
+        return self.feed(Shutdown())
 
     # -- time -------------------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from taskvisor.fsm import (
     Publish,
     SubscriberInfo,
     SubscriberPanicked,
+    SubscriberRecovered,
 )
 from taskvisor.fsm._bus import consumed, offer
 
@@ -37,8 +38,8 @@ def test_offer_accepts_where_there_is_room_and_counts_drops() -> None:
     assert (accepted, full) == ((2,), (1,))
     assert bus == BusState((1, 2, 3), (2, 1, 0), (1, 2, 3), frozenset({0, 1}))
     bus = consumed(bus, 1, 2)
-    assert bus.depths == (1, 0, 3)
-    assert bus.high_water == (1, 2, 3)  # the high-water mark stays
+    assert tuple(bus.depths) == (1, 0, 3)
+    assert tuple(bus.high_water) == (1, 2, 3)  # the high-water mark stays
     assert bus.overflowing == frozenset({0})  # taking events ends subscriber 1's episode
     bus = consumed(bus, 0, 0)
     assert bus.overflowing == frozenset({0})  # taking nothing does not
@@ -52,7 +53,7 @@ def test_a_diagnostic_drop_is_counted_and_starts_no_episode() -> None:
     bus, _, _ = offer(BusState.empty(1), (1,))
     bus, accepted, report = offer(bus, (1,), diagnostic=True)
     assert (accepted, report) == ((), ())
-    assert bus.dropped == (1,)
+    assert tuple(bus.dropped) == (1,)
     assert bus.overflowing == frozenset()
     bus, accepted, report = offer(bus, (1,))
     assert report == (0,)
@@ -129,9 +130,9 @@ def test_a_full_queue_drops_for_that_subscriber_alone_and_reports_an_overflow() 
         "dropping until it catches up (1 dropped so far)"
     )
     # The overflow event itself found the slow queue full: counted, but not reported again.
-    assert d.state.bus.dropped == (0, 2)
-    assert d.state.bus.depths == (4, 2)
-    assert d.state.bus.high_water == (4, 2)
+    assert tuple(d.state.bus.dropped) == (0, 2)
+    assert tuple(d.state.bus.depths) == (4, 2)
+    assert tuple(d.state.bus.high_water) == (4, 2)
     # Reliable results do not depend on events (rule 6): the task still ran and finished.
     d.end(tid, EndKind.RETURNED)
     assert d.outcome(tid).attempts == 1
@@ -140,11 +141,12 @@ def test_a_full_queue_drops_for_that_subscriber_alone_and_reports_an_overflow() 
 def test_a_dropped_diagnostic_event_is_not_reported() -> None:
     d = Driver.make(subscribers=[SubscriberInfo("only", 1)], auto_ack=False)
     d.feed(SubscriberPanicked(0, "boom"))  # fills the queue
+    d.feed(SubscriberRecovered(0))  # a new panic episode may be reported again
     effects = d.feed(SubscriberPanicked(0, "boom again"))  # dropped: no overflow for it
     assert [(e.event.kind, e.recipients) for e in effects if isinstance(e, Publish)] == [
         (EK.SUBSCRIBER_PANICKED, ())
     ]
-    assert d.state.bus.dropped == (1,)
+    assert tuple(d.state.bus.dropped) == (1,)
 
 
 def test_every_full_subscriber_gets_its_own_overflow_report() -> None:
@@ -155,18 +157,18 @@ def test_every_full_subscriber_gets_its_own_overflow_report() -> None:
     # ADDED found a and b full: one report each, in subscriber order; STARTING, dropped in the
     # same episode, is counted but not reported again.
     assert [e.task for e in overflows] == ["a", "b"]
-    assert d.state.bus.dropped[:2] == (4, 4)  # ADDED, 2 overflow reports, STARTING
+    assert tuple(d.state.bus.dropped)[:2] == (4, 4)  # ADDED, 2 overflow reports, STARTING
 
 
 def test_acknowledged_events_make_room_again() -> None:
     d = Driver.make(subscribers=[SubscriberInfo("s", 3)], auto_ack=False)
     tid = d.add(TaskSpec.once(fn("x")))
-    assert d.state.bus.depths == (3,)
+    assert tuple(d.state.bus.depths) == (3,)
     d.feed(EventsConsumed(0, 3))
     effects = d.end(tid, EndKind.RETURNED)  # STOPPED, EXHAUSTED, REMOVED all fit
     assert all(e.recipients == (0,) for e in effects if isinstance(e, Publish))
-    assert d.state.bus.dropped == (0,)
-    assert d.state.bus.high_water == (3,)
+    assert tuple(d.state.bus.dropped) == (0,)
+    assert tuple(d.state.bus.high_water) == (3,)
 
 
 def test_seq_stays_consecutive_across_overflow_reports() -> None:
@@ -193,3 +195,23 @@ def test_a_panic_is_reported_unless_it_happened_on_a_diagnostic_event(
     effects = d.feed(SubscriberPanicked(0, "RuntimeError: no", kind))
     kinds = [e.event.kind for e in effects if isinstance(e, Publish)]
     assert kinds == ([EK.SUBSCRIBER_PANICKED] if reported else [])
+
+
+def test_a_panic_is_reported_once_per_episode() -> None:
+    # api.md section 9: one SUBSCRIBER_PANICKED when a subscriber starts raising; the next
+    # only after it handled an event without raising (SubscriberRecovered).
+    d = Driver.make(subscribers=[SubscriberInfo("s", 8)])
+
+    def reports(inp: SubscriberPanicked | SubscriberRecovered) -> int:
+        effects = d.feed(inp)
+        return sum(
+            1 for e in effects if isinstance(e, Publish) and e.event.kind is EK.SUBSCRIBER_PANICKED
+        )
+
+    assert reports(SubscriberPanicked(0, "RuntimeError: 1", EK.TASK_ADDED)) == 1
+    assert reports(SubscriberPanicked(0, "RuntimeError: 2", EK.TASK_ADDED)) == 0
+    assert reports(SubscriberPanicked(0, "RuntimeError: 3", EK.TASK_ADDED)) == 0
+    assert d.state.bus.panicking == {0}
+    assert reports(SubscriberRecovered(0)) == 0
+    assert d.state.bus.panicking == set()
+    assert reports(SubscriberPanicked(0, "RuntimeError: 4", EK.TASK_ADDED)) == 1

@@ -130,10 +130,20 @@ def busy() -> Driver:
     return d
 
 
+def mutated(state: SupervisorState, **changes: object) -> SupervisorState:
+    """A clone of ``state`` with some fields replaced (the original is left alone)."""
+    new = state.clone()
+    for field, value in changes.items():
+        setattr(new, field, value)
+    return new
+
+
 def with_task(state: SupervisorState, name: str, **changes: object) -> SupervisorState:
-    tid = state.names[name]
-    t = attrs.evolve(state.tasks[tid], **changes)
-    return attrs.evolve(state, tasks=state.tasks.set(tid, t))
+    new = state.clone()
+    t = new.tasks[new.names[name]]
+    for field, value in changes.items():
+        setattr(t, field, value)
+    return new
 
 
 def test_the_busy_state_is_valid_and_has_every_phase() -> None:
@@ -150,41 +160,39 @@ def test_the_busy_state_is_valid_and_has_every_phase() -> None:
 CORRUPTIONS: dict[str, tuple[str, Callable[[SupervisorState], SupervisorState]]] = {
     "a name with no task": (
         "I2",
-        lambda s_: attrs.evolve(s_, names=s_.names.set("ghost", TaskId(99))),
+        lambda s_: mutated(s_, names={**s_.names, "ghost": TaskId(99)}),
     ),
     "names swapped": (
         "I2",
-        lambda s_: attrs.evolve(
+        lambda s_: mutated(
             s_,
-            names=s_.names.set("backoff", s_.names["queued"]).set("queued", s_.names["backoff"]),
+            names={**s_.names, "backoff": s_.names["queued"], "queued": s_.names["backoff"]},
         ),
     ),
-    "permit count off": ("I3", lambda s_: attrs.evolve(s_, running=s_.running - 1)),
+    "permit count off": ("I3", lambda s_: mutated(s_, running=s_.running - 1)),
     "beyond max_concurrent": (
         "I3",
-        lambda s_: attrs.evolve(
+        lambda s_: mutated(
             s_,
             config=CoreConfig(5.0, max_concurrent=1, subscribers=s_.config.subscribers),
         ),
     ),
     "a waiter not queued": ("I3", lambda s_: with_task(s_, "queued", wait_token=12345)),
-    "an admitted task lost": ("I1", lambda s_: attrs.evolve(s_, accepted=s_.accepted + 1)),
+    "an admitted task lost": ("I1", lambda s_: mutated(s_, accepted=s_.accepted + 1)),
     "backoff without deadline": ("I4", lambda s_: with_task(s_, "backoff", deadline=None)),
     "stopping without deadline": ("I4", lambda s_: with_task(s_, "stopping", deadline=None)),
     "queue beyond capacity": (
         "I5",
-        lambda s_: attrs.evolve(s_, bus=BusState((51,), (0,), (51,))),
+        lambda s_: mutated(s_, bus=BusState((51,), (0,), (51,))),
     ),
-    "negative queue depth": ("I5", lambda s_: attrs.evolve(s_, bus=BusState((-1,), (0,), (0,)))),
+    "negative queue depth": ("I5", lambda s_: mutated(s_, bus=BusState((-1,), (0,), (0,)))),
     "shutdown done with tasks left": (
         "I7",
-        lambda s_: attrs.evolve(s_, shutdown=ShutdownState(0, done=True)),
+        lambda s_: mutated(s_, shutdown=ShutdownState(0, done=True)),
     ),
     "grace beyond the shutdown bound": (
         "I7",
-        lambda s_: attrs.evolve(
-            with_task(s_, "stopping", deadline=s(100.0)), shutdown=ShutdownState(0)
-        ),
+        lambda s_: mutated(with_task(s_, "stopping", deadline=s(100.0)), shutdown=ShutdownState(0)),
     ),
 }
 
@@ -211,15 +219,13 @@ def with_slots() -> Driver:
 
 
 def with_slot(state: SupervisorState, **changes: object) -> SupervisorState:
-    return attrs.evolve(
-        state, slots=state.slots.set("s", attrs.evolve(state.slots["s"], **changes))
-    )
+    return mutated(state, slots={**state.slots, "s": attrs.evolve(state.slots["s"], **changes)})
 
 
 SLOT_CORRUPTIONS: dict[str, tuple[str, Callable[[SupervisorState], SupervisorState]]] = {
     "slot stored under another name": (
         "I6",
-        lambda s_: attrs.evolve(s_, slots=s_.slots.set("t", s_.slots["s"])),
+        lambda s_: mutated(s_, slots={**s_.slots, "t": s_.slots["s"]}),
     ),
     "slot queue beyond max_slot_queue": (
         "I5",
@@ -241,7 +247,7 @@ SLOT_CORRUPTIONS: dict[str, tuple[str, Callable[[SupervisorState], SupervisorSta
     ),
     "slot bookkeeping disagrees": (
         "I6",
-        lambda s_: attrs.evolve(s_, slot_of=s_.slot_of.delete(TaskId(2))),
+        lambda s_: mutated(s_, slot_of={k: v for k, v in s_.slot_of.items() if k != TaskId(2)}),
     ),
 }
 
@@ -265,8 +271,8 @@ def test_check_step_catches_a_start_before_the_backoff_deadline() -> None:
     assert deadline is not None
     start = StartAttempt(tid, "backoff", 2, d.state.tasks[tid].spec)
     with pytest.raises(InvariantViolation, match=r"^I4: "):
-        check_step(d.state, d.state, [start], deadline - 1)
-    check_step(d.state, d.state, [start], deadline)  # on time: fine
+        check_step(d.state.snapshot(), d.state, [start], deadline - 1)
+    check_step(d.state.snapshot(), d.state, [start], deadline)  # on time: fine
 
 
 def test_check_step_catches_a_second_attempt_of_a_running_task() -> None:
@@ -274,29 +280,27 @@ def test_check_step_catches_a_second_attempt_of_a_running_task() -> None:
     tid = d.state.names["waiting"]
     start = StartAttempt(tid, "waiting", 2, d.state.tasks[tid].spec)
     with pytest.raises(InvariantViolation, match=r"^I3: "):
-        check_step(d.state, d.state, [start], d.now)
+        check_step(d.state.snapshot(), d.state, [start], d.now)
 
 
 def test_check_step_catches_events_out_of_sequence() -> None:
     d = busy()
-    before = d.state
-    tid = before.names["backoff"]
-    after, effects = step(before, Remove(99, tid), d.now, d.rng)
+    before = d.state.snapshot()
+    tid = d.state.names["backoff"]
+    after, effects = step(d.state, Remove(99, tid), d.now, d.rng)
     check_step(before, after, effects, d.now)
     publishes = [i for i, e in enumerate(effects) if isinstance(e, Publish)]
     assert len(publishes) >= 2
     gap = list(effects)
     first = gap[publishes[0]]
     assert isinstance(first, Publish)
-    gap[publishes[0]] = attrs.evolve(
-        first, event=attrs.evolve(first.event, seq=first.event.seq - 1)
-    )
+    gap[publishes[0]] = first._replace(event=first.event._replace(seq=first.event.seq - 1))
     with pytest.raises(InvariantViolation, match=r"^I8: "):
         check_step(before, after, gap, d.now)
     with pytest.raises(InvariantViolation, match=r"^I8: "):
-        check_step(before, attrs.evolve(after, seq=after.seq + 1), effects, d.now)
+        check_step(before, mutated(after, seq=after.seq + 1), effects, d.now)
     with pytest.raises(InvariantViolation, match=r"^I1: "):  # and it checks the state after
-        check_step(before, attrs.evolve(after, accepted=0), effects, d.now)
+        check_step(before, mutated(after, accepted=0), effects, d.now)
 
 
 # -- check_trace ----------------------------------------------------------------------------------
@@ -313,7 +317,7 @@ def trace() -> tuple[list[Event], dict[TaskId, float]]:
 
 
 def renumber(events: list[Event]) -> list[Event]:
-    return [attrs.evolve(e, seq=i) for i, e in enumerate(events)]
+    return [e._replace(seq=i) for i, e in enumerate(events)]
 
 
 def index_of(events: list[Event], kind: EventKind) -> int:
@@ -340,21 +344,15 @@ TRACE_CORRUPTIONS: dict[str, tuple[str, Callable[[list[Event]], list[Event]]]] =
     ),
     "a delay beyond the ceiling": (
         "I4",
-        lambda ev: [
-            attrs.evolve(e, delay=1.5) if e.kind is EK.BACKOFF_SCHEDULED else e for e in ev
-        ],
+        lambda ev: [e._replace(delay=1.5) if e.kind is EK.BACKOFF_SCHEDULED else e for e in ev],
     ),
     "a negative delay": (
         "I4",
-        lambda ev: [
-            attrs.evolve(e, delay=-0.5) if e.kind is EK.BACKOFF_SCHEDULED else e for e in ev
-        ],
+        lambda ev: [e._replace(delay=-0.5) if e.kind is EK.BACKOFF_SCHEDULED else e for e in ev],
     ),
     "a missing delay": (
         "I4",
-        lambda ev: [
-            attrs.evolve(e, delay=None) if e.kind is EK.BACKOFF_SCHEDULED else e for e in ev
-        ],
+        lambda ev: [e._replace(delay=None) if e.kind is EK.BACKOFF_SCHEDULED else e for e in ev],
     ),
 }
 
@@ -369,5 +367,5 @@ def test_check_trace_catches_a_corrupted_trace(name: str) -> None:
 
 def test_check_trace_checks_delays_only_when_given_ceilings() -> None:
     events, _ = trace()
-    wild = [attrs.evolve(e, delay=99.0) if e.kind is EK.BACKOFF_SCHEDULED else e for e in events]
+    wild = [e._replace(delay=99.0) if e.kind is EK.BACKOFF_SCHEDULED else e for e in events]
     check_trace(wild)

@@ -414,7 +414,7 @@ def test_shutdown_rejects_every_queued_submission_and_starts_none() -> None:
     owner, _ = submit(c, "w0")
     queued = [submit(c, f"w{i}")[0] for i in (1, 2, 3)]
     other, _ = submit(c, "x0", slot="t")
-    effects = c.feed(Shutdown(c.ticket()))
+    effects = c.feed(Shutdown())
     for tid in queued:
         assert_rejected(c, tid, RejectionKind.CONTROLLER_SHUTTING_DOWN)
     assert started(effects) == []
@@ -432,7 +432,7 @@ def test_shutdown_rejects_every_queued_submission_and_starts_none() -> None:
 
 def test_submit_after_shutdown_is_rejected_controller_shutting_down() -> None:
     c = core()
-    c.feed(Shutdown(c.ticket()))
+    c.feed(Shutdown())
     tid, effects = submit(c, "late")
     assert reply(effects).rejection is RejectionKind.CONTROLLER_SHUTTING_DOWN
     assert_rejected(c, tid, RejectionKind.CONTROLLER_SHUTTING_DOWN)

@@ -3,10 +3,11 @@ stale reports, and what happens after shutdown."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from taskvisor import BackoffPolicy, TaskSpec
+from taskvisor import BackoffPolicy, TaskSpec, fsm
 from taskvisor.fsm import (
     AddReply,
     AddTasks,
@@ -346,3 +347,43 @@ def test_task_ids_are_opaque_ordered_and_hashable() -> None:
     assert len({TaskId(1), TaskId(1)}) == 1
     assert str(TaskId(7)) == "#7"
     assert repr(TaskId(7)) == "TaskId(7)"
+
+
+# -- owned state (architecture rule 3) ------------------------------------------------------------
+
+
+def test_a_refused_input_leaves_the_state_untouched() -> None:
+    # A driver bug (more events consumed than were queued) is refused before anything is
+    # written, so the stateful machines can expect the error and go on.
+    d = Driver.make(auto_ack=False)
+    d.add(TaskSpec.restartable(fn("x")))
+    before = d.state.snapshot()
+    with pytest.raises(ValueError, match="consumed 99"):
+        fsm.step(d.state, fsm.EventsConsumed(0, 99), d.now, d.rng)
+    assert d.state.snapshot() == before
+    spec = fsm.ControllerSpec(TaskSpec.once(fn("y")))
+    with pytest.raises(ValueError, match="controller"):
+        fsm.step(d.state, fsm.Submit(1, TaskId(77), spec), d.now, d.rng)
+    assert d.state.snapshot() == before
+
+
+def test_step_mutates_the_state_it_is_given_and_returns_it() -> None:
+    d = Driver.make()
+    state = d.state
+    same, effects = fsm.step(
+        state, fsm.AddTasks(1, ((TaskId(5), TaskSpec.once(fn("y"))),)), 0, d.rng
+    )
+    assert same is state
+    assert TaskId(5) in state.tasks
+    assert any(isinstance(e, fsm.StartAttempt) for e in effects)
+
+
+def test_a_clone_steps_independently_and_snapshots_compare_by_value() -> None:
+    d = Driver.make()
+    tid = d.add(TaskSpec.restartable(fn("x")))
+    twin = d.state.clone()
+    assert twin.snapshot() == d.state.snapshot()
+    fsm.step(twin, fsm.AttemptEnded(tid, 1, EndKind.FAILED, "boom"), d.now, d.rng)
+    assert twin.tasks[tid].phase is not d.state.tasks[tid].phase
+    assert twin.snapshot() != d.state.snapshot()
+    assert hash(d.state.snapshot()) == hash(d.state.snapshot())

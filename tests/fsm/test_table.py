@@ -10,7 +10,6 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 
-import attrs
 import pytest
 
 from taskvisor import BackoffPolicy, TaskSpec
@@ -194,10 +193,12 @@ def test_the_machine_refuses_a_move_the_table_does_not_allow() -> None:
     # Corrupt a state so that a removal would move a task out of NEW, which only admission may.
     d = Driver.make()
     tid = d.add(TaskSpec.restartable(fn("x")))
-    t = d.state.tasks[tid]
-    broken = attrs.evolve(d.state, tasks=d.state.tasks.set(tid, attrs.evolve(t, phase=P.NEW)))
+    broken = d.state.clone()
+    broken.tasks[tid].phase = P.NEW
     with pytest.raises(IllegalTransition, match="NEW --CANCEL--> STOPPING"):
         _supervisor.step(broken, Remove(1, tid), d.now, d.rng)
-    # The machine is a function: the state it was given is untouched (h11's rule).
+    # The move is checked before it is written: the task stays where it was (h11's rule), and
+    # the clone shares nothing with the state it was taken from.
     assert broken.tasks[tid].phase is P.NEW
+    assert d.state.tasks[tid].phase is P.RUNNING
     check_state(d.state)

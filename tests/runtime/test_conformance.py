@@ -395,8 +395,9 @@ def through_the_core(sc: Scenario) -> list[Row]:
         subscribers=[fsm.SubscriberInfo(Recorder.name, Recorder.queue_capacity)],
         controller=sc.controller,
     )
-    state = fsm.SupervisorState.initial(config)
     rng = random.Random(sc.seed)
+    core = fsm.Stepper(config, rng, checker=fsm.InvariantChecker())  # the one stepping loop
+    state = core.state
     events: list[tv.Event] = []
     world: list[tuple[int, int, object]] = []  # (time, seq, Cmd or AttemptEnded)
     seq = 0
@@ -442,16 +443,14 @@ def through_the_core(sc: Scenario) -> list[Row]:
                     ids[item.name] = TaskId(len(ids) + 1)
                     inp = fsm.Submit(ticket, ids[item.name], item.cspec)
                 else:
-                    inp = fsm.Shutdown(ticket)
+                    inp = fsm.Shutdown()
         elif deadline is not None:
             assert not world or world[0][0] != deadline, "a script input ties with a deadline"
             now = max(now, deadline)
             inp = fsm.TICK
         else:
             break
-        before = state
-        state, effects = fsm.step(state, inp, now, rng)
-        fsm.check_step(before, state, effects, now)
+        effects = core.feed(inp, now)
         for eff in effects:
             if isinstance(eff, fsm.Publish):
                 events.append(eff.event)

@@ -11,8 +11,8 @@ from runtime_support import EK, Recorder
 
 import taskvisor as tv
 from taskvisor import fsm
+from taskvisor.fsm import _stepper as fsm_stepper
 from taskvisor.runtime import LoopClock
-from taskvisor.runtime import _driver as driver_module
 
 pytestmark = pytest.mark.anyio
 
@@ -138,14 +138,14 @@ async def test_the_cores_time_never_goes_backwards_even_if_the_clock_does() -> N
 async def test_a_bug_in_the_core_stops_everything_and_surfaces(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    real_step = driver_module.step
+    real_step = fsm_stepper.step
 
     def broken_step(state: fsm.SupervisorState, inp: fsm.Input, now: int, rng: object):  # type: ignore[no-untyped-def]
         if isinstance(inp, fsm.Remove):
             raise RuntimeError("injected core bug")
         return real_step(state, inp, now, rng)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(driver_module, "step", broken_step)
+    monkeypatch.setattr(fsm_stepper, "step", broken_step)
     started = anyio.Event()
     interrupted = anyio.Event()
 

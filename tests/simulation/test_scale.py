@@ -143,7 +143,7 @@ class World:
     def shutdown(self, at: int) -> None:
         def go(d: CoreDriver) -> None:
             self.shutdown_at = d.now
-            d.at(d.now, Shutdown(self.ticket()))
+            d.at(d.now, Shutdown())
 
         self.driver.call_at(at, go)
 

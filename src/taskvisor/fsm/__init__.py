@@ -52,10 +52,10 @@ from taskvisor.fsm._inputs import (
     Shutdown,
     Submit,
     SubscriberPanicked,
+    SubscriberRecovered,
     Tick,
 )
 from taskvisor.fsm._invariants import InvariantViolation, check_state, check_step, check_trace
-from taskvisor.fsm._pmap import PMap
 from taskvisor.fsm._policy import BackoffPolicy, JitterPolicy, RestartMode, RestartPolicy
 from taskvisor.fsm._slots import (
     SLOT_TRANSITIONS,
@@ -69,13 +69,16 @@ from taskvisor.fsm._slots import (
     Submission,
 )
 from taskvisor.fsm._spec import INHERIT, ResolvedSpec, TaskDefaults, TaskFn, TaskSpec
+from taskvisor.fsm._stepper import CheckerChain, InvariantChecker, StepChecker, Stepper
 from taskvisor.fsm._supervisor import (
     CancelCause,
     CoreConfig,
     RandomSource,
     ShutdownState,
+    StateSnapshot,
     SupervisorState,
     TaskState,
+    TaskView,
     controller_snapshot,
     next_deadline,
     step,
@@ -99,6 +102,7 @@ __all__ = [
     "BackoffSource",
     "BusState",
     "CancelCause",
+    "CheckerChain",
     "ConfigError",
     "ControllerConfig",
     "ControllerSpec",
@@ -113,10 +117,10 @@ __all__ = [
     "ForceCancel",
     "IllegalTransition",
     "Input",
+    "InvariantChecker",
     "InvariantViolation",
     "JitterPolicy",
     "OutcomeKind",
-    "PMap",
     "Phase",
     "Publish",
     "RandomSource",
@@ -136,11 +140,15 @@ __all__ = [
     "SlotStatus",
     "SlotTrigger",
     "StartAttempt",
+    "StateSnapshot",
+    "StepChecker",
+    "Stepper",
     "Submission",
     "Submit",
     "SubmitReply",
     "SubscriberInfo",
     "SubscriberPanicked",
+    "SubscriberRecovered",
     "SupervisorState",
     "TaskDefaults",
     "TaskFn",
@@ -148,6 +156,7 @@ __all__ = [
     "TaskOutcome",
     "TaskSpec",
     "TaskState",
+    "TaskView",
     "Tick",
     "Trigger",
     "base_ns",

@@ -26,6 +26,7 @@ __all__ = [
     "Shutdown",
     "Submit",
     "SubscriberPanicked",
+    "SubscriberRecovered",
     "Tick",
 ]
 
@@ -70,7 +71,7 @@ TICK = Tick()
 
 @attrs.frozen
 class Remove:
-    """Remove a task by id or by name; ``wait`` is informational (cancel waits for the end)."""
+    """Remove a task by id or by name (a ``cancel`` is a removal the runtime then waits on)."""
 
     ticket: int
     task_id: TaskId | None = None
@@ -79,9 +80,13 @@ class Remove:
 
 @attrs.frozen
 class Shutdown:
-    """Close admission, cancel everything, force after grace, report what would not stop."""
+    """Close admission, cancel everything, force after grace, report what would not stop.
 
-    ticket: int
+    ``reason`` says what asked for it when that is worth reporting (``"SIGTERM"``); it is
+    carried into SHUTDOWN_REQUESTED and the cancelled tasks' outcome reasons.
+    """
+
+    reason: str | None = None
 
 
 @attrs.frozen
@@ -105,6 +110,16 @@ class SubscriberPanicked:
 
 
 @attrs.frozen
+class SubscriberRecovered:
+    """A subscriber handled an event without raising after a panic: its episode is over.
+
+    Its next panic is reported again (docs/spec/api.md section 9).
+    """
+
+    subscriber: int
+
+
+@attrs.frozen
 class Submit:
     """Submit ``spec`` to its slot under its admission policy; it will run as ``task_id``."""
 
@@ -121,5 +136,6 @@ Input = (
     | Shutdown
     | EventsConsumed
     | SubscriberPanicked
+    | SubscriberRecovered
     | Submit
 )

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from taskvisor.fsm._effects import Effect, Publish, StartAttempt
 from taskvisor.fsm._events import BackoffSource, Event, EventKind, TaskId
 from taskvisor.fsm._slots import SlotStatus
-from taskvisor.fsm._supervisor import SupervisorState
+from taskvisor.fsm._supervisor import StateSnapshot, SupervisorState
 from taskvisor.fsm._table import Phase
 
 __all__ = ["InvariantViolation", "check_state", "check_step", "check_trace"]
@@ -53,7 +53,8 @@ def check_state(s: SupervisorState) -> None:
     for t in s.tasks.values():
         if t.phase in (Phase.BACKOFF, Phase.STOPPING) and t.deadline is None:
             _fail("I4", f"{t.name} is {t.phase.name} with no deadline")
-        if t.phase is Phase.WAITING and t.wait_token not in s.ready:
+        waiting = t.wait_token is not None and s.ready.get(t.wait_token) == t.id
+        if t.phase is Phase.WAITING and not waiting:
             _fail("I3", f"{t.name} is WAITING but not queued for a permit")
     # I5: subscriber queues within capacity.
     for depth, cap in zip(s.bus.depths, s.config.capacities, strict=True):
@@ -73,15 +74,29 @@ def check_state(s: SupervisorState) -> None:
             stopping = t.phase is Phase.STOPPING and not t.forced
             if t.deadline is not None and stopping and t.deadline > bound:
                 _fail("I7", f"{t.name} may outlive shutdown: grace ends {t.deadline} > {bound}")
+    # I4 (bookkeeping): every live deadline is in the timer heap and its top is live, so
+    # next_deadline is exact; lazy deletion leaves stale entries only below the top.
+    heap = {(d, tok) for d, tok, _ in s.timers}
+    for t in s.tasks.values():
+        if t.timer is not None and (t.deadline, t.timer) not in heap:
+            _fail("I4", f"{t.name}'s deadline {t.deadline} is not in the timer heap")
+    if s.timers:
+        top_deadline, top_token, top_id = s.timers[0]
+        top = s.tasks.get(top_id)
+        if top is None or top.timer != top_token or min(s.timers)[0] != top_deadline:
+            _fail("I4", f"stale or misplaced timer on top of the heap: {s.timers[0]!r}")
 
 
 def check_step(
-    before: SupervisorState, after: SupervisorState, effects: Sequence[Effect], now: int
+    before: StateSnapshot, after: SupervisorState, effects: Sequence[Effect], now: int
 ) -> None:
-    """Transition checks: starts respect deadlines (I4) and permits (I3); events are ordered."""
+    """Transition checks: starts respect deadlines (I4) and permits (I3); events are ordered.
+
+    ``before`` is ``state.snapshot()`` taken before the step (the state itself is mutated).
+    """
     for eff in effects:
         if isinstance(eff, StartAttempt):
-            prev = before.tasks.get(eff.task_id)
+            prev = before.task(eff.task_id)
             if prev is not None:
                 early = prev.deadline is not None and now < prev.deadline
                 if prev.phase is Phase.BACKOFF and early:
@@ -172,5 +187,5 @@ def _check_slots(s: SupervisorState) -> None:
             if sub.task_id in s.tasks:
                 _fail("I6", f"queued {sub.task_id!r} of slot {name!r} is already running")
             tracked[sub.task_id] = name
-    if dict(s.slot_of.items()) != tracked:
+    if s.slot_of != tracked:
         _fail("I6", "slot_of disagrees with the slots' owners and queues")

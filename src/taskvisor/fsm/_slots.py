@@ -25,8 +25,8 @@ __all__ = [
     "AdmissionPolicy",
     "ControllerConfig",
     "ControllerSpec",
-    "Decision",
     "Slot",
+    "SlotDecision",
     "SlotSnapshot",
     "SlotStatus",
     "SlotTrigger",
@@ -160,7 +160,7 @@ class SlotSnapshot:
     queue_depth: int
 
 
-class Decision(enum.Enum):
+class SlotDecision(enum.Enum):
     """What a new submission does to its slot (``decide``)."""
 
     START = "start"  # the slot is idle: admit it now
@@ -170,20 +170,20 @@ class Decision(enum.Enum):
     REJECT_FULL = "reject full"  # QUEUE_FULL
 
 
-def decide(slot: Slot, admission: AdmissionPolicy, max_slot_queue: int) -> Decision:
+def decide(slot: Slot, admission: AdmissionPolicy, max_slot_queue: int) -> SlotDecision:
     """The admission rule of api.md section 6, as a pure function of the slot."""
     if slot.status is SlotStatus.IDLE:
-        return Decision.START
+        return SlotDecision.START
     if admission is AdmissionPolicy.DROP_IF_RUNNING:
-        return Decision.REJECT_BUSY
+        return SlotDecision.REJECT_BUSY
     if admission is AdmissionPolicy.REPLACE:
-        return Decision.REPLACE
+        return SlotDecision.REPLACE
     if len(slot.queue) >= max_slot_queue:
-        return Decision.REJECT_FULL
-    return Decision.ENQUEUE
+        return SlotDecision.REJECT_FULL
+    return SlotDecision.ENQUEUE
 
 
 REJECTION_OF = {
-    Decision.REJECT_BUSY: RejectionKind.SLOT_BUSY,
-    Decision.REJECT_FULL: RejectionKind.QUEUE_FULL,
+    SlotDecision.REJECT_BUSY: RejectionKind.SLOT_BUSY,
+    SlotDecision.REJECT_FULL: RejectionKind.QUEUE_FULL,
 }

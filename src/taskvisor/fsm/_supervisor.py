@@ -1,8 +1,10 @@
 """The supervisor machine: registry, task lifecycles, run permits, shutdown and event fan-out.
 
 Owns: ``SupervisorConfig``-level core settings (``CoreConfig``), the state (``SupervisorState``,
-``TaskState``), and ``step(state, input, now, rng) -> (state, effects)``, the one chokepoint
-through which every decision passes (architecture rules 2-5). ``now`` is integer nanoseconds;
+``TaskState``) and its plain copies (``StateSnapshot``, ``TaskView``), and
+``step(state, input, now, rng) -> (state, effects)``, the one chokepoint through which every
+decision passes (architecture rules 2-5). The state is owned: ``step`` mutates the object it is
+given and returns it; nothing on the hot path copies it (rule 3). ``now`` is integer nanoseconds;
 ``rng`` is any object with ``random() -> float`` and is consulted only for jittered backoff.
 Every task move is checked against ``_table.TRANSITIONS``. The function does not know who
 drives it: the asyncio runtime and the simulator call it alike. Must not import I/O.
@@ -12,14 +14,15 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from typing import Any, Protocol, assert_never
+from heapq import heapify, heappop, heappush
+from typing import NamedTuple, Protocol, assert_never
 
 import attrs
 
 from taskvisor._errors import ConfigError
 from taskvisor.fsm._backoff import EMPTY_STREAK, RetryStreak, needs_draw, next_delay_ns
 from taskvisor.fsm._budget import exhausted
-from taskvisor.fsm._bus import BusState, BusWriter, SubscriberInfo
+from taskvisor.fsm._bus import BusState, SubscriberInfo
 from taskvisor.fsm._duration import capacity, ns_to_s, to_ns
 from taskvisor.fsm._effects import (
     Abandon,
@@ -35,7 +38,6 @@ from taskvisor.fsm._effects import (
     SubmitReply,
 )
 from taskvisor.fsm._events import (
-    DIAGNOSTIC_KINDS,
     BackoffSource,
     Event,
     EventKind,
@@ -54,15 +56,15 @@ from taskvisor.fsm._inputs import (
     Shutdown,
     Submit,
     SubscriberPanicked,
+    SubscriberRecovered,
     Tick,
 )
-from taskvisor.fsm._pmap import PMap
 from taskvisor.fsm._policy import RestartMode
 from taskvisor.fsm._slots import (
     REJECTION_OF,
     ControllerConfig,
-    Decision,
     Slot,
+    SlotDecision,
     SlotSnapshot,
     SlotStatus,
     SlotTrigger,
@@ -72,15 +74,16 @@ from taskvisor.fsm._slots import (
 )
 from taskvisor.fsm._spec import ResolvedSpec, TaskDefaults, TaskSpec
 from taskvisor.fsm._table import Phase, Trigger, check_move
-from taskvisor.fsm._timers import TimerHeap
 
 __all__ = [
     "CancelCause",
     "CoreConfig",
     "RandomSource",
     "ShutdownState",
+    "StateSnapshot",
     "SupervisorState",
     "TaskState",
+    "TaskView",
     "controller_snapshot",
     "next_deadline",
     "step",
@@ -152,23 +155,84 @@ class CoreConfig:
         self.__attrs_init__(grace_ns, force_ns, max_concurrent, subs, defaults, controller, caps)
 
 
-@attrs.frozen
 class TaskState:
-    """One live task. ``timer`` is the token of its one live deadline (lazy heap deletion)."""
+    """One live task, owned by the state that holds it (mutated in place by ``step``).
+
+    ``timer`` is the token of its one live deadline (lazy heap deletion); ``wait_token`` its
+    place in the run-permit queue while WAITING.
+    """
+
+    __slots__ = (
+        "attempt",
+        "cause",
+        "deadline",
+        "forced",
+        "id",
+        "name",
+        "phase",
+        "policy",
+        "spec",
+        "started_at",
+        "streak",
+        "timer",
+        "wait_token",
+    )
+
+    def __init__(
+        self, tid: TaskId, name: str, spec: TaskSpec, policy: ResolvedSpec, phase: Phase
+    ) -> None:
+        self.id = tid
+        self.name = name
+        self.spec = spec
+        self.policy = policy
+        self.phase = phase
+        self.attempt = 0
+        self.streak: RetryStreak = EMPTY_STREAK
+        self.timer: int | None = None
+        self.deadline: int | None = None
+        self.started_at = 0
+        self.cause: CancelCause | None = None
+        self.forced = False
+        self.wait_token: int | None = None
+
+    def view(self) -> TaskView:
+        """A plain immutable copy (what snapshots and readers outside the core hold)."""
+        return TaskView(
+            self.id,
+            self.name,
+            self.policy,
+            self.phase,
+            self.attempt,
+            self.streak,
+            self.deadline,
+            self.started_at,
+            self.cause,
+            self.forced,
+        )
+
+    def copy(self) -> TaskState:
+        new = TaskState(self.id, self.name, self.spec, self.policy, self.phase)
+        for field in TaskState.__slots__:
+            setattr(new, field, getattr(self, field))
+        return new
+
+    def __repr__(self) -> str:
+        return f"TaskState({self.view()!r})"
+
+
+class TaskView(NamedTuple):
+    """An immutable copy of one task's state (no timer tokens: those are bookkeeping)."""
 
     id: TaskId
     name: str
-    spec: TaskSpec = attrs.field(eq=False)
     policy: ResolvedSpec
     phase: Phase
-    attempt: int = 0
-    streak: RetryStreak = EMPTY_STREAK
-    timer: int | None = None
-    deadline: int | None = None
-    started_at: int = 0
-    cause: CancelCause | None = None
-    forced: bool = False
-    wait_token: int | None = None
+    attempt: int
+    streak: RetryStreak
+    deadline: int | None
+    started_at: int
+    cause: CancelCause | None
+    forced: bool
 
 
 @attrs.frozen
@@ -178,18 +242,64 @@ class ShutdownState:
     requested_at: int
     stuck: tuple[str, ...] = ()
     done: bool = False
+    reason: str | None = None
 
 
 @attrs.frozen
+class StateSnapshot:
+    """A plain, comparable, hashable copy of a ``SupervisorState`` (``state.snapshot()``).
+
+    Checkers compare a snapshot taken before a step with the state after it; production never
+    takes one (architecture rule 3). Token counters (timer and permit-queue tokens) are left
+    out: two states that differ only in them behave alike.
+
+    Attributes:
+        tasks: every live task, sorted by id.
+        names: live names and their ids, sorted by name.
+        running: run permits held.
+        ready: the ids WAITING for a permit, in FIFO order.
+        seq: the ``seq`` of the next event.
+        bus: the subscriber queues (``BusState.snapshot()``).
+        shutdown: None until shutdown is requested.
+        accepted, finished: tasks ever admitted and ever ended.
+        slots: the busy slots, sorted by name.
+        slot_of: the slot of every owner and queued submission, sorted by id.
+    """
+
+    tasks: tuple[TaskView, ...]
+    names: tuple[tuple[str, TaskId], ...]
+    running: int
+    ready: tuple[TaskId, ...]
+    seq: int
+    bus: tuple[object, ...]
+    shutdown: ShutdownState | None
+    accepted: int
+    finished: int
+    slots: tuple[Slot, ...]
+    slot_of: tuple[tuple[TaskId, str], ...]
+
+    def task(self, tid: TaskId) -> TaskView | None:
+        """The task with id ``tid``, if live."""
+        for t in self.tasks:
+            if t.id == tid:
+                return t
+        return None
+
+    def next_deadline(self) -> int | None:
+        """What ``next_deadline`` returned for the state this snapshot was taken of."""
+        return min((t.deadline for t in self.tasks if t.deadline is not None), default=None)
+
+
 class SupervisorState:
-    """Everything the core knows. Drivers hold the current value and pass it back to ``step``.
+    """Everything the core knows, owned by one driver and mutated in place by ``step``.
 
     Attributes:
         tasks: live tasks by id (what ``list()`` shows).
         names: live names to ids (I2).
         running: run permits held: attempts RUNNING or STOPPING (I3).
-        ready: tasks WAITING for a permit, FIFO by ``ready_head..ready_tail``.
-        timers: every live deadline.
+        ready: tasks WAITING for a permit, FIFO by ``ready_head..ready_tail`` (token -> id).
+        timers: every deadline, a ``heapq`` of ``(deadline, token, id)``; an entry whose token
+            no longer matches its task is stale and skipped (lazy deletion).
         seq: the ``seq`` of the next event.
         bus: subscriber queue depths and drops (I5).
         shutdown: None until shutdown is requested.
@@ -198,44 +308,92 @@ class SupervisorState:
         slot_of: the slot of every owner and every queued submission, by task id.
     """
 
-    config: CoreConfig
-    tasks: PMap[TaskId, TaskState]
-    names: PMap[str, TaskId]
-    running: int
-    ready: PMap[int, TaskId]
-    ready_head: int
-    ready_tail: int
-    timers: TimerHeap[TaskId] = attrs.field(eq=False)
-    timer_seq: int
-    seq: int
-    bus: BusState
-    shutdown: ShutdownState | None
-    accepted: int
-    finished: int
-    slots: PMap[str, Slot]
-    slot_of: PMap[TaskId, str]
+    __slots__ = (
+        "accepted",
+        "bus",
+        "config",
+        "finished",
+        "names",
+        "ready",
+        "ready_head",
+        "ready_tail",
+        "running",
+        "seq",
+        "shutdown",
+        "slot_of",
+        "slots",
+        "tasks",
+        "timer_seq",
+        "timers",
+    )
+
+    def __init__(self, config: CoreConfig) -> None:
+        self.config = config
+        self.tasks: dict[TaskId, TaskState] = {}
+        self.names: dict[str, TaskId] = {}
+        self.running = 0
+        self.ready: dict[int, TaskId] = {}
+        self.ready_head = 0
+        self.ready_tail = 0
+        self.timers: list[tuple[int, int, TaskId]] = []
+        self.timer_seq = 0
+        self.seq = 0
+        self.bus = BusState.empty(len(config.subscribers))
+        self.shutdown: ShutdownState | None = None
+        self.accepted = 0
+        self.finished = 0
+        self.slots: dict[str, Slot] = {}
+        self.slot_of: dict[TaskId, str] = {}
 
     @classmethod
     def initial(cls, config: CoreConfig) -> SupervisorState:
         """A supervisor with no tasks, admitting."""
-        return cls(
-            config=config,
-            tasks=PMap(),
-            names=PMap(),
-            running=0,
-            ready=PMap(),
-            ready_head=0,
-            ready_tail=0,
-            timers=TimerHeap(),
-            timer_seq=0,
-            seq=0,
-            bus=BusState.empty(len(config.subscribers)),
-            shutdown=None,
-            accepted=0,
-            finished=0,
-            slots=PMap(),
-            slot_of=PMap(),
+        return cls(config)
+
+    def snapshot(self) -> StateSnapshot:
+        """A plain comparable copy of this state, for checkers and tests (never on a hot path)."""
+        tasks = self.tasks
+        ready = tuple(
+            tid
+            for token, tid in self.ready.items()
+            if (t := tasks.get(tid)) is not None and t.wait_token == token
         )
+        return StateSnapshot(
+            tasks=tuple(tasks[tid].view() for tid in sorted(tasks)),
+            names=tuple(sorted(self.names.items())),
+            running=self.running,
+            ready=ready,
+            seq=self.seq,
+            bus=self.bus.snapshot(),
+            shutdown=self.shutdown,
+            accepted=self.accepted,
+            finished=self.finished,
+            slots=tuple(self.slots[name] for name in sorted(self.slots)),
+            slot_of=tuple(sorted(self.slot_of.items())),
+        )
+
+    def clone(self) -> SupervisorState:
+        """An independent copy that steps on its own (for explorers that branch)."""
+        new = SupervisorState(self.config)
+        new.tasks = {tid: t.copy() for tid, t in self.tasks.items()}
+        new.names = dict(self.names)
+        new.running = self.running
+        new.ready = dict(self.ready)
+        new.ready_head = self.ready_head
+        new.ready_tail = self.ready_tail
+        new.timers = list(self.timers)
+        new.timer_seq = self.timer_seq
+        new.seq = self.seq
+        new.bus = self.bus.copy()
+        new.shutdown = self.shutdown
+        new.accepted = self.accepted
+        new.finished = self.finished
+        new.slots = dict(self.slots)
+        new.slot_of = dict(self.slot_of)
+        return new
+
+    def __repr__(self) -> str:
+        return f"<SupervisorState tasks={len(self.tasks)} seq={self.seq}>"
 
 
 def controller_snapshot(state: SupervisorState) -> list[SlotSnapshot]:
@@ -247,112 +405,82 @@ def controller_snapshot(state: SupervisorState) -> list[SlotSnapshot]:
 
 
 def next_deadline(state: SupervisorState) -> int | None:
-    """The earliest deadline at which a ``Tick`` has work to do, or None (aioquic's get_timer)."""
-    top = state.timers.peek()
-    return None if top is None else top[0]
+    """The earliest deadline at which a ``Tick`` has work to do, or None (aioquic's get_timer).
+
+    A step never leaves a stale entry on top of the heap, so the top is live.
+    """
+    timers = state.timers
+    return timers[0][0] if timers else None
 
 
 def step(
     state: SupervisorState, inp: Input, now: int, rng: RandomSource
 ) -> tuple[SupervisorState, list[Effect]]:
-    """Apply one input at time ``now``; return the new state and the effects to carry out."""
+    """Apply one input at time ``now`` to ``state``, in place; return it and the effects.
+
+    A refused input (a bug in the driver, e.g. more events consumed than queued) raises before
+    anything is written, so the state is left as it was (architecture rule 3).
+    """
     txn = _Txn(state, now, rng)
-    if isinstance(inp, AttemptEnded):
-        txn.attempt_ended(inp)
-    elif isinstance(inp, Tick):
+    kind = type(inp)
+    if kind is AttemptEnded:
+        txn.attempt_ended(inp)  # type: ignore[arg-type]
+    elif kind is Tick:
         txn.tick()
-    elif isinstance(inp, AddTasks):
-        txn.add(inp)
-    elif isinstance(inp, Remove):
-        txn.remove(inp)
-    elif isinstance(inp, Shutdown):
-        txn.begin_shutdown(inp)
-    elif isinstance(inp, EventsConsumed):
-        txn.bus_writer().consumed(inp.subscriber, inp.count)
-    elif isinstance(inp, Submit):
-        txn.submit(inp)
-    elif isinstance(inp, SubscriberPanicked):
-        # A panic while handling a diagnostic event is not reported: a subscriber that fails on
-        # every event would otherwise be fed its own SUBSCRIBER_PANICKED forever (I5, rule 7).
-        if inp.event_kind not in DIAGNOSTIC_KINDS:
-            name = state.config.subscribers[inp.subscriber].name
-            txn.emit(EK.SUBSCRIBER_PANICKED, None, task=name, reason=inp.reason)
-    else:  # pragma: no cover - mypy proves this unreachable
-        assert_never(inp)
-    return txn.commit()
+    elif kind is AddTasks:
+        txn.add(inp)  # type: ignore[arg-type]
+    elif kind is Remove:
+        txn.remove(inp)  # type: ignore[arg-type]
+    elif kind is Shutdown:
+        txn.begin_shutdown(inp)  # type: ignore[arg-type]
+    elif kind is EventsConsumed:
+        assert isinstance(inp, EventsConsumed)
+        state.bus.consumed(inp.subscriber, inp.count)
+    elif kind is Submit:
+        txn.submit(inp)  # type: ignore[arg-type]
+    elif kind is SubscriberPanicked:
+        assert isinstance(inp, SubscriberPanicked)
+        txn.panicked(inp)
+    elif kind is SubscriberRecovered:
+        assert isinstance(inp, SubscriberRecovered)
+        state.bus.panicking.discard(inp.subscriber)
+    else:  # pragma: no cover - mypy proves the union is handled (see _dispatch_is_total)
+        raise TypeError(f"not an input: {inp!r}")
+    txn.drop_stale_timers()
+    return state, txn.effects
+
+
+def _dispatch_is_total(inp: Input) -> None:  # pragma: no cover - a type-level proof only
+    """mypy's exhaustiveness check over ``Input`` (``step`` dispatches on ``type()``)."""
+    if isinstance(
+        inp,
+        AttemptEnded
+        | Tick
+        | AddTasks
+        | Remove
+        | Shutdown
+        | EventsConsumed
+        | Submit
+        | SubscriberPanicked
+        | SubscriberRecovered,
+    ):
+        return
+    assert_never(inp)
 
 
 class _Txn:
-    """A transition in progress: mutable scratch space that ``commit`` freezes (one chokepoint)."""
+    """One transition in progress over the state it mutates (the one chokepoint)."""
 
-    __slots__ = (
-        "accepted",
-        "at",
-        "bus",
-        "config",
-        "effects",
-        "finished",
-        "names",
-        "now",
-        "ready",
-        "ready_head",
-        "ready_tail",
-        "rng",
-        "running",
-        "seq",
-        "shutdown",
-        "slot_of",
-        "slots",
-        "tasks",
-        "timer_seq",
-        "timers",
-        "writer",
-    )
+    __slots__ = ("at", "config", "effects", "now", "rng", "s", "tasks")
 
     def __init__(self, s: SupervisorState, now: int, rng: RandomSource) -> None:
+        self.s = s
         self.config = s.config
         self.tasks = s.tasks
-        self.names = s.names
-        self.running = s.running
-        self.ready = s.ready
-        self.ready_head = s.ready_head
-        self.ready_tail = s.ready_tail
-        self.timers = s.timers
-        self.timer_seq = s.timer_seq
-        self.seq = s.seq
-        self.bus = s.bus
-        self.writer: BusWriter | None = None
-        self.shutdown = s.shutdown
-        self.accepted = s.accepted
-        self.finished = s.finished
-        self.slots = s.slots
-        self.slot_of = s.slot_of
         self.now = now
         self.at = ns_to_s(now)
         self.rng = rng
         self.effects: list[Effect] = []
-
-    def commit(self) -> tuple[SupervisorState, list[Effect]]:
-        self._drop_stale_timers()
-        state = SupervisorState(
-            config=self.config,
-            tasks=self.tasks,
-            names=self.names,
-            running=self.running,
-            ready=self.ready,
-            ready_head=self.ready_head,
-            ready_tail=self.ready_tail,
-            timers=self.timers,
-            timer_seq=self.timer_seq,
-            seq=self.seq,
-            bus=self.bus if self.writer is None else self.writer.freeze(),
-            shutdown=self.shutdown,
-            accepted=self.accepted,
-            finished=self.finished,
-            slots=self.slots,
-            slot_of=self.slot_of,
-        )
-        return state, self.effects
 
     # -- events -------------------------------------------------------------------------------
 
@@ -374,36 +502,40 @@ class _Txn:
     ) -> None:
         """Publish one event to every subscriber with room; report drops (I5, rule 7).
 
-        A task event takes its id, name and attempt from ``t``. Explicit keywords and a
-        positional ``Event`` keep this hot path cheap (it runs three times per attempt).
+        A task event takes its id, name and attempt from ``t``. The event is a tuple built in
+        one call (a fifth of an attrs instance); this runs three times per attempt.
         """
+        s = self.s
         attempt = None
         if t is not None:
             task_id, task, attempt = t.id, t.name, t.attempt or None
-        event = Event(
-            self.seq,
-            self.at,
-            kind,
-            task_id,
-            task,
-            attempt,
-            reason,
-            delay,
-            timeout,
-            duration,
-            exit_code,
-            backoff_source,
-            outcome,
-            rejection,
+        event = _new_event(
+            Event,
+            (
+                s.seq,
+                self.at,
+                kind,
+                task_id,
+                task,
+                attempt,
+                reason,
+                delay,
+                timeout,
+                duration,
+                exit_code,
+                backoff_source,
+                outcome,
+                rejection,
+            ),
         )
-        self.seq += 1
+        s.seq += 1
         caps = self.config.capacities
         if not caps:
-            self.effects.append(Publish(event, ()))
+            self.effects.append(_new_publish(Publish, (event, ())))
             return
-        writer = self.writer or self.bus_writer()
-        accepted, report = writer.offer(kind in DIAGNOSTIC_KINDS)
-        self.effects.append(Publish(event, accepted))
+        diagnostic = kind is EK.SUBSCRIBER_OVERFLOW or kind is EK.SUBSCRIBER_PANICKED
+        accepted, report = s.bus.offer(caps, diagnostic)
+        self.effects.append(_new_publish(Publish, (event, accepted)))
         for index in report:  # one report per overflow episode; every drop is counted (I5)
             self.emit(
                 EK.SUBSCRIBER_OVERFLOW,
@@ -411,20 +543,40 @@ class _Txn:
                 task=self.config.subscribers[index].name,
                 reason=(
                     f"queue full (capacity {caps[index]}): dropped {kind.name} #{event.seq}; "
-                    f"dropping until it catches up ({writer.dropped(index)} dropped so far)"
+                    f"dropping until it catches up ({s.bus.dropped[index]} dropped so far)"
                 ),
             )
 
-    def bus_writer(self) -> BusWriter:
-        """The step's scratch copy of the bus (one per transition, frozen at commit)."""
-        if self.writer is None:
-            self.writer = BusWriter(self.bus, self.config.capacities)
-        return self.writer
+    def panicked(self, inp: SubscriberPanicked) -> None:
+        """A subscriber raised: report the first panic of an episode (api.md section 9).
+
+        A panic while handling a diagnostic event is not reported: a subscriber that fails on
+        every event would otherwise be fed its own SUBSCRIBER_PANICKED forever (I5, rule 7).
+        Later panics of the same episode are counted by the runtime, not reported, until the
+        subscriber handles an event without raising (``SubscriberRecovered``).
+        """
+        kind = inp.event_kind
+        if kind is EK.SUBSCRIBER_OVERFLOW or kind is EK.SUBSCRIBER_PANICKED:
+            return
+        panicking = self.s.bus.panicking
+        if inp.subscriber in panicking:
+            return
+        panicking.add(inp.subscriber)
+        name = self.config.subscribers[inp.subscriber].name
+        self.emit(EK.SUBSCRIBER_PANICKED, None, task=name, reason=inp.reason)
 
     # -- registry -----------------------------------------------------------------------------
 
-    def move(self, t: TaskState, trigger: Trigger, phase: Phase, **changes: Any) -> TaskState:
-        """The one place a task changes phase; the table must allow it.
+    def move(
+        self,
+        t: TaskState,
+        trigger: Trigger,
+        phase: Phase,
+        timer: int | None = None,
+        deadline: int | None = None,
+        wait_token: int | None = None,
+    ) -> TaskState:
+        """The one place a task changes phase; the table must allow it (checked first).
 
         A move re-arms or clears the task's one deadline: ``timer``, ``deadline`` and
         ``wait_token`` are None unless given, so a stale heap entry can never fire (I4).
@@ -432,49 +584,42 @@ class _Txn:
         check_move(t.phase, trigger, phase)
         if phase is Phase.GONE:
             return t
-        get = changes.get
-        moved = TaskState(
-            t.id,
-            t.name,
-            t.spec,
-            t.policy,
-            phase,
-            get("attempt", t.attempt),
-            get("streak", t.streak),
-            get("timer"),
-            get("deadline"),
-            get("started_at", t.started_at),
-            get("cause", t.cause),
-            get("forced", t.forced),
-            get("wait_token"),
-        )
-        self.tasks = self.tasks.set(t.id, moved)
-        return moved
+        t.phase = phase
+        t.timer = timer
+        t.deadline = deadline
+        t.wait_token = wait_token
+        return t
 
-    def schedule(self, t: TaskState, deadline: int) -> dict[str, object]:
-        """Arm ``t``'s one deadline; returns the fields to set on the task."""
-        token = self.timer_seq
-        self.timer_seq += 1
-        self.timers = self.timers.push(deadline, token, t.id)
-        return {"timer": token, "deadline": deadline}
+    def schedule(self, t: TaskState, deadline: int) -> tuple[int, int]:
+        """Push ``t``'s next deadline; returns ``(timer, deadline)`` to give to ``move``."""
+        s = self.s
+        token = s.timer_seq
+        s.timer_seq = token + 1
+        heappush(s.timers, (deadline, token, t.id))
+        return token, deadline
 
-    def _drop_stale_timers(self) -> None:
-        timers = self.timers
-        if len(timers) > 2 * len(self.tasks) + _TIMER_SLACK:
+    def drop_stale_timers(self) -> None:
+        """Leave a live entry on top of the heap, and keep the heap bounded (rule 7)."""
+        s = self.s
+        timers, tasks = s.timers, self.tasks
+        if len(timers) > 2 * len(tasks) + _TIMER_SLACK:
             # Lazy deletion only drops stale entries that reach the top; behind an early live
             # deadline they pile up (rate of reschedules x deadline horizon). Rebuild from the
             # live deadlines: O(n), amortised O(1) per push. (deadline, token) keys are unique,
             # so the order, and every trace, stays the same (I8); memory stays bounded (rule 7).
-            timers = TimerHeap()
-            for live in self.tasks.values():
-                if live.timer is not None and live.deadline is not None:
-                    timers = timers.push(live.deadline, live.timer, live.id)
-        while (top := timers.peek()) is not None:
-            t = self.tasks.get(top[2])
-            if t is not None and t.timer == top[1]:
+            timers = [
+                (t.deadline, t.timer, t.id)
+                for t in tasks.values()
+                if t.timer is not None and t.deadline is not None
+            ]
+            heapify(timers)
+            s.timers = timers
+        while timers:
+            _, token, tid = timers[0]
+            t = tasks.get(tid)
+            if t is not None and t.timer == token:
                 break
-            timers = timers.pop()
-        self.timers = timers
+            heappop(timers)
 
     def add(self, inp: AddTasks) -> None:
         for tid, spec in inp.items:
@@ -507,18 +652,21 @@ class _Txn:
     def register(self, tid: TaskId, spec: TaskSpec) -> None:
         """Admit one task whose name is free: TASK_ADDED, then start it or queue for a permit."""
         t = TaskState(tid, spec.name, spec, spec.resolve(self.config.defaults), Phase.NEW)
-        self.names = self.names.set(t.name, tid)
-        self.accepted += 1
+        s = self.s
+        self.tasks[tid] = t
+        s.names[t.name] = tid
+        s.accepted += 1
         self.emit(EK.TASK_ADDED, t)
         self.start_or_wait(t, Trigger.ADMIT)
 
     def _admission(self, inp: AddTasks) -> tuple[RejectionKind | None, str | None]:
-        if self.shutdown is not None:
+        if self.s.shutdown is not None:
             return RejectionKind.SHUTTING_DOWN, None
+        names = self.s.names
         seen: set[str] = set()
         seen_ids: set[TaskId] = set()  # one id twice in a batch would break I1 and I2
         for tid, spec in inp.items:
-            if spec.name in self.names or spec.name in seen or tid in self.tasks or tid in seen_ids:
+            if spec.name in names or spec.name in seen or tid in self.tasks or tid in seen_ids:
                 return RejectionKind.ALREADY_EXISTS, spec.name
             seen.add(spec.name)
             seen_ids.add(tid)
@@ -527,57 +675,58 @@ class _Txn:
     # -- attempts -----------------------------------------------------------------------------
 
     def start_or_wait(self, t: TaskState, trigger: Trigger) -> None:
+        s = self.s
         limit = self.config.max_concurrent
-        if limit is None or self.running < limit:
+        if limit is None or s.running < limit:
             self.start(t, trigger)
             return
-        token = self.ready_tail
-        self.ready = self.ready.set(token, t.id)
-        self.ready_tail += 1
-        self.move(t, trigger, Phase.WAITING, wait_token=token, timer=None, deadline=None)
+        self.move(t, trigger, Phase.WAITING, wait_token=s.ready_tail)
+        s.ready[s.ready_tail] = t.id
+        s.ready_tail += 1
 
     def start(self, t: TaskState, trigger: Trigger) -> None:
-        self.running += 1
+        self.s.running += 1
         attempt = t.attempt + 1
-        timing: dict[str, object] = {"timer": None, "deadline": None}
-        if t.policy.timeout_ns is not None:
-            timing = self.schedule(t, self.now + t.policy.timeout_ns)
-        t = self.move(
-            t,
-            trigger,
-            Phase.RUNNING,
-            attempt=attempt,
-            started_at=self.now,
-            wait_token=None,
-            **timing,
-        )
+        timeout = t.policy.timeout_ns
+        if timeout is not None:
+            self.move(t, trigger, Phase.RUNNING, *self.schedule(t, self.now + timeout))
+        else:
+            self.move(t, trigger, Phase.RUNNING)
+        t.attempt = attempt
+        t.started_at = self.now
         self.emit(EK.TASK_STARTING, t)
         self.effects.append(StartAttempt(t.id, t.name, attempt, t.spec))
 
     def release_permit(self) -> None:
         """An attempt stopped holding a permit: start waiting tasks in FIFO order (I3)."""
-        self.running -= 1
+        s = self.s
+        s.running -= 1
         limit = self.config.max_concurrent
-        while self.ready_head < self.ready_tail and (limit is None or self.running < limit):
-            token = self.ready_head
-            tid = self.ready[token]
-            self.ready = self.ready.delete(token)
-            self.ready_head += 1
+        ready = s.ready
+        while s.ready_head < s.ready_tail and (limit is None or s.running < limit):
+            token = s.ready_head
+            tid = ready.pop(token)
+            s.ready_head += 1
             t = self.tasks.get(tid)
             if t is not None and t.phase is Phase.WAITING and t.wait_token == token:
                 self.start(t, Trigger.PERMIT)
 
     def attempt_ended(self, inp: AttemptEnded) -> None:
         t = self.tasks.get(inp.task_id)
-        if t is None or t.attempt != inp.attempt or t.phase not in _HOLDS_PERMIT:
+        if t is None or t.attempt != inp.attempt:
             return  # stale: an abandoned attempt, or a duplicate report
+        phase = t.phase
+        if phase is not Phase.RUNNING and phase is not Phase.STOPPING:
+            return
         duration = ns_to_s(self.now - t.started_at)
-        if t.cause is CancelCause.TIMEOUT:
+        cause = t.cause
+        end = inp.end
+        if cause is CancelCause.TIMEOUT:
             timeout = ns_to_s(t.policy.timeout_ns or 0)
             self.failure(
                 t, f"timed out after {timeout:g}s", None, inp.error, duration, timeout=timeout
             )
-        elif t.cause is not None:
+        elif cause is not None:
             if t.forced:
                 self.finish(
                     t,
@@ -587,16 +736,16 @@ class _Txn:
                     ),
                 )
             else:
-                kind = EK.TASK_STOPPED if inp.end is EndKind.RETURNED else EK.TASK_CANCELED
+                kind = EK.TASK_STOPPED if end is EndKind.RETURNED else EK.TASK_CANCELED
                 self.emit(kind, t, duration=duration)
                 self.finish(
                     t,
                     Trigger.END_FINAL,
-                    TaskOutcome(OutcomeKind.CANCELED, "canceled", attempts=t.attempt),
+                    TaskOutcome(OutcomeKind.CANCELED, self.canceled_reason(), attempts=t.attempt),
                 )
-        elif inp.end is EndKind.RETURNED:
+        elif end is EndKind.RETURNED:
             self.success(t, duration)
-        elif inp.end is EndKind.FATAL:
+        elif end is EndKind.FATAL:
             self.emit(
                 EK.TASK_FAILED, t, reason=inp.reason, exit_code=inp.exit_code, duration=duration
             )
@@ -611,7 +760,7 @@ class _Txn:
                 outcome=OutcomeKind.FATAL,
             )
             self.finish(t, Trigger.END_FINAL, outcome)
-        elif inp.end is EndKind.CANCELED:
+        elif end is EndKind.CANCELED:
             self.emit(EK.TASK_CANCELED, t, reason=inp.reason, duration=duration)
             self.finish(
                 t,
@@ -632,10 +781,9 @@ class _Txn:
             self.emit(
                 EK.BACKOFF_SCHEDULED, t, delay=ns_to_s(delay), backoff_source=BackoffSource.SUCCESS
             )
-            timing = self.schedule(t, self.now + delay)
-            self.move(
-                t, Trigger.END_RESTART, Phase.BACKOFF, streak=EMPTY_STREAK, cause=None, **timing
-            )
+            self.move(t, Trigger.END_RESTART, Phase.BACKOFF, *self.schedule(t, self.now + delay))
+            t.streak = EMPTY_STREAK
+            t.cause = None
             return
         self.emit(EK.ACTOR_EXHAUSTED, t, outcome=OutcomeKind.COMPLETED)
         self.finish(t, Trigger.END_FINAL, TaskOutcome(OutcomeKind.COMPLETED, attempts=t.attempt))
@@ -681,19 +829,20 @@ class _Txn:
             reason=reason,
             backoff_source=BackoffSource.FAILURE,
         )
-        timing = self.schedule(t, self.now + delay)
+        self.move(t, Trigger.END_RESTART, Phase.BACKOFF, *self.schedule(t, self.now + delay))
         # A timed-out attempt that ended is a plain failure: its cancel state is cleared.
-        self.move(
-            t, Trigger.END_RESTART, Phase.BACKOFF, streak=streak, cause=None, forced=False, **timing
-        )
+        t.streak = streak
+        t.cause = None
+        t.forced = False
 
     def finish(self, t: TaskState, trigger: Trigger, outcome: TaskOutcome) -> None:
         """The task leaves the registry with ``outcome``: TASK_REMOVED, then Finished (I1)."""
         self.move(t, trigger, Phase.GONE)
-        self.tasks = self.tasks.delete(t.id)
-        if self.names.get(t.name) == t.id:
-            self.names = self.names.delete(t.name)
-        self.finished += 1
+        s = self.s
+        del self.tasks[t.id]
+        if s.names.get(t.name) == t.id:
+            del s.names[t.name]
+        s.finished += 1
         self.emit(
             EK.TASK_REMOVED,
             t,
@@ -702,35 +851,38 @@ class _Txn:
             exit_code=outcome.exit_code,
         )
         self.effects.append(Finished(t.id, t.name, outcome))
-        if t.id in self.slot_of:
+        if t.id in s.slot_of:
             self.owner_gone(t.id)
-        if self.shutdown is not None and not self.tasks and not self.shutdown.done:
+        sd = s.shutdown
+        if sd is not None and not self.tasks and not sd.done:
             self.complete_shutdown()
 
     # -- timers -------------------------------------------------------------------------------
 
     def tick(self) -> None:
-        while (top := self.timers.peek()) is not None and top[0] <= self.now:
-            _, token, tid = top
-            self.timers = self.timers.pop()
-            t = self.tasks.get(tid)
+        timers, tasks, now = self.s.timers, self.tasks, self.now
+        while timers and timers[0][0] <= now:
+            _, token, tid = heappop(timers)
+            t = tasks.get(tid)
             if t is None or t.timer != token:
                 continue
             self.deadline_passed(t)
+            timers = self.s.timers  # drop_stale_timers never runs mid-step; same list
 
     def deadline_passed(self, t: TaskState) -> None:
-        if t.phase is Phase.BACKOFF:
+        phase = t.phase
+        if phase is Phase.BACKOFF:
             self.start_or_wait(t, Trigger.DEADLINE)
-        elif t.phase is Phase.RUNNING:  # the attempt's timeout (I4's sibling: no early fire)
+        elif phase is Phase.RUNNING:  # the attempt's timeout (I4's sibling: no early fire)
             timing = self.schedule(t, self.now + self.config.force_wait_ns)
-            t = self.move(
-                t, Trigger.TIMEOUT, Phase.STOPPING, cause=CancelCause.TIMEOUT, forced=True, **timing
-            )
+            self.move(t, Trigger.TIMEOUT, Phase.STOPPING, *timing)
+            t.cause = CancelCause.TIMEOUT
+            t.forced = True
             self.emit(EK.TIMEOUT_HIT, t, timeout=ns_to_s(t.policy.timeout_ns or 0))
             self.effects.append(ForceCancel(t.id, t.attempt))
-        elif t.phase is Phase.STOPPING and not t.forced:  # grace ran out (I7)
+        elif phase is Phase.STOPPING and not t.forced:  # grace ran out (I7)
             self.force(t, Trigger.DEADLINE)
-        elif t.phase is Phase.STOPPING:  # even force did not stop it: abandon, report (I7)
+        elif phase is Phase.STOPPING:  # even force did not stop it: abandon, report (I7)
             self.effects.append(Abandon(t.id, t.attempt))
             self.note_stuck(t)
             self.finish(
@@ -750,49 +902,57 @@ class _Txn:
         self.note_stuck(t)
         self.effects.append(ForceCancel(t.id, t.attempt))
         self.move(
-            t,
-            trigger,
-            Phase.STOPPING,
-            forced=True,
-            **self.schedule(t, self.now + self.config.force_wait_ns),
+            t, trigger, Phase.STOPPING, *self.schedule(t, self.now + self.config.force_wait_ns)
         )
+        t.forced = True
 
     def note_stuck(self, t: TaskState) -> None:
-        sd = self.shutdown
+        sd = self.s.shutdown
         if sd is not None and not sd.done and t.name not in sd.stuck:
-            self.shutdown = attrs.evolve(sd, stuck=(*sd.stuck, t.name))
+            self.s.shutdown = attrs.evolve(sd, stuck=(*sd.stuck, t.name))
 
     # -- removal and shutdown -----------------------------------------------------------------
 
     def remove(self, inp: Remove) -> None:
-        tid = inp.task_id if inp.task_id is not None else self.names.get(inp.name or "")
+        s = self.s
+        tid = inp.task_id if inp.task_id is not None else s.names.get(inp.name or "")
         if tid is None and inp.name is not None:
             tid = self.queued_by_name(inp.name)
-        if tid is not None and tid not in self.tasks and tid in self.slot_of:
+        if tid is not None and tid not in self.tasks and tid in s.slot_of:
             # A queued submission never started: it is rejected before it runs (api.md 6).
             self.effects.append(RemoveReply(inp.ticket, True, tid))
             self.unqueue(tid, RejectionKind.REMOVED_FROM_QUEUE)
             return
         t = None if tid is None else self.tasks.get(tid)
-        if t is None or t.cause in (CancelCause.REMOVE, CancelCause.SHUTDOWN):
+        if t is None or t.cause is CancelCause.REMOVE or t.cause is CancelCause.SHUTDOWN:
             self.effects.append(RemoveReply(inp.ticket, False, tid))
             return
         self.effects.append(RemoveReply(inp.ticket, True, t.id))
         self.emit(EK.TASK_REMOVE_REQUESTED, t)
         self.cancel(t, CancelCause.REMOVE)
 
+    def canceled_reason(self) -> str:
+        """The outcome reason of a cancellation: names the signal of a signalled shutdown."""
+        sd = self.s.shutdown
+        if sd is not None and sd.reason:
+            return f"canceled: {sd.reason}"
+        return "canceled"
+
     def cancel(self, t: TaskState, cause: CancelCause) -> None:
         """Stop ``t``: at once if no attempt runs, else cooperatively, forced after grace."""
-        if t.phase in (Phase.WAITING, Phase.BACKOFF):
+        phase = t.phase
+        if phase is Phase.WAITING or phase is Phase.BACKOFF:
             self.finish(
-                t, Trigger.CANCEL, TaskOutcome(OutcomeKind.CANCELED, "canceled", attempts=t.attempt)
+                t,
+                Trigger.CANCEL,
+                TaskOutcome(OutcomeKind.CANCELED, self.canceled_reason(), attempts=t.attempt),
             )
-        elif t.phase is Phase.STOPPING:  # a timeout is already forcing it; the removal takes over
-            self.move(
-                t, Trigger.CANCEL, Phase.STOPPING, cause=cause, timer=t.timer, deadline=t.deadline
-            )
+        elif phase is Phase.STOPPING:  # a timeout is already forcing it; the removal takes over
+            self.move(t, Trigger.CANCEL, Phase.STOPPING, t.timer, t.deadline)
+            t.cause = cause
         elif self.config.grace_ns == 0:
-            t = self.move(t, Trigger.CANCEL, Phase.STOPPING, cause=cause)
+            self.move(t, Trigger.CANCEL, Phase.STOPPING)
+            t.cause = cause
             self.force(t, Trigger.CANCEL)
         else:
             self.effects.append(RequestCancel(t.id, t.attempt))
@@ -800,30 +960,32 @@ class _Txn:
                 t,
                 Trigger.CANCEL,
                 Phase.STOPPING,
-                cause=cause,
-                **self.schedule(t, self.now + self.config.grace_ns),
+                *self.schedule(t, self.now + self.config.grace_ns),
             )
+            t.cause = cause
 
     def begin_shutdown(self, inp: Shutdown) -> None:
-        if self.shutdown is not None:
-            if self.shutdown.done:
-                self.effects.append(ShutdownDone(tuple(sorted(self.shutdown.stuck))))
+        s = self.s
+        if s.shutdown is not None:
+            if s.shutdown.done:
+                self.effects.append(ShutdownDone(tuple(sorted(s.shutdown.stuck))))
             return
-        self.shutdown = ShutdownState(self.now)
-        self.emit(EK.SHUTDOWN_REQUESTED, None)
+        s.shutdown = ShutdownState(self.now, reason=inp.reason)
+        self.emit(EK.SHUTDOWN_REQUESTED, None, reason=inp.reason)
         self.close_slots()
         for tid in sorted(self.tasks):
             t = self.tasks.get(tid)
-            if t is not None and t.cause not in (CancelCause.REMOVE, CancelCause.SHUTDOWN):
+            if t is not None and t.cause not in _STOPPING_FOR_GOOD:
                 self.cancel(t, CancelCause.SHUTDOWN)
-        if not self.tasks and not self.shutdown.done:
+        sd = s.shutdown
+        if not self.tasks and not sd.done:
             self.complete_shutdown()
 
     def complete_shutdown(self) -> None:
-        sd = self.shutdown
+        sd = self.s.shutdown
         assert sd is not None
         stuck = tuple(sorted(sd.stuck))
-        self.shutdown = attrs.evolve(sd, done=True, stuck=stuck)
+        self.s.shutdown = attrs.evolve(sd, done=True, stuck=stuck)
         if stuck:
             self.emit(EK.GRACE_EXCEEDED, None, reason="force-cancelled: " + ", ".join(stuck))
         else:
@@ -851,11 +1013,15 @@ class _Txn:
     def put_slot(self, slot: Slot) -> None:
         # Idle, empty slots are forgotten so memory stays bounded by the busy slots.
         if slot.status is SlotStatus.IDLE and not slot.queue:
-            self.slots = self.slots.discard(slot.name)
+            self.s.slots.pop(slot.name, None)
         else:
-            self.slots = self.slots.set(slot.name, slot)
+            self.s.slots[slot.name] = slot
 
     def submit(self, inp: Submit) -> None:
+        controller = self.config.controller
+        if controller is None:  # refused before anything is written (rule 3)
+            raise ValueError("Submit needs CoreConfig.controller (the runtime checks this first)")
+        s = self.s
         spec, tid = inp.spec, inp.task_id
         sub = Submission(tid, spec)
         self.emit(
@@ -865,34 +1031,31 @@ class _Txn:
             task=spec.task_spec.name,
             reason=f"slot {spec.slot!r}, {spec.admission.name}",
         )
-        controller = self.config.controller
-        if controller is None:
-            raise ValueError("Submit needs CoreConfig.controller (the runtime checks this first)")
-        if self.shutdown is not None or tid in self.tasks or tid in self.slot_of:
+        if s.shutdown is not None or tid in self.tasks or tid in s.slot_of:
             kind = RejectionKind.CONTROLLER_SHUTTING_DOWN
-            if self.shutdown is None:
+            if s.shutdown is None:
                 kind = RejectionKind.ALREADY_EXISTS
             self.reject(sub, kind)
             self.effects.append(SubmitReply(inp.ticket, tid, kind))
             return
-        slot = self.slots.get(spec.slot) or Slot(spec.slot)
+        slot = s.slots.get(spec.slot) or Slot(spec.slot)
         decision = decide(slot, spec.admission, controller.max_slot_queue)
         rejection = REJECTION_OF.get(decision)
         if rejection is not None:
             self.reject(sub, rejection)
             self.effects.append(SubmitReply(inp.ticket, tid, rejection))
             return
-        self.slot_of = self.slot_of.set(tid, slot.name)
+        s.slot_of[tid] = slot.name
         self.effects.append(SubmitReply(inp.ticket, tid))
-        if decision is Decision.START:
+        if decision is SlotDecision.START:
             slot = self.slot_move(slot, SlotTrigger.SUBMIT, SlotStatus.ADMITTING, queue=(sub,))
             self.admit_head(slot)
-        elif decision is Decision.ENQUEUE:
+        elif decision is SlotDecision.ENQUEUE:
             self.put_slot(attrs.evolve(slot, queue=(*slot.queue, sub)))
         else:  # REPLACE: the newcomer takes the head; the old head is superseded
             queue = slot.queue
             if queue:
-                self.slot_of = self.slot_of.discard(queue[0].task_id)
+                s.slot_of.pop(queue[0].task_id, None)
                 self.reject(queue[0], RejectionKind.SUPERSEDED_BY_REPLACE)
                 queue = queue[1:]
             slot = attrs.evolve(slot, queue=(sub, *queue))
@@ -909,16 +1072,17 @@ class _Txn:
 
     def admit_head(self, slot: Slot) -> None:
         """Register the head of an ADMITTING slot's queue; on a name clash try the next (I6)."""
+        s = self.s
         while True:
             head, rest = slot.queue[0], slot.queue[1:]
             spec = head.spec.task_spec
             self.emit(EK.TASK_ADD_REQUESTED, None, task_id=head.task_id, task=spec.name)
-            if spec.name not in self.names:
+            if spec.name not in s.names:
                 slot = attrs.evolve(slot, queue=rest)
                 self.slot_move(slot, SlotTrigger.ADMITTED, SlotStatus.RUNNING, owner=head.task_id)
                 self.register(head.task_id, spec)
                 return
-            self.slot_of = self.slot_of.discard(head.task_id)
+            s.slot_of.pop(head.task_id, None)
             self.reject(head, RejectionKind.ALREADY_EXISTS)
             status = SlotStatus.ADMITTING if rest else SlotStatus.IDLE
             slot = self.slot_move(slot, SlotTrigger.ADMIT_FAILED, status, queue=rest, owner=None)
@@ -927,12 +1091,12 @@ class _Txn:
 
     def owner_gone(self, tid: TaskId) -> None:
         """The slot's owner fully left the registry: the only event that frees a slot (I6)."""
-        name = self.slot_of[tid]
-        self.slot_of = self.slot_of.delete(tid)
-        slot = self.slots[name]
+        s = self.s
+        name = s.slot_of.pop(tid)
+        slot = s.slots[name]
         if slot.owner != tid:  # pragma: no cover - slot_of holds owners and queued ids only
             raise AssertionError(f"{tid!r} is not the owner of slot {name!r}")
-        if slot.queue and self.shutdown is None:
+        if slot.queue and s.shutdown is None:
             slot = self.slot_move(slot, SlotTrigger.OWNER_GONE, SlotStatus.ADMITTING, owner=None)
             self.admit_head(slot)
         else:
@@ -955,19 +1119,18 @@ class _Txn:
         self.effects.append(Finished(sub.task_id, name, outcome))
 
     def unqueue(self, tid: TaskId, kind: RejectionKind) -> None:
-        name = self.slot_of[tid]
-        self.slot_of = self.slot_of.delete(tid)
-        slot = self.slots[name]
-        sub = next(s for s in slot.queue if s.task_id == tid)
-        self.put_slot(attrs.evolve(slot, queue=tuple(s for s in slot.queue if s.task_id != tid)))
+        s = self.s
+        name = s.slot_of.pop(tid)
+        slot = s.slots[name]
+        sub = next(q for q in slot.queue if q.task_id == tid)
+        self.put_slot(attrs.evolve(slot, queue=tuple(q for q in slot.queue if q.task_id != tid)))
         self.reject(sub, kind)
 
     def queued_by_name(self, name: str) -> TaskId | None:
-        # The earliest submission of that name: PMap's order over str keys follows the hash
-        # seed, so picking "the first found" would break determinism across processes (I8).
+        # The earliest submission of that name, so the choice never depends on dict order (I8).
         found = [
             sub.task_id
-            for slot in self.slots.values()
+            for slot in self.s.slots.values()
             for sub in slot.queue
             if sub.spec.task_spec.name == name
         ]
@@ -975,10 +1138,11 @@ class _Txn:
 
     def close_slots(self) -> None:
         """Shutdown: every queued submission is rejected and none of them starts."""
-        for name in sorted(self.slots):
-            slot = self.slots[name]
+        s = self.s
+        for name in sorted(s.slots):
+            slot = s.slots[name]
             for sub in slot.queue:
-                self.slot_of = self.slot_of.discard(sub.task_id)
+                s.slot_of.pop(sub.task_id, None)
                 self.reject(sub, RejectionKind.CONTROLLER_SHUTTING_DOWN)
             slot = attrs.evolve(slot, queue=())
             if slot.status is SlotStatus.RUNNING:
@@ -987,6 +1151,7 @@ class _Txn:
                 self.put_slot(slot)
 
 
-_HOLDS_PERMIT = frozenset({Phase.RUNNING, Phase.STOPPING})
+_new_event = tuple.__new__  # builds an Event from a tuple in one C call (no __new__ frame)
+_new_publish = tuple.__new__
 _TIMER_SLACK = 64  # stale timer entries tolerated beyond one per live task before compaction
 _STOPPING_FOR_GOOD = (CancelCause.REMOVE, CancelCause.SHUTDOWN)

@@ -62,7 +62,16 @@ class IllegalTransition(AssertionError):
     """The machine tried a move the table does not allow: a bug in the core."""
 
 
+#: The same table keyed by the members' ids: hashing an Enum member is Python code in CPython
+#: 3.11, and this check runs on every move (style: no ``Enum.__hash__`` on the hot path).
+_ALLOWED: dict[tuple[int, int], frozenset[int]] = {
+    (id(src), id(trig)): frozenset(id(p) for p in targets)
+    for (src, trig), targets in TRANSITIONS.items()
+}
+_NONE: frozenset[int] = frozenset()
+
+
 def check_move(source: Phase, trigger: Trigger, target: Phase) -> None:
     """Raise ``IllegalTransition`` unless ``TRANSITIONS`` allows the move."""
-    if target not in TRANSITIONS.get((source, trigger), frozenset()):
+    if id(target) not in _ALLOWED.get((id(source), id(trigger)), _NONE):
         raise IllegalTransition(f"{source.name} --{trigger.name}--> {target.name}")

@@ -43,14 +43,13 @@ from taskvisor.fsm import (
     Shutdown,
     ShutdownDone,
     StartAttempt,
+    Stepper,
     SubmitReply,
     SubscriberPanicked,
     SupervisorState,
     TaskDefaults,
     TaskId,
     TaskOutcome,
-    next_deadline,
-    step,
 )
 from taskvisor.runtime._attempt import AsyncioLauncher, Attempt, Launcher, TrioLauncher
 from taskvisor.runtime._bus import EventBus
@@ -127,9 +126,8 @@ class Driver:
         self.config = config
         self._rng = rng
         self.bus = EventBus(subscribers, on_consumed=self._on_consumed, on_panic=self._on_panic)
-        self.state = SupervisorState.initial(
-            config.core_config(self.bus.infos, defaults, controller)
-        )
+        # The one stepping loop (architecture rule 8); production runs it without a checker.
+        self.core = Stepper(config.core_config(self.bus.infos, defaults, controller), rng)
         self._now = 0  # the last `now` fed: the core's time never goes backwards
         self._pending: deque[Input] = deque()
         self._unconsumed = [0] * len(self.bus.infos)  # see _on_consumed
@@ -188,6 +186,11 @@ class Driver:
             self._launcher = TrioLauncher(self._attempt_done, self._crashed, context)
             self._timer = TaskTimer(self._clock, self._due)
 
+    @property
+    def state(self) -> SupervisorState:
+        """The core's live state: read it only to copy out of it (``list()``, ``snapshot()``)."""
+        return self.core.state
+
     # -- the chokepoint -------------------------------------------------------------------------
 
     def feed(self, inp: Input) -> None:
@@ -199,6 +202,7 @@ class Driver:
         self._feeding = True
         try:
             clock = self._clock
+            core = self.core
             while pending:
                 inp = pending.popleft()
                 now = clock.now_ns()
@@ -208,8 +212,7 @@ class Driver:
                     self._now = now
                 if self._any_unconsumed:
                     self._flush_consumed(now)
-                self.state, effects = step(self.state, inp, now, self._rng)
-                for eff in effects:
+                for eff in core.feed(inp, now):
                     self._execute(eff)
             self._rearm()
         except Exception as exc:  # a bug in the core or in an effect: stop everything, loudly
@@ -224,7 +227,7 @@ class Driver:
         for index, count in enumerate(counts):
             if count:
                 counts[index] = 0
-                self.state, _ = step(self.state, EventsConsumed(index, count), now, self._rng)
+                self.core.feed(EventsConsumed(index, count), now)
 
     def _execute(self, eff: Effect) -> None:
         # Most frequent first: every step publishes; attempts start and end all the time.
@@ -281,7 +284,7 @@ class Driver:
     # -- time ----------------------------------------------------------------------------------
 
     def _rearm(self) -> None:
-        deadline = next_deadline(self.state)
+        deadline = self.core.next_deadline()
         if deadline != self._armed:
             self._armed = deadline
             self._timer.arm(deadline, self._now)
@@ -354,7 +357,7 @@ class Driver:
     async def send_shutdown(self) -> None:
         """Queue a ``Shutdown`` (behind earlier commands); ShutdownDone answers it."""
         self._check_accepting()
-        await self._enqueue(Shutdown(self._tickets()), nowait=False, intake=False)
+        await self._enqueue(Shutdown(), nowait=False, intake=False)
 
     def _check_accepting(self) -> None:
         if not self.accepting:
@@ -400,7 +403,7 @@ class Driver:
         """Shut down now, ahead of queued commands (signals, leaving ``serve``, a crash)."""
         if not self.shutdown_requested and self.failure is None:
             self._note_shutdown()
-            self.feed(Shutdown(self._tickets()))
+            self.feed(Shutdown())
 
     def _note_shutdown(self) -> None:
         self.shutdown_requested = True

@@ -25,11 +25,11 @@ from taskvisor.fsm import (
     CoreConfig,
     Effect,
     Input,
+    InvariantChecker,
     RandomSource,
+    Stepper,
     SupervisorState,
-    check_step,
     next_deadline,
-    step,
 )
 
 __all__ = ["ENTITY_BITS", "CoreDriver", "Timeline", "WorldCall"]
@@ -106,17 +106,7 @@ class CoreDriver:
     fixed choice so runs replay exactly (I8).
     """
 
-    __slots__ = (
-        "_seq",
-        "check_every",
-        "checks",
-        "inputs",
-        "now",
-        "on_effects",
-        "rng",
-        "state",
-        "steps",
-    )
+    __slots__ = ("_checker", "_seq", "core", "inputs", "on_effects")
 
     def __init__(
         self,
@@ -126,15 +116,53 @@ class CoreDriver:
         *,
         check_every: int = 0,
     ) -> None:
-        self.state = SupervisorState.initial(config)
-        self.rng = rng
-        self.now = 0
+        # The one stepping loop (architecture rule 8), with I1-I8 sampled when asked.
+        self._checker = InvariantChecker(check_every) if check_every else None
+        self.core = Stepper(config, rng, checker=self._checker)
         self.on_effects = on_effects
         self.inputs: list[tuple[int, int, Input | WorldCall]] = []
         self._seq = 0
-        self.check_every = check_every
-        self.steps = 0
-        self.checks = 0
+
+    @property
+    def state(self) -> SupervisorState:
+        """The core's state (owned by the stepper; read it, do not keep it across steps)."""
+        return self.core.state
+
+    @property
+    def now(self) -> int:
+        """Virtual time, integer ns."""
+        return self.core.now
+
+    @now.setter
+    def now(self, value: int) -> None:
+        self.core.now = value
+
+    @property
+    def rng(self) -> RandomSource:
+        return self.core.rng
+
+    @property
+    def steps(self) -> int:
+        """Steps fed so far."""
+        return self.core.steps
+
+    @property
+    def checks(self) -> int:
+        """Steps checked so far."""
+        return 0 if self._checker is None else self._checker.checks
+
+    @property
+    def check_every(self) -> int:
+        """Run the invariant checks on every ``check_every``-th step; 0 never."""
+        return 0 if self._checker is None else self._checker.every
+
+    @check_every.setter
+    def check_every(self, every: int) -> None:
+        if self._checker is None:
+            self._checker = InvariantChecker(every)
+            self.core.checker = self._checker
+        else:
+            self._checker.every = every
 
     def at(self, t: int, inp: Input | WorldCall) -> None:
         """Feed ``inp`` to the core at time ``t`` (not before ``now``); FIFO at equal times."""
@@ -149,13 +177,7 @@ class CoreDriver:
 
     def feed(self, inp: Input) -> list[Effect]:
         """Apply ``inp`` now: one ``fsm.step``, checked if due; effects go to the world."""
-        before = self.state
-        after, effects = step(before, inp, self.now, self.rng)
-        self.state = after
-        self.steps += 1
-        if self.check_every and self.steps % self.check_every == 0:
-            check_step(before, after, effects, self.now)
-            self.checks += 1
+        effects = self.core.feed(inp, self.core.now)
         self.on_effects(self, effects)
         return effects
 
@@ -166,7 +188,7 @@ class CoreDriver:
             False when nothing is left to do before ``until`` (time is then ``until``).
         """
         inputs = self.inputs
-        deadline = next_deadline(self.state)
+        deadline = next_deadline(self.core.state)
         t_in = inputs[0][0] if inputs else None
         if t_in is not None and (deadline is None or t_in <= deadline):
             if until is None or t_in <= until:

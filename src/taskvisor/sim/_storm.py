@@ -340,7 +340,7 @@ class _Storm:
     def _shutdown(self, d: CoreDriver) -> None:
         now = d.now
         self.shutdown_at = now
-        d.at(now, Shutdown(self._ticket()))
+        d.at(now, Shutdown())
         # Late work after shutdown began must be rejected SHUTTING_DOWN.
         tid, name = self._new()
         d.at(now + _MS, AddTasks(self._ticket(), ((tid, self._spec(tid, name)),)))

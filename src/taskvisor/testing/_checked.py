@@ -49,9 +49,12 @@ from taskvisor.fsm import (
     ShutdownDone,
     SlotStatus,
     StartAttempt,
+    StateSnapshot,
+    Stepper,
     Submit,
     SubmitReply,
     SubscriberPanicked,
+    SubscriberRecovered,
     SupervisorState,
     TaskId,
     TaskOutcome,
@@ -61,7 +64,6 @@ from taskvisor.fsm import (
     check_step,
     check_trace,
     next_deadline,
-    step,
     to_ns,
 )
 
@@ -97,7 +99,7 @@ class _Scratch:
     """What one step has shown so far (reset for every step)."""
 
     def __init__(
-        self, before: SupervisorState, in_flight: dict[TaskId, int], names: dict[str, TaskId]
+        self, before: StateSnapshot, in_flight: dict[TaskId, int], names: dict[str, TaskId]
     ) -> None:
         self.before = before
         self.in_flight_before = dict(in_flight)
@@ -140,9 +142,8 @@ class CheckedCore:
 
     def __init__(self, config: CoreConfig, rng: RandomSource, *, now: int = 0) -> None:
         self.config = config
-        self.state = SupervisorState.initial(config)
+        self.core = Stepper(config, rng, now=now)  # the one stepping loop (rule 8)
         self.rng = rng
-        self.now = now
         self.events: list[Event] = []
         self.log: list[tuple[int, Input, tuple[Effect, ...]]] = []
         self._next_id = 1
@@ -172,12 +173,29 @@ class CheckedCore:
         n = len(config.subscribers)
         self.depths = [0] * n
         self.overflowing: set[int] = set()  # subscribers in an overflow episode (reported once)
+        self.panicking: set[int] = set()  # subscribers in a panic episode (reported once)
         self.dropped = [0] * n
         self.shutdown_at: int | None = None
         self.shutdown_done = False
         self.stuck: set[str] = set()
         self.shutdown_lag = 0
         self.failed = False
+
+    @property
+    def state(self) -> SupervisorState:
+        """The core's state (owned and mutated by every step: snapshot it to keep a copy)."""
+        return self.core.state
+
+    @property
+    def now(self) -> int:
+        """The current virtual time (integer ns)."""
+        return self.core.now
+
+    @now.setter
+    def now(self, value: int) -> None:
+        if value < self.core.now:
+            raise ValueError(f"virtual time never goes backwards: {value} < {self.core.now}")
+        self.core.now = value
 
     # -- ids and tickets ---------------------------------------------------------------------
 
@@ -212,15 +230,15 @@ class CheckedCore:
             self.specs[inp.task_id] = inp.spec.task_spec
         if self.failed:
             raise InvariantViolation("a previous step of this CheckedCore failed its checks")
-        before = self.state
+        before = self.state.snapshot()
         try:
-            after, effects = step(before, inp, self.now, self.rng)
+            effects = self.core.feed(inp, self.now)
+            after = self.state
             check_step(before, after, effects, self.now)
             self._check(before, after, inp, effects)
         except BaseException:
             self.failed = True
             raise
-        self.state = after
         self.log.append((self.now, inp, tuple(effects)))
         return effects
 
@@ -260,7 +278,7 @@ class CheckedCore:
         the others are left to the grace and force-wait deadlines, so both paths are taken.
         """
         if self.shutdown_at is None:
-            self.feed(Shutdown(self.ticket()))
+            self.feed(Shutdown())
         for _ in range(max_steps):
             if self.shutdown_done:
                 return
@@ -290,7 +308,7 @@ class CheckedCore:
 
     def _check(
         self,
-        before: SupervisorState,
+        before: StateSnapshot,
         after: SupervisorState,
         inp: Input,
         effects: list[Effect],
@@ -306,14 +324,14 @@ class CheckedCore:
                 self.cause.pop(tid, None)
                 self.forced.pop(tid, None)
                 self.cancel_asked.pop(tid, None)
-            elif effects or after != before:
+            elif effects or after.snapshot() != before:
                 _fail("I3", f"a stale {inp!r} changed the core")
         elif isinstance(inp, EventsConsumed):
             self.depths[inp.subscriber] -= inp.count
             if inp.count:  # taking events off the queue ends its overflow episode
                 self.overflowing.discard(inp.subscriber)
         elif isinstance(inp, Tick) and self.shutdown_at is not None and not self.shutdown_done:
-            due = next_deadline(before)
+            due = before.next_deadline()
             if due is not None and due <= self.now:
                 self.shutdown_lag += self.now - due  # a late timer delays shutdown by as much
         for eff in effects:
@@ -718,12 +736,20 @@ class CheckedCore:
         if s.overflows:
             _fail("I5", f"drops for subscribers {s.overflows} were not reported")
         if isinstance(inp, SubscriberPanicked):
-            # Reported once, unless it happened while handling a diagnostic event (rule 7).
-            due = 0 if inp.event_kind in DIAGNOSTIC_KINDS else 1
+            # Reported once per episode (api.md section 9), and never for a panic while handling
+            # a diagnostic event (rule 7); the episode ends when the subscriber recovers.
+            due = 0
+            if inp.event_kind not in DIAGNOSTIC_KINDS and inp.subscriber not in self.panicking:
+                due = 1
+                self.panicking.add(inp.subscriber)
             if s.panic_reports != due:
                 _fail(
                     "I5", f"{s.panic_reports} SUBSCRIBER_PANICKED for a panic on {inp.event_kind}"
                 )
+        elif isinstance(inp, SubscriberRecovered):
+            self.panicking.discard(inp.subscriber)
+        if after.bus.panicking != self.panicking:
+            _fail("I5", f"panic episodes {after.bus.panicking} != {self.panicking}")
         if list(after.bus.depths) != self.depths or list(after.bus.dropped) != self.dropped:
             _fail("I5", f"bus {after.bus} disagrees with deliveries {self.depths}/{self.dropped}")
         if set(after.bus.overflowing) != self.overflowing:
@@ -747,7 +773,7 @@ class CheckedCore:
         }
         if holding != self.in_flight:
             _fail("I3", f"core runs {holding}, the driver was told {self.in_flight}")
-        if dict(after.names.items()) != self.names:
+        if after.names != self.names:
             _fail("I2", f"core names {dict(after.names.items())} != events {self.names}")
         self._check_slots(after)
         # Permit FIFO (I3): newly waiting tasks queue behind those already waiting.

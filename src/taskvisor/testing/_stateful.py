@@ -41,6 +41,7 @@ from taskvisor.fsm import (
     Shutdown,
     Submit,
     SubscriberPanicked,
+    SubscriberRecovered,
     TaskId,
     TaskSpec,
     check_state,
@@ -288,6 +289,14 @@ class SupervisorMachine(RuleBasedStateMachine):
         kind = data.draw(st.sampled_from(_PANIC_KINDS), label="while handling")
         core.feed(SubscriberPanicked(index, "on_event raised", kind))
 
+    @precondition(_has_subscribers)
+    @rule(data=st.data())
+    def subscriber_recovered(self, data: st.DataObject) -> None:
+        """A subscriber handled an event without raising after a panic (the episode ends)."""
+        core = self.core
+        index = data.draw(st.integers(0, len(core.depths) - 1), label="subscriber")
+        core.feed(SubscriberRecovered(index))
+
     # -- shutdown ------------------------------------------------------------------------------
 
     @precondition(
@@ -297,7 +306,7 @@ class SupervisorMachine(RuleBasedStateMachine):
     def shutdown(self) -> None:
         """Graceful shutdown (again: a repeated request is answered once shutdown is done)."""
         core = self.core
-        core.feed(Shutdown(core.ticket()))
+        core.feed(Shutdown())
 
     # -- checks --------------------------------------------------------------------------------
 

@@ -308,7 +308,7 @@ def _script(
         lambda: AttemptEnded(known(), draw(st.integers(1, 3)), draw(end_kinds()), "x"),
         lambda: Remove(new_ticket(), task_id=known()),
         lambda: Remove(new_ticket(), name=draw(task_names())),
-        lambda: Shutdown(new_ticket()),
+        lambda: Shutdown(),
     ]
     if config.subscribers:
         n = len(config.subscribers)
