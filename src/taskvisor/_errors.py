@@ -11,7 +11,9 @@ __all__ = [
     "CommandQueueFull",
     "ConfigError",
     "ControllerNotConfigured",
+    "CriticalTaskFailed",
     "GraceExceeded",
+    "RestartIntensityExceeded",
     "ShuttingDown",
     "TaskAlreadyExists",
     "TaskTerminationTimeout",
@@ -80,3 +82,39 @@ class AlreadyRunning(TaskvisorError):
 
 class ControllerNotConfigured(TaskvisorError):
     """``submit`` was called on a supervisor built without ``controller=``."""
+
+
+class RestartIntensityExceeded(TaskvisorError):
+    """The supervisor's restart intensity was exceeded: it shut down (docs/spec/api.md 8).
+
+    Raised by ``run()`` / on leaving ``serve()`` once everything is down.
+
+    Attributes:
+        max_restarts: the restarts its ``SupervisorConfig.intensity`` allows...
+        within: ...within this many seconds.
+    """
+
+    def __init__(self, max_restarts: int, within: float) -> None:
+        super().__init__(
+            f"more than {max_restarts} restarts within {within:g}s: the supervisor shut down"
+        )
+        self.max_restarts = max_restarts
+        self.within = within
+
+
+class CriticalTaskFailed(TaskvisorError):
+    """A critical task ended FAILED or FATAL: the supervisor shut down (docs/spec/api.md 8).
+
+    Raised by ``run()`` / on leaving ``serve()`` once everything is down.
+
+    Attributes:
+        name: the critical task's name.
+        outcome: its ``TaskOutcome``.
+    """
+
+    def __init__(self, name: str, outcome: object) -> None:
+        kind = getattr(getattr(outcome, "kind", None), "name", "?")
+        reason = getattr(outcome, "reason", "")
+        super().__init__(f"critical task {name!r} ended {kind}: {reason}")
+        self.name = name
+        self.outcome = outcome

@@ -171,7 +171,9 @@ def test_unset_fields_inherit_the_defaults() -> None:
     assert spec.timeout is INHERIT
     backoff = BackoffPolicy.constant(3.0)
     defaults = TaskDefaults(RestartPolicy.NEVER, backoff, timeout=7.0, max_retries=2)
-    assert spec.resolve(defaults) == ResolvedSpec(RestartPolicy.NEVER, backoff, 7 * 10**9, 2)
+    assert spec.resolve(defaults) == ResolvedSpec(
+        RestartPolicy.NEVER, backoff, 7 * 10**9, 2, reset_after_ns=300 * 10**9
+    )
 
 
 def test_explicit_none_means_none_not_inherit() -> None:
@@ -185,7 +187,9 @@ def test_explicit_values_override_the_defaults() -> None:
     defaults = TaskDefaults(RestartPolicy.NEVER, BackoffPolicy(), timeout=7.0, max_retries=2)
     b = BackoffPolicy.exponential(0.5, jitter=JitterPolicy.FULL)
     spec = TaskSpec.periodic(fn("x"), 1.0, backoff=b, timeout=3.0, max_retries=9)
-    assert spec.resolve(defaults) == ResolvedSpec(RestartPolicy.always(1.0), b, 3 * 10**9, 9)
+    assert spec.resolve(defaults) == ResolvedSpec(
+        RestartPolicy.always(1.0), b, 3 * 10**9, 9, reset_after_ns=300 * 10**9
+    )
 
 
 def test_inherit_has_a_readable_repr() -> None:

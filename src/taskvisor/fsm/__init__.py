@@ -22,6 +22,7 @@ from taskvisor.fsm._effects import (
     Abandon,
     AddReply,
     Effect,
+    Escalate,
     Finished,
     ForceCancel,
     Publish,
@@ -47,6 +48,7 @@ from taskvisor.fsm._inputs import (
     AttemptEnded,
     EndKind,
     EventsConsumed,
+    Heartbeat,
     Input,
     Remove,
     Shutdown,
@@ -55,6 +57,7 @@ from taskvisor.fsm._inputs import (
     SubscriberRecovered,
     Tick,
 )
+from taskvisor.fsm._intensity import Intensity
 from taskvisor.fsm._invariants import InvariantViolation, check_state, check_step, check_trace
 from taskvisor.fsm._policy import BackoffPolicy, JitterPolicy, RestartMode, RestartPolicy
 from taskvisor.fsm._slots import (
@@ -110,13 +113,16 @@ __all__ = [
     "Duration",
     "Effect",
     "EndKind",
+    "Escalate",
     "Event",
     "EventKind",
     "EventsConsumed",
     "Finished",
     "ForceCancel",
+    "Heartbeat",
     "IllegalTransition",
     "Input",
+    "Intensity",
     "InvariantChecker",
     "InvariantViolation",
     "JitterPolicy",

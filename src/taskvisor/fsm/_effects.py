@@ -17,6 +17,7 @@ __all__ = [
     "Abandon",
     "AddReply",
     "Effect",
+    "Escalate",
     "Finished",
     "ForceCancel",
     "Publish",
@@ -176,6 +177,34 @@ class ShutdownDone(NamedTuple):
         return tuple.__hash__(self)
 
 
+class Escalate(NamedTuple):
+    """The core shut the supervisor down on its own: a critical task failed, or the
+    supervisor's restart intensity was exceeded (api.md section 8, I10). Once every task is
+    gone, ``run()``/``serve()`` raise the matching error.
+
+    Attributes:
+        rule: ``"critical task"`` or ``"restart intensity"``.
+        name: the critical task's name.
+        outcome: the critical task's outcome.
+        max_restarts, within: the supervisor's intensity that was exceeded.
+    """
+
+    rule: str
+    name: str | None
+    outcome: TaskOutcome | None
+    max_restarts: int | None
+    within: float | None
+
+    def __eq__(self, other: object) -> bool:
+        return typed_eq(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        return not typed_eq(self, other)
+
+    def __hash__(self) -> int:
+        return tuple.__hash__(self)
+
+
 class SubmitReply(NamedTuple):
     """The reply to ``Submit``: ``rejection`` is set when it was rejected at once."""
 
@@ -204,4 +233,5 @@ Effect = (
     | Finished
     | ShutdownDone
     | SubmitReply
+    | Escalate
 )

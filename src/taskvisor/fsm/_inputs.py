@@ -21,6 +21,7 @@ __all__ = [
     "AttemptEnded",
     "EndKind",
     "EventsConsumed",
+    "Heartbeat",
     "Input",
     "Remove",
     "Shutdown",
@@ -59,6 +60,19 @@ class AttemptEnded:
     reason: str = ""
     exit_code: int | None = None
     error: BaseException | None = attrs.field(default=None, eq=False)
+
+
+@attrs.frozen
+class Heartbeat:
+    """The running attempt ``attempt`` of ``task_id`` called ``ctx.heartbeat()`` at ``at`` ns.
+
+    The runtime coalesces heartbeats: it reports only the latest one, just before the core
+    could need it (docs/spec/api.md section 8, watchdog).
+    """
+
+    task_id: TaskId
+    attempt: int
+    at: int
 
 
 @attrs.frozen
@@ -138,4 +152,5 @@ Input = (
     | SubscriberPanicked
     | SubscriberRecovered
     | Submit
+    | Heartbeat
 )

@@ -13,6 +13,7 @@ drives it: the asyncio runtime and the simulator call it alike. Must not import 
 from __future__ import annotations
 
 import enum
+from collections import deque
 from collections.abc import Sequence
 from heapq import heapify, heappop, heappush
 from typing import NamedTuple, Protocol, assert_never
@@ -20,6 +21,7 @@ from typing import NamedTuple, Protocol, assert_never
 import attrs
 
 from taskvisor._errors import ConfigError
+from taskvisor._task_errors import TaskError
 from taskvisor.fsm._backoff import EMPTY_STREAK, RetryStreak, needs_draw, next_delay_ns
 from taskvisor.fsm._budget import exhausted
 from taskvisor.fsm._bus import BusState, SubscriberInfo
@@ -28,6 +30,7 @@ from taskvisor.fsm._effects import (
     Abandon,
     AddReply,
     Effect,
+    Escalate,
     Finished,
     ForceCancel,
     Publish,
@@ -51,6 +54,7 @@ from taskvisor.fsm._inputs import (
     AttemptEnded,
     EndKind,
     EventsConsumed,
+    Heartbeat,
     Input,
     Remove,
     Shutdown,
@@ -59,6 +63,7 @@ from taskvisor.fsm._inputs import (
     SubscriberRecovered,
     Tick,
 )
+from taskvisor.fsm._intensity import Intensity, allows, count_within, record
 from taskvisor.fsm._policy import RestartMode
 from taskvisor.fsm._slots import (
     REJECTION_OF,
@@ -104,6 +109,7 @@ class CancelCause(enum.Enum):
     REMOVE = "remove"
     SHUTDOWN = "shutdown"
     TIMEOUT = "timeout"
+    WATCHDOG = "watchdog"  # no heartbeat within ``watchdog`` (ended like a timeout)
 
 
 @attrs.frozen(init=False)
@@ -117,6 +123,8 @@ class CoreConfig:
         subscribers: name and queue capacity of each subscriber, by index.
         defaults: what ``INHERIT`` spec fields take.
         controller: the admission controller's bounds (None: no controller).
+        intensity: the supervisor-wide restart intensity (None: unlimited); when exceeded the
+            supervisor shuts down (docs/spec/api.md section 8, I10).
     """
 
     grace_ns: int
@@ -126,6 +134,7 @@ class CoreConfig:
     defaults: TaskDefaults
     controller: ControllerConfig | None
     capacities: tuple[int, ...] = attrs.field(eq=False, repr=False)
+    intensity: Intensity | None = None
 
     def __init__(
         self,
@@ -136,6 +145,7 @@ class CoreConfig:
         subscribers: Sequence[SubscriberInfo] = (),
         defaults: TaskDefaults | None = None,
         controller: ControllerConfig | None = None,
+        intensity: Intensity | None = None,
     ) -> None:
         grace_ns = to_ns(grace, "SupervisorConfig.grace")
         force_ns = to_ns(force_wait, "SupervisorConfig.force_wait")
@@ -151,8 +161,14 @@ class CoreConfig:
             raise ConfigError(
                 "Supervisor.controller", f"expected ControllerConfig, got {controller!r}"
             )
+        if intensity is not None and not isinstance(intensity, Intensity):
+            raise ConfigError(
+                "SupervisorConfig.intensity", f"expected an Intensity or None, got {intensity!r}"
+            )
         caps = tuple(s.capacity for s in subs)
-        self.__attrs_init__(grace_ns, force_ns, max_concurrent, subs, defaults, controller, caps)
+        self.__attrs_init__(
+            grace_ns, force_ns, max_concurrent, subs, defaults, controller, caps, intensity
+        )
 
 
 class TaskState:
@@ -168,12 +184,16 @@ class TaskState:
         "deadline",
         "forced",
         "id",
+        "last_beat",
         "name",
         "phase",
         "policy",
+        "restarts",
         "spec",
         "started_at",
         "streak",
+        "streak_start",
+        "timeout_at",
         "timer",
         "wait_token",
     )
@@ -194,6 +214,13 @@ class TaskState:
         self.cause: CancelCause | None = None
         self.forced = False
         self.wait_token: int | None = None
+        # Crash-loop controls (docs/spec/api.md section 8): when the current failure streak's
+        # first failing attempt started, the times of the restarts that followed failures
+        # within the task's intensity window, the running attempt's timeout and last heartbeat.
+        self.streak_start = 0
+        self.restarts: deque[int] | None = None
+        self.timeout_at: int | None = None
+        self.last_beat = 0
 
     def view(self) -> TaskView:
         """A plain immutable copy (what snapshots and readers outside the core hold)."""
@@ -208,12 +235,17 @@ class TaskState:
             self.started_at,
             self.cause,
             self.forced,
+            self.streak_start,
+            () if self.restarts is None else tuple(self.restarts),
+            self.last_beat,
         )
 
     def copy(self) -> TaskState:
         new = TaskState(self.id, self.name, self.spec, self.policy, self.phase)
         for field in TaskState.__slots__:
             setattr(new, field, getattr(self, field))
+        if self.restarts is not None:
+            new.restarts = deque(self.restarts)
         return new
 
     def __repr__(self) -> str:
@@ -233,6 +265,9 @@ class TaskView(NamedTuple):
     started_at: int
     cause: CancelCause | None
     forced: bool
+    streak_start: int
+    restarts: tuple[int, ...]
+    last_beat: int
 
 
 @attrs.frozen
@@ -277,6 +312,8 @@ class StateSnapshot:
     finished: int
     slots: tuple[Slot, ...]
     slot_of: tuple[tuple[TaskId, str], ...]
+    restarts: tuple[int, ...] = ()
+    escalation: Escalate | None = None
 
     def task(self, tid: TaskId) -> TaskView | None:
         """The task with id ``tid``, if live."""
@@ -312,11 +349,13 @@ class SupervisorState:
         "accepted",
         "bus",
         "config",
+        "escalation",
         "finished",
         "names",
         "ready",
         "ready_head",
         "ready_tail",
+        "restarts",
         "running",
         "seq",
         "shutdown",
@@ -344,6 +383,8 @@ class SupervisorState:
         self.finished = 0
         self.slots: dict[str, Slot] = {}
         self.slot_of: dict[TaskId, str] = {}
+        self.restarts: deque[int] = deque()  # the supervisor's intensity window (I10)
+        self.escalation: Escalate | None = None  # why the core shut itself down, if it did
 
     @classmethod
     def initial(cls, config: CoreConfig) -> SupervisorState:
@@ -370,6 +411,8 @@ class SupervisorState:
             finished=self.finished,
             slots=tuple(self.slots[name] for name in sorted(self.slots)),
             slot_of=tuple(sorted(self.slot_of.items())),
+            restarts=tuple(self.restarts),
+            escalation=self.escalation,
         )
 
     def clone(self) -> SupervisorState:
@@ -390,6 +433,8 @@ class SupervisorState:
         new.finished = self.finished
         new.slots = dict(self.slots)
         new.slot_of = dict(self.slot_of)
+        new.restarts = deque(self.restarts)
+        new.escalation = self.escalation
         return new
 
     def __repr__(self) -> str:
@@ -444,6 +489,9 @@ def step(
     elif kind is SubscriberRecovered:
         assert isinstance(inp, SubscriberRecovered)
         state.bus.panicking.discard(inp.subscriber)
+    elif kind is Heartbeat:
+        assert isinstance(inp, Heartbeat)
+        txn.heartbeat(inp)
     else:  # pragma: no cover - mypy proves the union is handled (see _dispatch_is_total)
         raise TypeError(f"not an input: {inp!r}")
     txn.drop_stale_timers()
@@ -462,7 +510,8 @@ def _dispatch_is_total(inp: Input) -> None:  # pragma: no cover - a type-level p
         | EventsConsumed
         | Submit
         | SubscriberPanicked
-        | SubscriberRecovered,
+        | SubscriberRecovered
+        | Heartbeat,
     ):
         return
     assert_never(inp)
@@ -687,13 +736,22 @@ class _Txn:
     def start(self, t: TaskState, trigger: Trigger) -> None:
         self.s.running += 1
         attempt = t.attempt + 1
-        timeout = t.policy.timeout_ns
-        if timeout is not None:
-            self.move(t, trigger, Phase.RUNNING, *self.schedule(t, self.now + timeout))
+        now = self.now
+        policy = t.policy
+        timeout = policy.timeout_ns
+        timeout_at = None if timeout is None else now + timeout
+        deadline = timeout_at
+        if policy.watchdog_ns is not None:  # the first heartbeat is due `watchdog` after start
+            beat_due = now + policy.watchdog_ns
+            deadline = beat_due if deadline is None else min(deadline, beat_due)
+        if deadline is not None:
+            self.move(t, trigger, Phase.RUNNING, *self.schedule(t, deadline))
         else:
             self.move(t, trigger, Phase.RUNNING)
         t.attempt = attempt
-        t.started_at = self.now
+        t.started_at = now
+        t.timeout_at = timeout_at
+        t.last_beat = now
         self.emit(EK.TASK_STARTING, t)
         self.effects.append(StartAttempt(t.id, t.name, attempt, t.spec))
 
@@ -711,6 +769,19 @@ class _Txn:
             if t is not None and t.phase is Phase.WAITING and t.wait_token == token:
                 self.start(t, Trigger.PERMIT)
 
+    def heartbeat(self, inp: Heartbeat) -> None:
+        """The running attempt called ``ctx.heartbeat()`` at ``inp.at`` (not after ``now``).
+
+        Only the time is kept: the watchdog deadline already in the heap is re-armed lazily
+        when it fires, so a heartbeat costs no heap push however often it comes.
+        """
+        t = self.tasks.get(inp.task_id)
+        if t is None or t.attempt != inp.attempt or t.phase is not Phase.RUNNING:
+            return  # stale: the attempt is over or being stopped
+        at = min(inp.at, self.now)
+        if at > t.last_beat:
+            t.last_beat = at
+
     def attempt_ended(self, inp: AttemptEnded) -> None:
         t = self.tasks.get(inp.task_id)
         if t is None or t.attempt != inp.attempt:
@@ -721,11 +792,22 @@ class _Txn:
         duration = ns_to_s(self.now - t.started_at)
         cause = t.cause
         end = inp.end
+        if end is EndKind.FAILED and cause is None and not retries(t.policy, inp.error):
+            # Which failures retry (api.md section 8): an exception outside ``retry_on`` is
+            # permanent. ``Fail`` and timeouts always retry; ``error`` None is a plain failure.
+            assert inp.error is not None
+            reason = f"not retried ({type(inp.error).__name__} is not in retry_on): {inp.reason}"
+            self.fatal(t, reason, inp.exit_code, inp.error, duration)
+            self.release_permit()
+            return
         if cause is CancelCause.TIMEOUT:
             timeout = ns_to_s(t.policy.timeout_ns or 0)
             self.failure(
                 t, f"timed out after {timeout:g}s", None, inp.error, duration, timeout=timeout
             )
+        elif cause is CancelCause.WATCHDOG:
+            watchdog = ns_to_s(t.policy.watchdog_ns or 0)
+            self.failure(t, _watchdog_reason(watchdog), None, inp.error, duration, watchdog)
         elif cause is not None:
             if t.forced:
                 self.finish(
@@ -746,20 +828,7 @@ class _Txn:
         elif end is EndKind.RETURNED:
             self.success(t, duration)
         elif end is EndKind.FATAL:
-            self.emit(
-                EK.TASK_FAILED, t, reason=inp.reason, exit_code=inp.exit_code, duration=duration
-            )
-            outcome = TaskOutcome(
-                OutcomeKind.FATAL, inp.reason, inp.exit_code, inp.error, attempts=t.attempt
-            )
-            self.emit(
-                EK.ACTOR_DEAD,
-                t,
-                reason=inp.reason,
-                exit_code=inp.exit_code,
-                outcome=OutcomeKind.FATAL,
-            )
-            self.finish(t, Trigger.END_FINAL, outcome)
+            self.fatal(t, inp.reason, inp.exit_code, inp.error, duration)
         elif end is EndKind.CANCELED:
             self.emit(EK.TASK_CANCELED, t, reason=inp.reason, duration=duration)
             self.finish(
@@ -772,6 +841,20 @@ class _Txn:
         else:  # FAILED, or INTERRUPTED while nobody cancelled it (api.md section 2)
             self.failure(t, inp.reason, inp.exit_code, inp.error, duration)
         self.release_permit()
+
+    def fatal(
+        self,
+        t: TaskState,
+        reason: str,
+        exit_code: int | None,
+        error: BaseException | None,
+        duration: float,
+    ) -> None:
+        """A permanent failure: TASK_FAILED, ACTOR_DEAD(FATAL), then the task is gone."""
+        self.emit(EK.TASK_FAILED, t, reason=reason, exit_code=exit_code, duration=duration)
+        outcome = TaskOutcome(OutcomeKind.FATAL, reason, exit_code, error, attempts=t.attempt)
+        self.emit(EK.ACTOR_DEAD, t, reason=reason, exit_code=exit_code, outcome=OutcomeKind.FATAL)
+        self.finish(t, Trigger.END_FINAL, outcome)
 
     def success(self, t: TaskState, duration: float) -> None:
         self.emit(EK.TASK_STOPPED, t, duration=duration)
@@ -806,22 +889,64 @@ class _Txn:
             timeout=timeout,
         )
         policy = t.policy
-        failures = t.streak.failures + 1
+        now = self.now
+        streak = t.streak
+        reset = policy.reset_after_ns
+        if reset is not None and now - t.started_at >= reset:
+            # Healthy-run reset (api.md section 8, Kubernetes): an attempt that ran at least
+            # `reset_after` ends the streak first; its failure is retry 0 of a new streak.
+            streak = EMPTY_STREAK
+        if streak.failures == 0:
+            t.streak_start = t.started_at  # the streak begins with this failing attempt
+        failures = streak.failures + 1
         final = None
+        escalate = False
+        limit = self.config.intensity
         if policy.restart.mode is RestartMode.NEVER:
             final = reason
         elif exhausted(failures, policy.max_retries):
             final = f"retry limit ({policy.max_retries}) reached; last failure: {reason}"
+        elif policy.give_up_after_ns is not None and now - t.streak_start > policy.give_up_after_ns:
+            final = (
+                f"gave up after {ns_to_s(policy.give_up_after_ns):g}s of failures; "
+                f"last failure: {reason}"
+            )
+        elif policy.intensity is not None and not allows(
+            count_within(t.restarts or (), now, policy.intensity.within_ns),
+            policy.intensity.max_restarts,
+        ):
+            final = f"{_intensity_text(policy.intensity)}; last failure: {reason}"
+        elif (
+            limit is not None
+            and self.s.shutdown is None
+            and not allows(count_within(self.s.restarts, now, limit.within_ns), limit.max_restarts)
+        ):
+            # The supervisor's intensity (I10): this restart would exceed it, so the task is
+            # not restarted and the whole supervisor shuts down, once.
+            final = f"supervisor {_intensity_text(limit)}; last failure: {reason}"
+            escalate = True
         if final is not None:
             outcome = TaskOutcome(OutcomeKind.FAILED, final, exit_code, error, attempts=t.attempt)
             self.emit(
                 EK.ACTOR_EXHAUSTED, t, reason=final, exit_code=exit_code, outcome=OutcomeKind.FAILED
             )
             self.finish(t, Trigger.END_FINAL, outcome)
+            if escalate and limit is not None:
+                self.escalate(
+                    Escalate("restart intensity", None, None, limit.max_restarts, limit.within),
+                    f"supervisor {_intensity_text(limit)}",
+                )
             return
+        # The restart is allowed: it enters the intensity windows (I10).
+        if policy.intensity is not None:
+            if t.restarts is None:
+                t.restarts = deque()
+            record(t.restarts, now, policy.intensity.within_ns)
+        if limit is not None:
+            record(self.s.restarts, now, limit.within_ns)
         backoff = policy.backoff
         u = self.rng.random() if needs_draw(backoff) else 0.0
-        delay, streak = next_delay_ns(backoff, t.streak, u)
+        delay, streak = next_delay_ns(backoff, streak, u)
         self.emit(
             EK.BACKOFF_SCHEDULED,
             t,
@@ -853,9 +978,25 @@ class _Txn:
         self.effects.append(Finished(t.id, t.name, outcome))
         if t.id in s.slot_of:
             self.owner_gone(t.id)
+        kind = outcome.kind
+        if t.policy.critical and (kind is OutcomeKind.FAILED or kind is OutcomeKind.FATAL):
+            # A critical task's failure takes the supervisor down (api.md section 8).
+            self.escalate(
+                Escalate("critical task", t.name, outcome, None, None),
+                f"critical task {t.name!r} ended {kind.name}",
+            )
         sd = s.shutdown
         if sd is not None and not self.tasks and not sd.done:
             self.complete_shutdown()
+
+    def escalate(self, why: Escalate, reason: str) -> None:
+        """Shut the supervisor down for ``why``, once (I10): the runtime raises it at the end."""
+        s = self.s
+        if s.shutdown is not None:
+            return  # already shutting down: nothing escalates twice
+        s.escalation = why
+        self.effects.append(why)
+        self.begin_shutdown(Shutdown(reason))
 
     # -- timers -------------------------------------------------------------------------------
 
@@ -873,13 +1014,22 @@ class _Txn:
         phase = t.phase
         if phase is Phase.BACKOFF:
             self.start_or_wait(t, Trigger.DEADLINE)
-        elif phase is Phase.RUNNING:  # the attempt's timeout (I4's sibling: no early fire)
-            timing = self.schedule(t, self.now + self.config.force_wait_ns)
-            self.move(t, Trigger.TIMEOUT, Phase.STOPPING, *timing)
-            t.cause = CancelCause.TIMEOUT
-            t.forced = True
-            self.emit(EK.TIMEOUT_HIT, t, timeout=ns_to_s(t.policy.timeout_ns or 0))
-            self.effects.append(ForceCancel(t.id, t.attempt))
+        elif phase is Phase.RUNNING:  # the timeout or the watchdog (I4's sibling: no early fire)
+            now = self.now
+            timeout_at = t.timeout_at
+            watchdog = t.policy.watchdog_ns
+            if timeout_at is not None and now >= timeout_at:
+                self.time_out(t, CancelCause.TIMEOUT, t.policy.timeout_ns or 0, None)
+                return
+            assert watchdog is not None, "a running task's deadline is its timeout or watchdog"
+            beat_due = t.last_beat + watchdog
+            if now >= beat_due:
+                seconds = ns_to_s(watchdog)
+                self.time_out(t, CancelCause.WATCHDOG, watchdog, _watchdog_reason(seconds))
+                return
+            # A heartbeat came in time: re-arm for the next one (or the timeout, if earlier).
+            due = beat_due if timeout_at is None else min(beat_due, timeout_at)
+            t.timer, t.deadline = self.schedule(t, due)
         elif phase is Phase.STOPPING and not t.forced:  # grace ran out (I7)
             self.force(t, Trigger.DEADLINE)
         elif phase is Phase.STOPPING:  # even force did not stop it: abandon, report (I7)
@@ -897,6 +1047,15 @@ class _Txn:
             self.release_permit()
         else:  # pragma: no cover - WAITING tasks hold no timer
             raise AssertionError(f"deadline for a task in {t.phase}")
+
+    def time_out(self, t: TaskState, cause: CancelCause, limit_ns: int, reason: str | None) -> None:
+        """End a running attempt like a timeout: TIMEOUT_HIT, then force it (api.md 2, 8)."""
+        timing = self.schedule(t, self.now + self.config.force_wait_ns)
+        self.move(t, Trigger.TIMEOUT, Phase.STOPPING, *timing)
+        t.cause = cause
+        t.forced = True
+        self.emit(EK.TIMEOUT_HIT, t, timeout=ns_to_s(limit_ns), reason=reason)
+        self.effects.append(ForceCancel(t.id, t.attempt))
 
     def force(self, t: TaskState, trigger: Trigger) -> None:
         self.note_stuck(t)
@@ -1155,3 +1314,25 @@ _new_event = tuple.__new__  # builds an Event from a tuple in one C call (no __n
 _new_publish = tuple.__new__
 _TIMER_SLACK = 64  # stale timer entries tolerated beyond one per live task before compaction
 _STOPPING_FOR_GOOD = (CancelCause.REMOVE, CancelCause.SHUTDOWN)
+
+
+def retries(policy: ResolvedSpec, error: BaseException | None) -> bool:
+    """Whether a failure with ``error`` is retryable under ``policy.retry_on`` (api.md 8).
+
+    ``Fail`` (any ``TaskError``) always retries, and a failure without an exception object
+    (the runtime's own classification) too; anything else retries only inside ``retry_on``.
+    """
+    if error is None or isinstance(error, TaskError):
+        return True
+    return isinstance(error, policy.retry_on)
+
+
+def _watchdog_reason(seconds: float) -> str:
+    return f"watchdog: no heartbeat for {seconds:g}s"
+
+
+def _intensity_text(limit: Intensity) -> str:
+    return (
+        f"restart intensity exceeded (more than {limit.max_restarts} restarts "
+        f"within {limit.within:g}s)"
+    )

@@ -45,16 +45,55 @@ class TaskContext:
         attempt: 1-based number of this attempt, counting every attempt of the task.
     """
 
-    __slots__ = ("_event", "_requested", "_scopes", "attempt", "name", "task_id")
+    __slots__ = (
+        "_beat_at",
+        "_beat_pending",
+        "_beats",
+        "_event",
+        "_now_ns",
+        "_requested",
+        "_scopes",
+        "attempt",
+        "name",
+        "task_id",
+    )
 
-    def __init__(self, task_id: TaskId, name: str, attempt: int) -> None:
+    def __init__(
+        self,
+        task_id: TaskId,
+        name: str,
+        attempt: int,
+        now_ns: Callable[[], int] | None = None,
+        beats: list[TaskContext] | None = None,
+    ) -> None:
         self.task_id = task_id
         self.name = name
         self.attempt = attempt
         self._requested = False
+        # The watchdog's heartbeats (docs/spec/runtime.md): the driver's clock and the list of
+        # attempts that beat since the core last heard, which the driver drains.
+        self._now_ns = now_ns
+        self._beats = beats
+        self._beat_pending = False
+        self._beat_at = 0
         # Allocated only when a body waits on them: most attempts never do (cheap attempts).
         self._event: anyio.Event | None = None
         self._scopes: list[anyio.CancelScope] | None = None
+
+    def heartbeat(self) -> None:
+        """Tell the watchdog this attempt is alive (``TaskSpec(watchdog=...)``).
+
+        Cheap enough for a hot loop: each call reads the clock; the first one after each
+        report also queues the attempt, and the core hears the latest time when its next
+        deadline comes. Without a watchdog the beats are simply never needed.
+        """
+        now_ns = self._now_ns
+        if now_ns is None:
+            return
+        self._beat_at = now_ns()
+        if not self._beat_pending:
+            self._beat_pending = True
+            self._beats.append(self)  # type: ignore[union-attr]
 
     @property
     def is_cancelled(self) -> bool:

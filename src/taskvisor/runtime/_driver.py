@@ -32,10 +32,12 @@ from taskvisor.fsm import (
     AddReply,
     ControllerConfig,
     Effect,
+    Escalate,
     EventKind,
     EventsConsumed,
     Finished,
     ForceCancel,
+    Heartbeat,
     Input,
     Publish,
     RemoveReply,
@@ -155,6 +157,10 @@ class Driver:
         self.stuck: tuple[str, ...] = ()
         self.grace_reported = False  # a shutdown() caller already got GraceExceeded
         self.crash: BaseException | None = None  # a KeyboardInterrupt/SystemExit from a task
+        self.escalation: Escalate | None = None  # the core shut down on its own (api.md 8)
+        # Attempts whose body called ctx.heartbeat() since the core last heard (watchdog).
+        self._beats: list[TaskContext] = []
+        self._now_ns: Callable[[], int] = lambda: 0  # bound to the backend's clock below
         self.failure: BaseException | None = None  # a bug: the core or an effect raised
         self._core_done = anyio.Event()  # ShutdownDone: every task is gone
         self.stopped = anyio.Event()  # and subscribers drained, background tasks stopped
@@ -185,6 +191,7 @@ class Driver:
             self._clock = bind(clock, trio.current_time)
             self._launcher = TrioLauncher(self._attempt_done, self._crashed, context)
             self._timer = TaskTimer(self._clock, self._due)
+        self._now_ns = self._clock.now_ns
 
     @property
     def state(self) -> SupervisorState:
@@ -235,7 +242,7 @@ class Driver:
             if eff.recipients:
                 self.bus.publish(eff.event, eff.recipients)
         elif isinstance(eff, StartAttempt):
-            ctx = TaskContext(eff.task_id, eff.name, eff.attempt)
+            ctx = TaskContext(eff.task_id, eff.name, eff.attempt, self._now_ns, self._beats)
             rec = Attempt(ctx, body_of(eff.spec.task))
             self.attempts[eff.task_id] = rec
             self._launcher.start(rec)
@@ -264,6 +271,13 @@ class Driver:
             if not self._core_done.is_set():
                 self.stuck = eff.stuck
                 self._core_done.set()
+        elif isinstance(eff, Escalate):
+            # The core shut itself down (a critical task, the restart intensity): stop the
+            # caller's block like a signal would, and raise once everything is down.
+            self.escalation = eff
+            self._note_shutdown()
+            if self.host_scope is not None:
+                self.host_scope.cancel()
         else:  # pragma: no cover - mypy proves every effect is handled
             assert_never(eff)
 
@@ -291,10 +305,18 @@ class Driver:
 
     def _due(self, deadline: int) -> None:
         """The timer reached ``deadline``: feed ``TICK`` at ``max(deadline, clock)`` (aioquic),
-        so an early wake-up never runs the core before its deadline."""
+        so an early wake-up never runs the core before its deadline. Heartbeats are reported
+        first: a watchdog deadline is the only thing they can change."""
         self._armed = None
         if deadline > self._now:
             self._now = deadline
+        beats = self._beats
+        if beats:  # coalesced: a body may beat in a hot loop; the core hears the latest time
+            pending = list(beats)
+            beats.clear()
+            for ctx in pending:
+                ctx._beat_pending = False
+                self.feed(Heartbeat(ctx.task_id, ctx.attempt, ctx._beat_at))
         self.feed(TICK)
 
     # -- attempts ------------------------------------------------------------------------------

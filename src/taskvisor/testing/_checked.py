@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from taskvisor._task_errors import TaskError
 from taskvisor.fsm import (
     DIAGNOSTIC_KINDS,
     NS_PER_S,
@@ -27,11 +28,13 @@ from taskvisor.fsm import (
     CoreConfig,
     Effect,
     EndKind,
+    Escalate,
     Event,
     EventKind,
     EventsConsumed,
     Finished,
     ForceCancel,
+    Heartbeat,
     Input,
     InvariantViolation,
     JitterPolicy,
@@ -117,6 +120,8 @@ class _Scratch:
         self.expect_aborted: set[TaskId] = set()
         self.overflows: list[int] = []  # subscribers owed a SUBSCRIBER_OVERFLOW event
         self.panic_reports = 0  # SUBSCRIBER_PANICKED events in this step
+        self.escalated: Escalate | None = None  # the core shut itself down in this step
+        self.expect_escalation: str | None = None  # ...as the crash-loop rules require
         self.done_event: EventKind | None = None
         self.shutdown_done = False
 
@@ -176,6 +181,12 @@ class CheckedCore:
         self.panicking: set[int] = set()  # subscribers in a panic episode (reported once)
         self.dropped = [0] * n
         self.shutdown_at: int | None = None
+        self.shutdown_was: int | None = None  # shutdown_at before the current step
+        self.escalated = False
+        self.beats: dict[TaskId, int] = {}  # the latest heartbeat heard per running task
+        self.streak_start: dict[TaskId, int] = {}
+        self.windows: dict[TaskId, list[int]] = {}  # restarts after failures, per task
+        self.window: list[int] = []  # ... and supervisor-wide (I10)
         self.shutdown_done = False
         self.stuck: set[str] = set()
         self.shutdown_lag = 0
@@ -314,11 +325,16 @@ class CheckedCore:
         effects: list[Effect],
     ) -> None:
         s = _Scratch(before, self.in_flight, self.names)
+        self._pending_escalation: str | None = None
         expected_end = None
+        beat = isinstance(inp, Heartbeat) and self.in_flight.get(inp.task_id) == inp.attempt
+        if beat and isinstance(inp, Heartbeat) and inp.at <= self.now:
+            self.beats[inp.task_id] = max(self.beats.get(inp.task_id, 0), inp.at)
         if isinstance(inp, AttemptEnded):
             tid = inp.task_id
             if self.in_flight.get(tid) == inp.attempt:
                 expected_end = self._expected_end(inp)
+                s.expect_escalation = self._pending_escalation
                 del self.in_flight[tid]
                 self.ended.add((tid, inp.attempt))
                 self.cause.pop(tid, None)
@@ -349,9 +365,29 @@ class CheckedCore:
                 self._remove_reply(s, inp, eff)
             elif isinstance(eff, SubmitReply):
                 self._submit_reply(s, inp, eff)
+            elif isinstance(eff, Escalate):
+                if s.escalated is not None or self.escalated:
+                    _fail("I10", f"the supervisor escalated twice: {eff!r}")
+                s.escalated = eff
+                self.escalated = True
             else:
                 self._shutdown_done(s, inp, eff)
+        self._check_escalation(s)
         self._after_step(s, after, inp, expected_end)
+
+    def _check_escalation(self, s: _Scratch) -> None:
+        """I10 and critical tasks (api.md section 8): the core escalates exactly when due."""
+        for tid, outcome in s.outcomes.items():
+            policy = self.policies.get(tid)
+            failed = outcome.kind is OK.FAILED or outcome.kind is OK.FATAL
+            if policy is not None and policy.critical and failed and self.shutdown_was is None:
+                s.expect_escalation = "critical task"  # finish() escalates first
+        due, got = s.expect_escalation, s.escalated
+        if due is None and got is not None:
+            _fail("I10", f"escalated without cause: {got!r}")
+        if due is not None and (got is None or got.rule != due):
+            _fail("I10", f"expected the supervisor to escalate ({due}); got {got!r}")
+        self.shutdown_was = self.shutdown_at
 
     def _expected_end(self, inp: AttemptEnded) -> tuple[str, object]:
         """The restart decision the contract requires for a real end (api.md sections 2, 3)."""
@@ -360,6 +396,15 @@ class CheckedCore:
         cause = self.cause.get(tid)
         if cause == "cancel":
             return "finished", OK.FORCE_ABORTED if tid in self.forced else OK.CANCELED
+        error = inp.error
+        if (
+            cause is None
+            and inp.end is EndKind.FAILED
+            and error is not None
+            and not isinstance(error, TaskError)
+            and not isinstance(error, policy.retry_on)
+        ):
+            return "finished", OK.FATAL  # outside retry_on: permanent (api.md section 8)
         if cause != "timeout":
             if inp.end is EndKind.RETURNED:
                 self.failures[tid] = 0  # a success ends the streak
@@ -370,12 +415,35 @@ class CheckedCore:
                 return "finished", OK.FATAL
             if inp.end is EndKind.CANCELED:
                 return "finished", OK.CANCELED
-        failures = self.failures.get(tid, 0) + 1
+        now, started = self.now, self.started_at[tid]
+        failures = self.failures.get(tid, 0)
+        reset = policy.reset_after_ns
+        if reset is not None and now - started >= reset:
+            failures = 0  # healthy-run reset (api.md section 8)
+        if failures == 0:
+            self.streak_start[tid] = started
+        failures += 1
         self.failures[tid] = failures
         if policy.restart.mode is RestartMode.NEVER:
             return "finished", OK.FAILED
         if policy.max_retries is not None and failures > policy.max_retries:
             return "finished", "retry limit"
+        give_up = policy.give_up_after_ns
+        if give_up is not None and now - self.streak_start[tid] > give_up:
+            return "finished", "gave up after"
+        mine = self.windows.setdefault(tid, [])
+        if policy.intensity is not None:
+            within = policy.intensity.within_ns
+            if sum(1 for r in mine if now - r < within) >= policy.intensity.max_restarts:
+                return "finished", "restart intensity"
+        limit = self.config.intensity
+        if limit is not None and self.shutdown_at is None:
+            recent = sum(1 for r in self.window if now - r < limit.within_ns)
+            if recent >= limit.max_restarts:
+                self._pending_escalation = "restart intensity"
+                return "finished", "restart intensity"
+        mine.append(now)
+        self.window.append(now)
         return "backoff", BackoffSource.FAILURE
 
     # events
@@ -434,15 +502,23 @@ class CheckedCore:
                 self.cause[tid] = "cancel"
         elif kind is EK.TIMEOUT_HIT:
             assert tid is not None
-            timeout = self.policies[tid].timeout_ns
-            if timeout is None or self.now < self.started_at[tid] + timeout:
+            policy = self.policies[tid]
+            timeout = policy.timeout_ns
+            if ev.reason is not None and ev.reason.startswith("watchdog"):
+                # The watchdog (api.md section 8): no heartbeat since the last one it heard.
+                beat = max(self.beats.get(tid, 0), self.started_at[tid])
+                watchdog = policy.watchdog_ns
+                if watchdog is None or self.now < beat + watchdog:
+                    _fail("I4", f"watchdog TIMEOUT_HIT for {tid!r} at {self.now}, beat {beat}")
+            elif timeout is None or self.now < self.started_at[tid] + timeout:
                 _fail("I4", f"TIMEOUT_HIT for {tid!r} at {self.now} before its timeout")
             self.cause.setdefault(tid, "timeout")
         elif kind is EK.BACKOFF_SCHEDULED:
             assert tid is not None
             s.backoffs[tid] = ev
         elif kind is EK.SHUTDOWN_REQUESTED:
-            if not isinstance(inp, Shutdown) or self.shutdown_at is not None:
+            asked = isinstance(inp, Shutdown) or s.escalated is not None
+            if not asked or self.shutdown_at is not None:
                 _fail("I7", "SHUTDOWN_REQUESTED twice or without a Shutdown")
             self.shutdown_at = self.now
             for live in set(self.added) - self.removed:
@@ -577,6 +653,7 @@ class CheckedCore:
         self.in_flight[tid] = attempt
         self.started[tid] = attempt
         self.started_at[tid] = self.now
+        self.beats.pop(tid, None)
         limit = self.config.max_concurrent
         if limit is not None and len(self.in_flight) > limit:
             _fail("I3", f"{len(self.in_flight)} attempts in flight, max_concurrent={limit}")
@@ -818,12 +895,15 @@ class CheckedCore:
                 _fail("I4", f"{tid!r} pause after {ev.backoff_source}, expected {detail}")
             return
         outcome = s.outcomes.get(tid)
-        kind = OK.FAILED if detail == "retry limit" else detail
+        rule = detail if isinstance(detail, str) else None
+        kind = OK.FAILED if rule is not None else detail
         if outcome is None or outcome.kind is not kind:
             _fail("I1", f"{tid!r} should have ended {kind}; got {outcome}")
         assert outcome is not None
-        if detail == "retry limit" and "retry limit" not in outcome.reason:
-            _fail("I1", f"{tid!r} exhausted its retries, but the reason is {outcome.reason!r}")
+        if rule is not None and rule not in outcome.reason:
+            _fail(
+                "I10", f"{tid!r} ended by the {rule!r} rule, but the reason is {outcome.reason!r}"
+            )
 
     def _check_backoff(self, after: SupervisorState, tid: TaskId, ev: Event) -> None:
         """I4: the deadline is the published delay, in the documented range for the policy."""
