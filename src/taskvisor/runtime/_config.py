@@ -18,6 +18,7 @@ from taskvisor.fsm import (
     ControllerConfig,
     CoreConfig,
     Duration,
+    Intensity,
     RandomSource,
     SubscriberInfo,
     TaskDefaults,
@@ -45,6 +46,10 @@ class SupervisorConfig:
         seed: seed of the random source the core draws jitter from (None: unseeded).
         random: an object with ``random() -> float`` to draw from instead (not with ``seed``).
         clock: a ``Clock`` (None: ``LoopClock()``, the event loop's clock).
+        intensity: the supervisor's restart intensity, ``tv.Intensity(max_restarts, within)``
+            counted over restarts after failures across all tasks (None: unlimited); when
+            exceeded, the supervisor shuts down and ``run()``/``serve()`` raise
+            ``RestartIntensityExceeded``.
     """
 
     grace: float
@@ -55,6 +60,7 @@ class SupervisorConfig:
     seed: int | None
     random: RandomSource | None = attrs.field(eq=False)
     clock: Clock | None = attrs.field(eq=False)
+    intensity: Intensity | None
     grace_ns: int = attrs.field(eq=False, repr=False)
     force_wait_ns: int = attrs.field(eq=False, repr=False)
     _durations: tuple[Duration, Duration] = attrs.field(eq=False, repr=False)
@@ -69,6 +75,7 @@ class SupervisorConfig:
         seed: int | None = None,
         random: RandomSource | None = None,
         clock: Clock | None = None,
+        intensity: Intensity | None = None,
     ) -> None:
         grace_ns = to_ns(grace, "SupervisorConfig.grace")
         drain_ns = to_ns(
@@ -94,6 +101,10 @@ class SupervisorConfig:
                 "SupervisorConfig.clock",
                 f"expected an object with now_ns() and sleep_until_ns(), got {clock!r}",
             )
+        if intensity is not None and not isinstance(intensity, Intensity):
+            raise ConfigError(
+                "SupervisorConfig.intensity", f"expected an Intensity or None, got {intensity!r}"
+            )
         self.__attrs_init__(
             ns_to_s(grace_ns),
             ns_to_s(drain_ns),
@@ -103,6 +114,7 @@ class SupervisorConfig:
             seed,
             random,
             clock,
+            intensity,
             grace_ns,
             force_ns,
             (grace, force_wait),
@@ -133,4 +145,5 @@ class SupervisorConfig:
             subscribers=subscribers,
             defaults=defaults,
             controller=controller,
+            intensity=self.intensity,
         )

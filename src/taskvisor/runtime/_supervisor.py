@@ -15,8 +15,14 @@ from typing import Any
 
 import anyio
 
-from taskvisor._errors import AlreadyRunning, ConfigError, GraceExceeded
-from taskvisor.fsm import ControllerConfig, TaskDefaults, TaskOutcome, TaskSpec
+from taskvisor._errors import (
+    AlreadyRunning,
+    ConfigError,
+    CriticalTaskFailed,
+    GraceExceeded,
+    RestartIntensityExceeded,
+)
+from taskvisor.fsm import ControllerConfig, Escalate, TaskDefaults, TaskOutcome, TaskSpec
 from taskvisor.runtime._config import SupervisorConfig
 from taskvisor.runtime._driver import Driver
 from taskvisor.runtime._handle import SupervisorHandle, check_spec
@@ -152,6 +158,12 @@ class Supervisor:
             raise driver.failure
         if driver.crash is not None:
             raise driver.crash
+        escalation = driver.escalation
+        if escalation is not None:  # the core shut down on its own (api.md section 8)
+            error = escalation_error(escalation)
+            if body_error is not None:
+                raise error from body_error
+            raise error
         if body_error is not None:
             if driver.stuck and not driver.grace_reported:
                 body_error.add_note(
@@ -161,3 +173,12 @@ class Supervisor:
         if driver.stuck and not driver.grace_reported:
             driver.grace_reported = True
             raise GraceExceeded(self._config.grace, driver.stuck)
+
+
+def escalation_error(escalation: Escalate) -> CriticalTaskFailed | RestartIntensityExceeded:
+    """The error ``run()``/``serve()`` raise after the core escalated (api.md section 8)."""
+    if escalation.rule == "critical task":
+        assert escalation.name is not None
+        return CriticalTaskFailed(escalation.name, escalation.outcome)
+    assert escalation.max_restarts is not None and escalation.within is not None
+    return RestartIntensityExceeded(escalation.max_restarts, escalation.within)
