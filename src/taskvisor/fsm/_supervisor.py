@@ -930,12 +930,13 @@ class _Txn:
             self.emit(
                 EK.ACTOR_EXHAUSTED, t, reason=final, exit_code=exit_code, outcome=OutcomeKind.FAILED
             )
-            self.finish(t, Trigger.END_FINAL, outcome)
+            escalation = None
             if escalate and limit is not None:
-                self.escalate(
+                escalation = (
                     Escalate("restart intensity", None, None, limit.max_restarts, limit.within),
                     f"supervisor {_intensity_text(limit)}",
                 )
+            self.finish(t, Trigger.END_FINAL, outcome, escalation)
             return
         # The restart is allowed: it enters the intensity windows (I10).
         if policy.intensity is not None:
@@ -960,8 +961,18 @@ class _Txn:
         t.cause = None
         t.forced = False
 
-    def finish(self, t: TaskState, trigger: Trigger, outcome: TaskOutcome) -> None:
-        """The task leaves the registry with ``outcome``: TASK_REMOVED, then Finished (I1)."""
+    def finish(
+        self,
+        t: TaskState,
+        trigger: Trigger,
+        outcome: TaskOutcome,
+        escalation: tuple[Escalate, str] | None = None,
+    ) -> None:
+        """The task leaves the registry with ``outcome``: TASK_REMOVED, then Finished (I1).
+
+        ``escalation`` (or a critical task's failure) then shuts the supervisor down; its slot
+        is freed first but admits nobody, since everything queued is about to be rejected.
+        """
         self.move(t, trigger, Phase.GONE)
         s = self.s
         del self.tasks[t.id]
@@ -976,15 +987,19 @@ class _Txn:
             exit_code=outcome.exit_code,
         )
         self.effects.append(Finished(t.id, t.name, outcome))
-        if t.id in s.slot_of:
-            self.owner_gone(t.id)
         kind = outcome.kind
         if t.policy.critical and (kind is OutcomeKind.FAILED or kind is OutcomeKind.FATAL):
             # A critical task's failure takes the supervisor down (api.md section 8).
-            self.escalate(
+            escalation = (
                 Escalate("critical task", t.name, outcome, None, None),
                 f"critical task {t.name!r} ended {kind.name}",
             )
+        if escalation is not None and s.shutdown is not None:
+            escalation = None  # already shutting down: nothing escalates twice (I10)
+        if t.id in s.slot_of:
+            self.owner_gone(t.id, admit=escalation is None)
+        if escalation is not None:
+            self.escalate(*escalation)
         sd = s.shutdown
         if sd is not None and not self.tasks and not sd.done:
             self.complete_shutdown()
@@ -1248,14 +1263,14 @@ class _Txn:
             if not rest:
                 return
 
-    def owner_gone(self, tid: TaskId) -> None:
+    def owner_gone(self, tid: TaskId, *, admit: bool = True) -> None:
         """The slot's owner fully left the registry: the only event that frees a slot (I6)."""
         s = self.s
         name = s.slot_of.pop(tid)
         slot = s.slots[name]
         if slot.owner != tid:  # pragma: no cover - slot_of holds owners and queued ids only
             raise AssertionError(f"{tid!r} is not the owner of slot {name!r}")
-        if slot.queue and s.shutdown is None:
+        if slot.queue and s.shutdown is None and admit:
             slot = self.slot_move(slot, SlotTrigger.OWNER_GONE, SlotStatus.ADMITTING, owner=None)
             self.admit_head(slot)
         else:

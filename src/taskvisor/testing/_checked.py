@@ -619,7 +619,7 @@ class CheckedCore:
                 _fail("I6", f"{tid!r} REMOVED_FROM_QUEUE without a Remove naming it in a queue")
             slot.queue.remove(tid)
         elif kind is RK.CONTROLLER_SHUTTING_DOWN and queued:
-            if not isinstance(inp, Shutdown):
+            if not isinstance(inp, Shutdown) and s.escalated is None:
                 _fail("I6", f"queued {tid!r} rejected CONTROLLER_SHUTTING_DOWN without Shutdown")
             slot.queue.remove(tid)
         elif kind is RK.ALREADY_EXISTS:

@@ -27,6 +27,7 @@ from hypothesis.stateful import (
     rule,
 )
 
+from taskvisor._task_errors import Fail
 from taskvisor.fsm import (
     NS_PER_S,
     AddTasks,
@@ -37,6 +38,7 @@ from taskvisor.fsm import (
     EndKind,
     EventKind,
     EventsConsumed,
+    Heartbeat,
     Remove,
     Shutdown,
     Submit,
@@ -67,6 +69,15 @@ _PANIC_KINDS = (
 T = TypeVar("T")
 
 _STRATEGIES: dict[tuple[type, str], st.SearchStrategy[Any]] = {}
+
+
+#: Exceptions an attempt's failure may carry: none, a Fail, and two plain exception types.
+_FAILURE_ERRORS: tuple[Any, ...] = (
+    lambda: None,
+    lambda: Fail("fail"),
+    lambda: ConnectionError("reset"),
+    lambda: ValueError("bad"),
+)
 
 
 def _pick(data: st.DataObject, items: Sequence[T], label: str) -> T:
@@ -200,11 +211,29 @@ class SupervisorMachine(RuleBasedStateMachine):
     @precondition(lambda self: self._core is not None and bool(self._core.in_flight))
     @rule(data=st.data(), exit_code=st.one_of(st.none(), st.integers(0, 3)))
     def end_attempt(self, data: st.DataObject, exit_code: int | None) -> None:
-        """An attempt the core started (and that has not ended) ends, in any way."""
+        """An attempt the core started (and that has not ended) ends, in any way.
+
+        A failure carries an exception object of a drawn type, so ``retry_on`` is exercised.
+        """
         core = self.core
         tid = _pick(data, sorted(core.in_flight), "task")
         end = data.draw(self._strategy("end_kinds"), label="end")
-        core.feed(AttemptEnded(tid, core.in_flight[tid], end, f"{end.name.lower()}", exit_code))
+        error = None
+        if end is EndKind.FAILED:
+            error = data.draw(st.sampled_from(_FAILURE_ERRORS), label="error")()
+        core.feed(
+            AttemptEnded(
+                tid, core.in_flight[tid], end, f"{end.name.lower()}", exit_code, error=error
+            )
+        )
+
+    @precondition(lambda self: self._core is not None and bool(self._core.in_flight))
+    @rule(data=st.data(), back=st.integers(0, NS_PER_S))
+    def heartbeat(self, data: st.DataObject, back: int) -> None:
+        """A running attempt calls ``ctx.heartbeat()`` (reported up to 1 s late)."""
+        core = self.core
+        tid = _pick(data, sorted(core.in_flight), "task")
+        core.feed(Heartbeat(tid, core.in_flight[tid], max(0, core.now - back)))
 
     @precondition(lambda self: self._core is not None and bool(self._core.in_flight))
     @rule(data=st.data())

@@ -29,6 +29,7 @@ from taskvisor.fsm import (
     EndKind,
     EventsConsumed,
     Input,
+    Intensity,
     JitterPolicy,
     Remove,
     RestartPolicy,
@@ -168,7 +169,37 @@ def _task_spec(
         backoff=backoff,
         timeout=timeout,
         max_retries=retries,
+        **draw(crash_loop_controls()),
     )
+
+
+def intensities(max_restarts: int = 3, max_within: float = 5.0) -> st.SearchStrategy[Intensity]:
+    """``Intensity`` values with small windows, so a short run can fill one."""
+    return st.builds(
+        Intensity, st.integers(0, max_restarts), durations(max_within, min_seconds=0.001)
+    )
+
+
+@st.composite
+def crash_loop_controls(draw: st.DrawFn) -> dict[str, Any]:
+    """Keywords of ``TaskSpec`` for the controls of api.md section 8 (each often left out).
+
+    Small durations so the stateful machines reach every rule within a few seconds of
+    virtual time: a healthy-run reset, a full intensity window, a give-up age, a watchdog.
+    """
+    kw: dict[str, Any] = {}
+    if draw(st.booleans()):
+        kw["reset_after"] = draw(st.one_of(st.none(), durations(3.0, min_seconds=0.001)))
+    if draw(st.booleans()):
+        kw["intensity"] = draw(st.one_of(st.none(), intensities()))
+    if draw(st.booleans()):
+        kw["give_up_after"] = draw(st.one_of(st.none(), durations(5.0, min_seconds=0.001)))
+    if draw(st.booleans()):
+        kw["watchdog"] = draw(st.one_of(st.none(), durations(2.0, min_seconds=0.001)))
+    if draw(st.booleans()):
+        kw["retry_on"] = draw(st.sampled_from([(Exception,), (ConnectionError,)]))
+    kw["critical"] = draw(st.integers(0, 9)) == 0
+    return kw
 
 
 def task_specs(
@@ -251,6 +282,7 @@ def _core_config(
         subscribers=draw(st.lists(subscriber_infos(), max_size=max_subscribers)),
         defaults=draw(defaults),
         controller=draw(controller_configs()) if with_controller else None,
+        intensity=draw(st.one_of(st.none(), intensities())),
     )
 
 
