@@ -146,9 +146,11 @@ def test_the_supervisors_intensity_escalates_once_and_cancels_everyone() -> None
     assert escalations == [Escalate("restart intensity", None, None, 1, 60.0)]
     assert "supervisor restart intensity exceeded" in d.outcome(b).reason
     assert d.outcome(a).kind is OK.CANCELED  # in backoff: cancelled at once
-    assert d.state.shutdown is not None and d.state.shutdown.done
+    assert d.state.shutdown is not None
+    assert d.state.shutdown.done
     shutdowns = [e for e in d.events if e.kind is EK.SHUTDOWN_REQUESTED]
-    assert len(shutdowns) == 1 and "restart intensity" in (shutdowns[0].reason or "")
+    assert len(shutdowns) == 1
+    assert "restart intensity" in (shutdowns[0].reason or "")
     d.verify()
 
 
@@ -192,7 +194,7 @@ def test_only_a_critical_tasks_failed_or_fatal_end_escalates(end: EndKind, escal
 
 def test_a_critical_failure_during_shutdown_does_not_escalate() -> None:
     d = driver()
-    tid = d.add(TaskSpec.once(fn("db"), critical=True, timeout=0.5))
+    d.add(TaskSpec.once(fn("db"), critical=True, timeout=0.5))
     d.shutdown()
     effects = d.advance(2.0)
     assert not [e for e in effects if isinstance(e, Escalate)]
@@ -256,7 +258,8 @@ def test_the_watchdog_deadline_follows_the_latest_heartbeat() -> None:
     assert d_tick is not None
     d.feed(Heartbeat(tid, 1, s(9.0)))  # a beat from the future is taken as now (2 s)
     d.fire_next()  # 3.5 s: the beat at 2 s moves the deadline to 4 s
-    assert d.now == s(3.5) and d.next_deadline() == s(4.0)
+    assert d.now == s(3.5)
+    assert d.next_deadline() == s(4.0)
     d.fire_next()  # 4 s: missed
     hits = [e for e in d.events_of(tid) if e.kind is EK.TIMEOUT_HIT]
     assert [(e.at, e.reason, e.timeout) for e in hits] == [
@@ -322,7 +325,9 @@ def test_window_arithmetic_matches_a_plain_count() -> None:
         times = sorted(rng.randint(0, 50) for _ in range(rng.randint(0, 8)))
         now = max(times, default=0) + rng.randint(0, 10)
         assert count_within(times, now, within) == sum(1 for t in times if now - t < within)
-    assert allows(2, 3) and not allows(3, 3) and not allows(0, 0)
+    assert allows(2, 3)
+    assert not allows(3, 3)
+    assert not allows(0, 0)
     from collections import deque
 
     window: deque[int] = deque([1, 2, 30])

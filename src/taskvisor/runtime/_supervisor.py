@@ -180,5 +180,6 @@ def escalation_error(escalation: Escalate) -> CriticalTaskFailed | RestartIntens
     if escalation.rule == "critical task":
         assert escalation.name is not None
         return CriticalTaskFailed(escalation.name, escalation.outcome)
-    assert escalation.max_restarts is not None and escalation.within is not None
+    assert escalation.max_restarts is not None
+    assert escalation.within is not None
     return RestartIntensityExceeded(escalation.max_restarts, escalation.within)
