@@ -3,7 +3,8 @@
 Every scenario runs on asyncio (``taskvisor.testing.VirtualClock``) and on trio (``MockClock``
 with autojump): a day-long connection or a minute of crash loop takes milliseconds, and the
 times in events are exact. The core's decisions are checked in
-tests/fsm/test_crash_loop_controls.py; here the whole path is: exceptions become inputs, escalations become errors from ``run()``.
+tests/fsm/test_crash_loop_controls.py; here the whole path is: exceptions become inputs,
+escalations become errors from ``run()``.
 """
 
 from __future__ import annotations
