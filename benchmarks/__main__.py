@@ -28,7 +28,7 @@ from benchmarks._common import RESULTS, Section, log, machine, markdown
 #: Our benchmarks, in order: each module's ``measure()`` returns a Section.
 SECTIONS = ("attempts", "scale", "fanout", "dynamic")
 #: Scripts written by others: their ``main()`` prints; the text is folded into the report.
-SCRIPTS = ("bus", "sim")
+SCRIPTS = ("bus", "sim", "snapshot")
 #: Module constants set before a script runs, to keep ``make bench`` within its budget
 #: (still best of 3).
 OVERRIDES: dict[str, dict[str, Any]] = {}

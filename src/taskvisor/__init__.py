@@ -49,6 +49,8 @@ from taskvisor.runtime import (
     SupervisorHandle,
     Task,
     TaskContext,
+    TaskSnapshot,
+    TaskStatus,
     TaskWaiter,
 )
 
@@ -93,7 +95,9 @@ __all__ = [
     "TaskFn",
     "TaskId",
     "TaskOutcome",
+    "TaskSnapshot",
     "TaskSpec",
+    "TaskStatus",
     "TaskTerminationTimeout",
     "TaskWaiter",
     "TaskvisorError",

@@ -185,6 +185,7 @@ class TaskState:
         "forced",
         "id",
         "last_beat",
+        "last_failure",
         "name",
         "phase",
         "policy",
@@ -221,6 +222,7 @@ class TaskState:
         self.restarts: deque[int] | None = None
         self.timeout_at: int | None = None
         self.last_beat = 0
+        self.last_failure: str | None = None  # the latest failure's reason (h.snapshot())
 
     def view(self) -> TaskView:
         """A plain immutable copy (what snapshots and readers outside the core hold)."""
@@ -238,6 +240,7 @@ class TaskState:
             self.streak_start,
             () if self.restarts is None else tuple(self.restarts),
             self.last_beat,
+            self.last_failure,
         )
 
     def copy(self) -> TaskState:
@@ -268,6 +271,7 @@ class TaskView(NamedTuple):
     streak_start: int
     restarts: tuple[int, ...]
     last_beat: int
+    last_failure: str | None
 
 
 @attrs.frozen
@@ -857,6 +861,7 @@ class _Txn:
         self.finish(t, Trigger.END_FINAL, outcome)
 
     def success(self, t: TaskState, duration: float) -> None:
+        t.last_failure = None  # healthy again: a success ends the streak
         self.emit(EK.TASK_STOPPED, t, duration=duration)
         restart = t.policy.restart
         if restart.mode is RestartMode.ALWAYS:
@@ -888,6 +893,7 @@ class _Txn:
             duration=duration,
             timeout=timeout,
         )
+        t.last_failure = reason
         policy = t.policy
         now = self.now
         streak = t.streak

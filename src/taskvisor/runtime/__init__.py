@@ -10,6 +10,7 @@ from taskvisor.runtime._config import SupervisorConfig
 from taskvisor.runtime._context import Task, TaskContext
 from taskvisor.runtime._handle import SupervisorHandle, TaskWaiter
 from taskvisor.runtime._log import LogSubscriber
+from taskvisor.runtime._snapshot import TaskSnapshot, TaskStatus
 from taskvisor.runtime._supervisor import Supervisor
 
 __all__ = [
@@ -21,5 +22,7 @@ __all__ = [
     "SupervisorHandle",
     "Task",
     "TaskContext",
+    "TaskSnapshot",
+    "TaskStatus",
     "TaskWaiter",
 ]

@@ -193,6 +193,10 @@ class Driver:
             self._timer = TaskTimer(self._clock, self._due)
         self._now_ns = self._clock.now_ns
 
+    def now_ns(self) -> int:
+        """The supervisor's clock now (never before the core's last step)."""
+        return max(self._now, self._clock.now_ns())
+
     @property
     def state(self) -> SupervisorState:
         """The core's live state: read it only to copy out of it (``list()``, ``snapshot()``)."""

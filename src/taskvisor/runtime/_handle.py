@@ -46,6 +46,7 @@ from taskvisor.fsm import (
 )
 from taskvisor.runtime._context import body_of
 from taskvisor.runtime._driver import Driver, Watch, new_task_id
+from taskvisor.runtime._snapshot import TaskSnapshot, task_snapshots
 
 __all__ = ["SupervisorHandle", "TaskWaiter", "check_spec"]
 
@@ -280,6 +281,15 @@ class SupervisorHandle:
     def is_alive(self, name: str) -> bool:
         """True while a task of that name is in ``list()``."""
         return name in self._driver.state.names
+
+    def snapshot(self) -> tuple[TaskSnapshot, ...]:
+        """Every live task's status, attempt, streak, last failure and next start, by id.
+
+        Read from the core's state without a round trip through the command queue, and
+        copied: cheap enough for a health endpoint (docs/spec/api.md section 9).
+        """
+        driver = self._driver
+        return task_snapshots(driver.state, driver.now_ns(), driver.attempts)
 
     # -- shutting down -------------------------------------------------------------------------
 
