@@ -54,7 +54,8 @@ def test_snapshot_shows_every_status_streak_failure_and_next_start(backend: str)
     assert start["queued"].status is TS.WAITING
     assert start["queued"].attempt == 0
     assert start["flaky"].status in (TS.STARTING, TS.RUNNING)
-    assert start["flaky"].streak == 0 and start["flaky"].last_failure is None
+    assert start["flaky"].streak == 0
+    assert start["flaky"].last_failure is None
     backoff = {s.name: s for s in seen["backoff"]}
     assert backoff["flaky"].status is TS.BACKOFF
     assert backoff["flaky"].streak == 1

@@ -27,12 +27,14 @@ import anyio.abc
 
 from taskvisor._errors import CommandQueueFull, ShuttingDown
 from taskvisor.fsm import (
+    NS_PER_S,
     TICK,
     Abandon,
     AddReply,
     ControllerConfig,
     Effect,
     Escalate,
+    Event,
     EventKind,
     EventsConsumed,
     Finished,
@@ -53,7 +55,7 @@ from taskvisor.fsm import (
     TaskId,
     TaskOutcome,
 )
-from taskvisor.runtime._attempt import AsyncioLauncher, Attempt, Launcher, TrioLauncher
+from taskvisor.runtime._attempt import AsyncioLauncher, Attempt, Launcher, TrioLauncher, describe
 from taskvisor.runtime._bus import EventBus
 from taskvisor.runtime._clock import LoopClock, bind
 from taskvisor.runtime._config import SupervisorConfig
@@ -508,8 +510,10 @@ class Driver:
 
     def _fail(self, exc: BaseException) -> None:
         """A bug (the core or an effect raised): abort everything and surface ``exc``."""
-        if self.failure is None:
+        first = self.failure is None
+        if first:
             self.failure = exc
+            self._report_failure(exc)
         self.accepting = False
         for rec in list(self.attempts.values()):
             with contextlib.suppress(Exception):  # best effort: we are already failing
@@ -522,6 +526,23 @@ class Driver:
         if self.host_scope is not None:
             self.host_scope.cancel()
         self._core_done.set()
+
+    def _report_failure(self, exc: BaseException) -> None:
+        """Publish RUNTIME_FAILURE (api.md section 5) before run()/serve() raise ``exc``.
+
+        The core is the one that failed, so it cannot decide this event: the runtime offers
+        it to every subscriber's queue directly (best-effort, like every event, rule 6).
+        """
+        with contextlib.suppress(Exception):  # reporting must not hide the failure itself
+            state = self.core.state
+            event = Event(
+                state.seq,
+                self._now / NS_PER_S,
+                EventKind.RUNTIME_FAILURE,
+                reason=describe(exc),
+            )
+            state.seq += 1
+            self.bus.publish(event, tuple(range(len(self.bus.infos))))
 
     def _abort_replies(self) -> None:
         for pending in self._replies.values():
