@@ -307,7 +307,7 @@ def test_a_stale_heartbeat_is_ignored_and_the_timeout_still_applies() -> None:
         (lambda: TaskSpec(fn("x"), critical=1), "TaskSpec.critical"),
         (lambda: TaskDefaults(reset_after=0), "TaskDefaults.reset_after"),
         (lambda: TaskDefaults(intensity=3), "TaskDefaults.intensity"),
-        (lambda: CoreConfig(intensity=3), "SupervisorConfig.intensity"),  # type: ignore[arg-type]
+        (lambda: CoreConfig(intensity=3), "CoreConfig.intensity"),  # type: ignore[arg-type]
     ],
 )
 def test_a_bad_control_is_refused_naming_its_field(build: object, field: str) -> None:

@@ -118,25 +118,25 @@ CONFIG_ERRORS: list[tuple[str, Callable[[], object], str, str]] = [
     (
         "max_concurrent of the wrong type",
         lambda: fsm.CoreConfig(max_concurrent="2"),  # type: ignore[arg-type]
-        "SupervisorConfig.max_concurrent",
+        "CoreConfig.max_concurrent",
         "expected an int, got '2'",
     ),
     (
         "max_concurrent below 1",
         lambda: fsm.CoreConfig(max_concurrent=0),
-        "SupervisorConfig.max_concurrent",
+        "CoreConfig.max_concurrent",
         "must be >= 1, got 0",
     ),
     (
         "defaults of the wrong type",
         lambda: fsm.CoreConfig(defaults="x"),  # type: ignore[arg-type]
-        "Supervisor.defaults",
+        "CoreConfig.defaults",
         "expected TaskDefaults, got 'x'",
     ),
     (
         "controller of the wrong type",
         lambda: fsm.CoreConfig(controller="x"),  # type: ignore[arg-type]
-        "Supervisor.controller",
+        "CoreConfig.controller",
         "expected ControllerConfig, got 'x'",
     ),
     (

@@ -201,25 +201,25 @@ def test_interval_only_for_always() -> None:
 @pytest.mark.parametrize("bad", [0, -1, True, 1.5, "2"])
 def test_max_concurrent_below_one_or_not_an_int_is_rejected(bad: object) -> None:
     field = field_of(lambda: CoreConfig(max_concurrent=bad))  # type: ignore[arg-type]
-    assert field == "SupervisorConfig.max_concurrent"
+    assert field == "CoreConfig.max_concurrent"
 
 
 @pytest.mark.parametrize("bad", [0, -5, False, 2.0, None])
 def test_subscriber_capacity_below_one_is_rejected(bad: object) -> None:
     sub = SubscriberInfo("slow", bad)  # type: ignore[arg-type]
     field = field_of(lambda: CoreConfig(subscribers=[SubscriberInfo("ok", 1), sub]))
-    assert field == "subscriber 'slow'.queue_capacity"
+    assert field == "CoreConfig.subscribers['slow'].capacity"
 
 
 @pytest.mark.parametrize("name", ["grace", "force_wait"])
 @pytest.mark.parametrize("bad", BAD_DURATIONS, ids=repr)
 def test_bad_config_durations_name_their_field(name: str, bad: object) -> None:
-    assert field_of(lambda: CoreConfig(**{name: bad})) == f"SupervisorConfig.{name}"
+    assert field_of(lambda: CoreConfig(**{name: bad})) == f"CoreConfig.{name}"
 
 
 def test_bad_defaults_and_controller_are_rejected() -> None:
-    assert field_of(lambda: CoreConfig(defaults=object())) == "Supervisor.defaults"  # type: ignore[arg-type]
-    assert field_of(lambda: CoreConfig(controller=object())) == "Supervisor.controller"  # type: ignore[arg-type]
+    assert field_of(lambda: CoreConfig(defaults=object())) == "CoreConfig.defaults"  # type: ignore[arg-type]
+    assert field_of(lambda: CoreConfig(controller=object())) == "CoreConfig.controller"  # type: ignore[arg-type]
 
 
 def test_valid_config_converts_to_ns() -> None:

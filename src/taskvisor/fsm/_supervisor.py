@@ -1,6 +1,6 @@
 """The supervisor machine: registry, task lifecycles, run permits, shutdown and event fan-out.
 
-Owns: ``SupervisorConfig``-level core settings (``CoreConfig``), the state (``SupervisorState``,
+Owns: the core's settings (``CoreConfig``), the state (``SupervisorState``,
 ``TaskState``) and its plain copies (``StateSnapshot``, ``TaskView``), and
 ``step(state, input, now, rng) -> (state, effects)``, the one chokepoint through which every
 decision passes (architecture rules 2-5). The state is owned: ``step`` mutates the object it is
@@ -114,7 +114,7 @@ class CancelCause(enum.Enum):
 
 @attrs.frozen(init=False)
 class CoreConfig:
-    """The settings the core decides with (the runtime builds it from ``SupervisorConfig``).
+    """The settings the core decides with (a driver builds it from its own configuration).
 
     Attributes:
         grace_ns: how long a cooperative cancellation waits before forcing (0: force at once).
@@ -147,24 +147,64 @@ class CoreConfig:
         controller: ControllerConfig | None = None,
         intensity: Intensity | None = None,
     ) -> None:
-        grace_ns = to_ns(grace, "SupervisorConfig.grace")
-        force_ns = to_ns(force_wait, "SupervisorConfig.force_wait")
+        """Validate and convert: durations in seconds (or timedelta), as a test or a tool
+        writes them. Errors name ``CoreConfig`` fields; the runtime, which has validated its
+        own configuration already, uses ``checked`` instead (one value, one error)."""
+        grace_ns = to_ns(grace, "CoreConfig.grace")
+        force_ns = to_ns(force_wait, "CoreConfig.force_wait")
         if max_concurrent is not None:
-            max_concurrent = capacity(max_concurrent, "SupervisorConfig.max_concurrent")
+            max_concurrent = capacity(max_concurrent, "CoreConfig.max_concurrent")
         subs = tuple(subscribers)
         for sub in subs:
-            capacity(sub.capacity, f"subscriber {sub.name!r}.queue_capacity")
+            capacity(sub.capacity, f"CoreConfig.subscribers[{sub.name!r}].capacity")
         defaults = TaskDefaults() if defaults is None else defaults
         if not isinstance(defaults, TaskDefaults):
-            raise ConfigError("Supervisor.defaults", f"expected TaskDefaults, got {defaults!r}")
+            raise ConfigError("CoreConfig.defaults", f"expected TaskDefaults, got {defaults!r}")
         if controller is not None and not isinstance(controller, ControllerConfig):
             raise ConfigError(
-                "Supervisor.controller", f"expected ControllerConfig, got {controller!r}"
+                "CoreConfig.controller", f"expected ControllerConfig, got {controller!r}"
             )
         if intensity is not None and not isinstance(intensity, Intensity):
             raise ConfigError(
-                "SupervisorConfig.intensity", f"expected an Intensity or None, got {intensity!r}"
+                "CoreConfig.intensity", f"expected an Intensity or None, got {intensity!r}"
             )
+        self._init(grace_ns, force_ns, max_concurrent, subs, defaults, controller, intensity)
+
+    @classmethod
+    def checked(
+        cls,
+        *,
+        grace_ns: int,
+        force_wait_ns: int,
+        max_concurrent: int | None,
+        subscribers: Sequence[SubscriberInfo],
+        defaults: TaskDefaults,
+        controller: ControllerConfig | None,
+        intensity: Intensity | None,
+    ) -> CoreConfig:
+        """Build from values a driver has already validated at its public boundary."""
+        config = cls.__new__(cls)
+        config._init(
+            grace_ns,
+            force_wait_ns,
+            max_concurrent,
+            tuple(subscribers),
+            defaults,
+            controller,
+            intensity,
+        )
+        return config
+
+    def _init(
+        self,
+        grace_ns: int,
+        force_ns: int,
+        max_concurrent: int | None,
+        subs: tuple[SubscriberInfo, ...],
+        defaults: TaskDefaults,
+        controller: ControllerConfig | None,
+        intensity: Intensity | None,
+    ) -> None:
         caps = tuple(s.capacity for s in subs)
         self.__attrs_init__(
             grace_ns, force_ns, max_concurrent, subs, defaults, controller, caps, intensity

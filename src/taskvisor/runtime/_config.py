@@ -63,7 +63,6 @@ class SupervisorConfig:
     intensity: Intensity | None
     grace_ns: int = attrs.field(eq=False, repr=False)
     force_wait_ns: int = attrs.field(eq=False, repr=False)
-    _durations: tuple[Duration, Duration] = attrs.field(eq=False, repr=False)
 
     def __init__(
         self,
@@ -117,7 +116,6 @@ class SupervisorConfig:
             intensity,
             grace_ns,
             force_ns,
-            (grace, force_wait),
         )
 
     def make_random(self) -> RandomSource:
@@ -136,11 +134,14 @@ class SupervisorConfig:
         defaults: TaskDefaults,
         controller: ControllerConfig | None = None,
     ) -> CoreConfig:
-        """The core's settings for a supervisor with these subscribers, defaults, controller."""
-        grace, force_wait = self._durations  # as given: the core converts them exactly
-        return CoreConfig(
-            grace,
-            force_wait=force_wait,
+        """The core's settings for a supervisor with these subscribers, defaults, controller.
+
+        Everything was validated at the public boundary (this class, ``Supervisor``, the bus),
+        so the core takes it as checked: one bad value, one ``ConfigError``, one message.
+        """
+        return CoreConfig.checked(
+            grace_ns=self.grace_ns,
+            force_wait_ns=self.force_wait_ns,
             max_concurrent=self.max_concurrent,
             subscribers=subscribers,
             defaults=defaults,
