@@ -40,6 +40,7 @@ contracts: $(STAMP)
 
 docs: $(STAMP)
 	$(PY) -m taskvisor._specgen docs/spec
+	$(PY) tools/plots.py docs/images
 
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,bench]'

@@ -1,7 +1,8 @@
 """``--plot FILE.png``: attempts per second over time, and the distribution of durations.
 
 Owns the one figure the command draws, with matplotlib (the optional ``plot`` extra). Left:
-the mean attempts per second over time of each row (policy, and the swept parameters);
+the mean attempts per second over time of each row (policy, and the swept parameters), on a
+log axis when the spike at t = 0 would flatten the rest (``needs_log_scale``);
 right: the empirical distribution (CDF) of the scenario's completion-type durations, pooled
 over seeds. Imports matplotlib lazily, with the file-only ``Agg`` backend; writes one file.
 """
@@ -29,6 +30,25 @@ def _label(row: Row, varying: Sequence[str]) -> str:
     return f"{row.policy} {extra}".strip()
 
 
+#: When the highest bin is this many times the mean bin, a linear axis would flatten
+#: everything but the spike at t = 0 (the herd): the rates go on a log axis.
+LOG_SCALE_RATIO = 20.0
+
+
+def needs_log_scale(rates: Sequence[Sequence[float]]) -> bool:
+    """Whether attempts-per-second series should be drawn on a (symmetric) log axis."""
+    values = [v for series in rates for v in series]
+    if not values or max(values) <= 0:
+        return False
+    return max(values) >= LOG_SCALE_RATIO * (sum(values) / len(values))
+
+
+def busy_until(rates: Sequence[Sequence[float]], bin_seconds: float) -> float | None:
+    """The end of the last bin with any attempt in any series (None: no attempt at all)."""
+    last = max((i for series in rates for i, v in enumerate(series) if v > 0), default=None)
+    return None if last is None else (last + 1) * bin_seconds
+
+
 def plot(sc: Scenario, rows: Sequence[Row], path: str) -> None:
     """Draw ``rows`` (a sweep run with ``series=True``) into the PNG file ``path``."""
     import matplotlib
@@ -47,7 +67,15 @@ def plot(sc: Scenario, rows: Sequence[Row], path: str) -> None:
         left.axvline(down, color="grey", linestyle=":", linewidth=1, label="dependency back")
     left.set_xlabel("time (s)")
     left.set_ylabel("attempts per second (mean over seeds)")
-    left.set_title(f"{sc.name}: load on the dependency")
+    until = busy_until([row.rate for row in rows], rows[0].rate_bin if rows else 1.0)
+    if until is not None:  # nothing happens after the last attempt: do not draw it
+        left.set_xlim(0, until * 1.05)
+    title = f"{sc.name}: load on the dependency"
+    if needs_log_scale([row.rate for row in rows]):
+        left.set_yscale("symlog", linthresh=1.0)  # zero stays drawable, unlike "log"
+        left.set_ylim(bottom=0)
+        title += " (log scale)"
+    left.set_title(title)
     left.legend(fontsize="small")
     drawn = False
     for row in rows:
