@@ -215,3 +215,18 @@ def test_a_panic_is_reported_once_per_episode() -> None:
     assert reports(SubscriberRecovered(0)) == 0
     assert d.state.bus.panicking == set()
     assert reports(SubscriberPanicked(0, "RuntimeError: 4", EK.TASK_ADDED)) == 1
+
+
+def test_the_high_water_mark_is_the_deepest_a_queue_got() -> None:
+    caps = (5, 1)  # subscriber 1 fills after one event: every later offer reports it full
+    bus = BusState.empty(2)
+    for _ in range(3):
+        bus, _, _ = offer(bus, caps)
+    assert tuple(bus.depths) == (3, 1)
+    assert tuple(bus.high_water) == (3, 1)
+    bus = consumed(bus, 0, 3)
+    bus, accepted, _ = offer(bus, caps)  # a drop for subscriber 1: the "full" path
+    assert accepted == (0,)
+    assert tuple(bus.depths) == (1, 1)
+    assert tuple(bus.high_water) == (3, 1)  # not the current depth: the deepest ever
+    assert tuple(bus.dropped) == (0, 3)

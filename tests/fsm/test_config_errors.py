@@ -1,0 +1,194 @@
+"""Bad configuration is refused at construction, naming the field and saying what was wrong.
+
+Every ``ConfigError`` of the core's values (durations, policies, specs, capacities, the core's
+own settings), the exact edges of the valid ranges, and the documented defaults. A user reads
+these messages ("bad input gets a clear error naming what was wrong"); mutation testing
+(docs/mutation.md) showed which of them nothing else pinned.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+import pytest
+
+import taskvisor as tv
+from taskvisor import fsm
+from taskvisor.fsm import (
+    NS_PER_S,
+    EventKind,
+)
+
+EK = EventKind
+
+#: The largest finite float, as an int: the edge of what a duration or a factor may be.
+MAX_FLOAT_INT = int(sys.float_info.max)
+
+
+async def _body(ctx: object) -> None:  # never run
+    return None
+
+
+SPEC = tv.TaskSpec(tv.TaskFn("a", _body))
+
+
+# -- every ConfigError of the leaf modules names its field and says what was wrong -------------
+
+CONFIG_ERRORS: list[tuple[str, Callable[[], object], str, str]] = [
+    (
+        "duration of the wrong type",
+        lambda: fsm.to_ns("x", "F"),
+        "F",
+        "expected seconds (float) or timedelta, got 'x'",
+    ),
+    ("infinite duration", lambda: fsm.to_ns(float("inf"), "F"), "F", "must be finite, got inf"),
+    (
+        "int duration beyond the float range",
+        lambda: fsm.to_ns(MAX_FLOAT_INT + 1, "F"),
+        "F",
+        f"must be finite as float seconds, got {MAX_FLOAT_INT + 1}",
+    ),
+    (
+        "the most negative int duration in range is negative, not out of range",
+        lambda: fsm.to_ns(-MAX_FLOAT_INT, "F"),
+        "F",
+        f"must not be negative, got {-MAX_FLOAT_INT}",
+    ),
+    (
+        "restart mode of the wrong type",
+        lambda: tv.RestartPolicy("x"),  # type: ignore[arg-type]
+        "RestartPolicy.mode",
+        "expected a RestartMode, got 'x'",
+    ),
+    (
+        "an interval for a policy other than always",
+        lambda: tv.RestartPolicy(fsm.RestartMode.NEVER, 1.0),
+        "RestartPolicy.interval",
+        "only RestartPolicy.always takes one",
+    ),
+    (
+        "factor of the wrong type",
+        lambda: tv.BackoffPolicy(factor="2"),  # type: ignore[arg-type]
+        "BackoffPolicy.factor",
+        "expected a number, got '2'",
+    ),
+    (
+        "NaN factor",
+        lambda: tv.BackoffPolicy(factor=float("nan")),
+        "BackoffPolicy.factor",
+        "must be finite, got nan",
+    ),
+    (
+        "int factor beyond the float range",
+        lambda: tv.BackoffPolicy(factor=MAX_FLOAT_INT + 1),
+        "BackoffPolicy.factor",
+        f"must be finite, got {MAX_FLOAT_INT + 1}",
+    ),
+    (
+        "factor below 1",
+        lambda: tv.BackoffPolicy(factor=0.5),
+        "BackoffPolicy.factor",
+        "must be >= 1, got 0.5",
+    ),
+    (
+        "jitter of the wrong type",
+        lambda: tv.BackoffPolicy(jitter="full"),  # type: ignore[arg-type]
+        "BackoffPolicy.jitter",
+        "expected a JitterPolicy, got 'full'",
+    ),
+    (
+        "max_concurrent of the wrong type",
+        lambda: fsm.CoreConfig(max_concurrent="2"),  # type: ignore[arg-type]
+        "CoreConfig.max_concurrent",
+        "expected an int, got '2'",
+    ),
+    (
+        "max_concurrent below 1",
+        lambda: fsm.CoreConfig(max_concurrent=0),
+        "CoreConfig.max_concurrent",
+        "must be >= 1, got 0",
+    ),
+    (
+        "defaults of the wrong type",
+        lambda: fsm.CoreConfig(defaults="x"),  # type: ignore[arg-type]
+        "CoreConfig.defaults",
+        "expected TaskDefaults, got 'x'",
+    ),
+    (
+        "controller of the wrong type",
+        lambda: fsm.CoreConfig(controller="x"),  # type: ignore[arg-type]
+        "CoreConfig.controller",
+        "expected ControllerConfig, got 'x'",
+    ),
+    (
+        "queue capacity of the wrong type",
+        lambda: tv.ControllerConfig(queue_capacity="1"),  # type: ignore[arg-type]
+        "ControllerConfig.queue_capacity",
+        "expected an int, got '1'",
+    ),
+    (
+        "slot queue bound below 1",
+        lambda: tv.ControllerConfig(max_slot_queue=0),
+        "ControllerConfig.max_slot_queue",
+        "must be >= 1, got 0",
+    ),
+    (
+        "controller spec without a task spec",
+        lambda: tv.ControllerSpec("x"),  # type: ignore[arg-type]
+        "ControllerSpec.task_spec",
+        "expected a TaskSpec, got 'x'",
+    ),
+    (
+        "admission policy of the wrong type",
+        lambda: tv.ControllerSpec(SPEC, "QUEUE"),  # type: ignore[arg-type]
+        "ControllerSpec.admission",
+        "expected an AdmissionPolicy, got 'QUEUE'",
+    ),
+    (
+        "empty slot name",
+        lambda: tv.ControllerSpec(SPEC, slot=""),
+        "ControllerSpec.slot",
+        "expected a non-empty str, got ''",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("build", "field", "message"),
+    [case[1:] for case in CONFIG_ERRORS],
+    ids=[case[0] for case in CONFIG_ERRORS],
+)
+def test_a_bad_value_is_a_config_error_naming_its_field_and_what_was_wrong(
+    build: Callable[[], object], field: str, message: str
+) -> None:
+    with pytest.raises(tv.ConfigError) as raised:
+        build()
+    assert raised.value.field == field
+    assert str(raised.value) == f"{field}: {message}"
+
+
+# -- boundaries of the valid ranges ------------------------------------------------------------
+
+
+def test_the_largest_int_duration_a_float_can_hold_is_accepted_exactly() -> None:
+    assert fsm.to_ns(MAX_FLOAT_INT, "F") == MAX_FLOAT_INT * NS_PER_S
+
+
+def test_the_largest_int_factor_a_float_can_hold_is_accepted() -> None:
+    policy = tv.BackoffPolicy(first=0.1, max=30.0, factor=MAX_FLOAT_INT)
+    assert policy.factor == sys.float_info.max
+    assert fsm.base_ns(policy, 1) == policy.max_ns  # saturates at once, never overflows
+
+
+def test_core_config_defaults_are_those_of_the_contract() -> None:
+    # api.md section 4: grace 60 s; the runtime's force_wait default is 1 s.
+    config = fsm.CoreConfig()
+    assert (config.grace_ns, config.force_wait_ns) == (60 * NS_PER_S, NS_PER_S)
+    assert config.max_concurrent is None
+
+
+def test_controller_config_defaults_are_those_of_the_contract() -> None:
+    # api.md section 6: ControllerConfig(queue_capacity=1024, max_slot_queue=100)
+    config = tv.ControllerConfig()
+    assert (config.queue_capacity, config.max_slot_queue) == (1024, 100)
