@@ -101,6 +101,19 @@ applied: {'acme': 4, 'globex': 3, 'initech': 2}
 peak syncs at once: 3, per tenant: 1
 """
 
+# Examples built with the default subscribers (``subscribers=None``: a ``LogSubscriber``) show
+# their warnings on stderr, through logging's last-resort handler: failures are never silent.
+EXPECTED_STDERR = {
+    "dynamic_add_remove.py": """\
+task sync-eu add failed (ALREADY_EXISTS): a task named 'sync-eu' already exists
+""",
+    "tenant_sync.py": """\
+controller rejected task sync-acme (SUPERSEDED_BY_REPLACE): rejected: SUPERSEDED_BY_REPLACE
+controller rejected task sync-acme (SUPERSEDED_BY_REPLACE): rejected: SUPERSEDED_BY_REPLACE
+controller rejected task sync-globex (SUPERSEDED_BY_REPLACE): rejected: SUPERSEDED_BY_REPLACE
+""",
+}
+
 EXPECTED = {
     "seed.py": SEED,
     "periodic_poller.py": PERIODIC_POLLER,
@@ -131,7 +144,7 @@ def test_example_runs(name: str) -> None:
     result = run(EXAMPLES / name)
     assert result.returncode == 0, result.stderr
     if name in EXPECTED:
-        assert result.stderr == ""
+        assert result.stderr == EXPECTED_STDERR.get(name, "")
         assert result.stdout == EXPECTED[name]
     else:
         assert result.stdout.strip()

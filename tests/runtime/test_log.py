@@ -248,3 +248,31 @@ def test_a_slot_transition_names_the_slot() -> None:
         7, 1.0, EventKind.CONTROLLER_SLOT_TRANSITION, task="tenant-a", reason="IDLE -> ADMITTING"
     )
     assert event_message(event) == "controller slot tenant-a: IDLE -> ADMITTING"
+
+
+async def _fail_once(ctx: tv.TaskContext) -> None:
+    if ctx.attempt == 1:
+        raise tv.Fail("boom")
+
+
+@pytest.mark.anyio
+async def test_by_default_a_supervisor_logs_failures(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="taskvisor")
+    spec = tv.TaskSpec.restartable(
+        tv.TaskFn("flaky", _fail_once), backoff=tv.BackoffPolicy.constant(0)
+    )
+    await tv.Supervisor().run([spec])
+    assert "task flaky attempt 1 failed: boom" in [r.getMessage() for r in caplog.records]
+
+
+@pytest.mark.anyio
+async def test_an_explicit_empty_subscriber_list_logs_nothing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="taskvisor")
+    spec = tv.TaskSpec.restartable(
+        tv.TaskFn("flaky", _fail_once), backoff=tv.BackoffPolicy.constant(0)
+    )
+    out = await tv.Supervisor(subscribers=[]).run([spec])
+    assert out["flaky"].attempts == 2
+    assert [r for r in caplog.records if r.name == "taskvisor"] == []

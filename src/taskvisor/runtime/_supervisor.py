@@ -33,6 +33,7 @@ from taskvisor.fsm import ControllerConfig, Escalate, TaskDefaults, TaskOutcome,
 from taskvisor.runtime._config import SupervisorConfig
 from taskvisor.runtime._driver import Driver
 from taskvisor.runtime._handle import SupervisorHandle, check_spec
+from taskvisor.runtime._log import LogSubscriber
 from taskvisor.runtime._signals import signals_to_handle
 
 __all__ = ["Supervisor"]
@@ -47,6 +48,8 @@ class Supervisor:
         config: the supervisor's settings.
         subscribers: objects with ``on_event(event)`` (plain or ``async``), and optionally
             ``name`` and ``queue_capacity``; each gets its own bounded queue and worker.
+            None (the default) means ``[LogSubscriber()]``, so failures are never silent; an
+            explicit sequence, even an empty one, is used as given.
         controller: admission control (api.md section 6): named slots that ``submit`` feeds;
             None (the default) leaves ``submit`` raising ``ControllerNotConfigured``.
         defaults: what a ``TaskSpec`` field that is not given inherits.
@@ -55,7 +58,7 @@ class Supervisor:
     def __init__(
         self,
         config: SupervisorConfig | None = None,
-        subscribers: Sequence[object] = (),
+        subscribers: Sequence[object] | None = None,
         controller: ControllerConfig | None = None,
         defaults: TaskDefaults | None = None,
     ) -> None:
@@ -69,6 +72,8 @@ class Supervisor:
             raise ConfigError(
                 "Supervisor.controller", f"expected a ControllerConfig or None, got {controller!r}"
             )
+        if subscribers is None:
+            subscribers = (LogSubscriber(),)
         if isinstance(subscribers, str | bytes) or not isinstance(subscribers, Iterable):
             raise ConfigError("Supervisor.subscribers", f"expected a sequence, got {subscribers!r}")
         self._config = config
