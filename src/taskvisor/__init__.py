@@ -44,6 +44,7 @@ from taskvisor.fsm import (
 )
 from taskvisor.runtime import (
     LogSubscriber,
+    SubscriberStats,
     Supervisor,
     SupervisorConfig,
     SupervisorHandle,
@@ -82,6 +83,7 @@ __all__ = [
     "ShuttingDown",
     "SlotSnapshot",
     "SlotStatus",
+    "SubscriberStats",
     "Supervisor",
     "SupervisorConfig",
     "SupervisorHandle",

@@ -241,8 +241,8 @@ class Driver:
     def _execute(self, eff: Effect) -> None:
         # Most frequent first: every step publishes; attempts start and end all the time.
         if isinstance(eff, Publish):
-            if eff.recipients:
-                self.bus.publish(eff.event, eff.recipients)
+            # Even with no recipient: the bus counts it as dropped for everyone else.
+            self.bus.publish(eff.event, eff.recipients)
         elif isinstance(eff, StartAttempt):
             ctx = TaskContext(eff.task_id, eff.name, eff.attempt, self._now_ns, self._beats)
             rec = Attempt(ctx, body_of(eff.spec.task))
