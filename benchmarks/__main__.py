@@ -5,8 +5,7 @@ Runs ``bench_attempts``, ``bench_scale``, ``bench_fanout``, ``bench_dynamic`` an
 baseline measured in the same run), then the scripts written alongside them (``bench_bus``,
 ``bench_sim``), whose printed tables are folded into the report as they are. Writes
 ``results/latest.md`` (the Markdown tables) and ``results/latest.json`` (every figure, the
-machine, how long each part took) and
-prints the Markdown. Progress goes to stderr.
+machine, how long each part took) and prints the Markdown. Progress goes to stderr.
 
 Run: ``python -m benchmarks`` (``--only attempts,fanout`` runs a subset and writes nothing).
 """
