@@ -39,7 +39,7 @@ async def main(mode: str) -> None:
     if mode == "run":
         out = await sup.run(specs)
         for name, outcome in sorted(out.items()):
-            print(f"{name} {outcome.kind.name}", flush=True)
+            print(f"{name} {outcome.kind.name}: {outcome.reason}", flush=True)
     else:
         async with sup.serve() as handle:
             for spec in specs:
