@@ -42,6 +42,8 @@ PACKAGES = (
     "aiojobs",
     "simpy",
     "pyinstrument",
+    "prometheus_client",
+    "opentelemetry-sdk",
 )
 
 

@@ -59,7 +59,7 @@ async def _never(event: asyncio.Event) -> None:
 
 
 def _supervisor() -> tv.Supervisor:
-    return tv.Supervisor(tv.SupervisorConfig(seed=0))
+    return tv.Supervisor(tv.SupervisorConfig(seed=0), subscribers=[])  # the supervisor alone
 
 
 async def _add_many(h: tv.SupervisorHandle, specs: list[tv.TaskSpec]) -> None:

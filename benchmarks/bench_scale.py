@@ -88,7 +88,7 @@ async def _taskvisor(n: int, memory: str) -> dict[str, Any]:
         await ctx.cancelled()
 
     specs = [tv.TaskSpec.restartable(tv.TaskFn(f"idle-{i}", idle)) for i in range(n)]
-    sup = tv.Supervisor(tv.SupervisorConfig(seed=0))
+    sup = tv.Supervisor(tv.SupervisorConfig(seed=0), subscribers=[])  # the supervisor alone
     async with sup.serve() as h:
         add_batch = getattr(h, "add_batch", None)
         sw = Stopwatch()

@@ -19,10 +19,10 @@ NAMED_IN_API = {
     "AdmissionPolicy", "AlreadyRunning", "BackoffPolicy", "Canceled", "CommandQueueFull",
     "ConfigError", "ControllerConfig", "ControllerNotConfigured", "ControllerSpec", "Event",
     "EventKind", "Fail", "Fatal", "GraceExceeded", "INHERIT", "JitterPolicy", "LogSubscriber",
-    "OutcomeKind", "RejectionKind", "RestartPolicy", "ShuttingDown", "Supervisor",
-    "SupervisorConfig", "Task", "TaskAlreadyExists", "TaskContext", "TaskDefaults", "TaskError",
-    "TaskFn", "TaskId", "TaskOutcome", "TaskSpec", "TaskTerminationTimeout", "TaskWaiter",
-    "TaskvisorError",
+    "OutcomeKind", "RejectionKind", "RestartPolicy", "ShuttingDown", "SubscriberStats",
+    "Supervisor", "SupervisorConfig", "Task", "TaskAlreadyExists", "TaskContext", "TaskDefaults",
+    "TaskError", "TaskFn", "TaskId", "TaskOutcome", "TaskSpec", "TaskTerminationTimeout",
+    "TaskWaiter", "TaskvisorError",
 }  # fmt: skip
 
 

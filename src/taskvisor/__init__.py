@@ -44,6 +44,7 @@ from taskvisor.fsm import (
 )
 from taskvisor.runtime import (
     LogSubscriber,
+    SubscriberStats,
     Supervisor,
     SupervisorConfig,
     SupervisorHandle,
@@ -84,6 +85,7 @@ __all__ = [
     "ShuttingDown",
     "SlotSnapshot",
     "SlotStatus",
+    "SubscriberStats",
     "Supervisor",
     "SupervisorConfig",
     "SupervisorHandle",

@@ -127,24 +127,26 @@ def test_extra_carries_every_field_as_a_plain_value(caplog: pytest.LogCaptureFix
     event = ev(EK.ACTOR_EXHAUSTED, attempt=4, reason="retry limit", exit_code=2, outcome=OK.FAILED)
     LogSubscriber().on_event(event)
     [record] = caplog.records
-    fields = record.taskvisor
+    fields = {k: v for k, v in vars(record).items() if k.startswith("taskvisor")}
     assert fields == {
-        "seq": 7,
-        "at": 1.5,
-        "kind": "ACTOR_EXHAUSTED",
-        "task_id": 3,
-        "task": "flaky",
-        "attempt": 4,
-        "reason": "retry limit",
-        "delay": None,
-        "timeout": None,
-        "duration": None,
-        "exit_code": 2,
-        "backoff_source": None,
-        "outcome": "FAILED",
-        "rejection": None,
+        "taskvisor_seq": 7,
+        "taskvisor_at": 1.5,
+        "taskvisor_kind": "ACTOR_EXHAUSTED",
+        "taskvisor_task_id": 3,
+        "taskvisor_task": "flaky",
+        "taskvisor_attempt": 4,
+        "taskvisor_reason": "retry limit",
+        "taskvisor_delay": None,
+        "taskvisor_timeout": None,
+        "taskvisor_duration": None,
+        "taskvisor_exit_code": 2,
+        "taskvisor_backoff_source": None,
+        "taskvisor_outcome": "FAILED",
+        "taskvisor_rejection": None,
     }
     assert json.loads(json.dumps(fields)) == fields  # plain values only
+    # One key per Event field, nothing else.
+    assert {k.removeprefix("taskvisor_") for k in fields} == set(Event._fields)
 
 
 def test_a_given_logger_is_used_instead_of_taskvisor(caplog: pytest.LogCaptureFixture) -> None:
@@ -203,7 +205,7 @@ async def test_through_the_bus_records_are_written_off_the_loop_in_order(
             bus.publish(Event(seq, 0.0, EK.TASK_STARTING, TaskId(1), "t", attempt=seq + 1), (0,))
         await bus.aclose(5.0)
     records = [r for r in caplog.records if r.name == "taskvisor"]
-    assert [r.taskvisor["seq"] for r in records] == list(range(20))
+    assert [r.taskvisor_seq for r in records] == list(range(20))
     assert {r.thread for r in records} != {loop_thread}
     assert sum(consumed) == 20
 
@@ -248,3 +250,108 @@ def test_a_slot_transition_names_the_slot() -> None:
         7, 1.0, EventKind.CONTROLLER_SLOT_TRANSITION, task="tenant-a", reason="IDLE -> ADMITTING"
     )
     assert event_message(event) == "controller slot tenant-a: IDLE -> ADMITTING"
+
+
+async def _fail_once(ctx: tv.TaskContext) -> None:
+    if ctx.attempt == 1:
+        raise tv.Fail("boom")
+
+
+@pytest.mark.anyio
+async def test_by_default_a_supervisor_logs_failures(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="taskvisor")
+    spec = tv.TaskSpec.restartable(
+        tv.TaskFn("flaky", _fail_once), backoff=tv.BackoffPolicy.constant(0)
+    )
+    await tv.Supervisor().run([spec])
+    assert "task flaky attempt 1 failed: boom" in [r.getMessage() for r in caplog.records]
+
+
+@pytest.mark.anyio
+async def test_an_explicit_empty_subscriber_list_logs_nothing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="taskvisor")
+    spec = tv.TaskSpec.restartable(
+        tv.TaskFn("flaky", _fail_once), backoff=tv.BackoffPolicy.constant(0)
+    )
+    out = await tv.Supervisor(subscribers=[]).run([spec])
+    assert out["flaky"].attempts == 2
+    assert [r for r in caplog.records if r.name == "taskvisor"] == []
+
+
+# -- structured output, as docs/recipes.md shows it ------------------------------------------
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record: level, message, and every ``taskvisor_*`` field."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        doc: dict[str, object] = {"level": record.levelname, "message": record.getMessage()}
+        doc.update((k, v) for k, v in vars(record).items() if k.startswith("taskvisor_"))
+        return json.dumps(doc)
+
+
+async def _flaky_run_logged_through(formatter: logging.Formatter) -> list[str]:
+    """Run the seed's flaky task with a LogSubscriber on its own logger; the formatted lines."""
+    import io
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter)
+    logger = logging.getLogger("test_log.structured")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    try:
+        spec = tv.TaskSpec.restartable(
+            tv.TaskFn("flaky", _fail_once), backoff=tv.BackoffPolicy.constant(0)
+        )
+        await tv.Supervisor(subscribers=[LogSubscriber(logger)]).run([spec])
+    finally:
+        logger.removeHandler(handler)
+    return stream.getvalue().splitlines()
+
+
+@pytest.mark.anyio
+async def test_a_json_formatter_reads_every_field_from_the_record() -> None:
+    lines = [json.loads(line) for line in await _flaky_run_logged_through(JsonFormatter())]
+    failed = next(doc for doc in lines if doc["taskvisor_kind"] == "TASK_FAILED")
+    assert failed["level"] == "WARNING"
+    assert failed["message"] == "task flaky attempt 1 failed: boom"
+    assert failed["taskvisor_task"] == "flaky"
+    assert failed["taskvisor_attempt"] == 1
+    assert failed["taskvisor_reason"] == "boom"
+    assert isinstance(failed["taskvisor_task_id"], int)
+    assert [doc["taskvisor_kind"] for doc in lines] == [
+        "TASK_ADDED",
+        "TASK_FAILED",
+        "BACKOFF_SCHEDULED",
+        "ACTOR_EXHAUSTED",
+        "TASK_REMOVED",
+        "SHUTDOWN_REQUESTED",
+        "ALL_STOPPED_WITHIN_GRACE",
+    ]
+    seqs = [doc["taskvisor_seq"] for doc in lines]
+    assert seqs == sorted(seqs)
+
+
+@pytest.mark.anyio
+async def test_structlogs_processor_formatter_renders_the_fields_as_json() -> None:
+    import structlog
+
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[structlog.stdlib.add_log_level, structlog.stdlib.ExtraAdder()],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.JSONRenderer(sort_keys=True),
+        ],
+    )
+    lines = [json.loads(line) for line in await _flaky_run_logged_through(formatter)]
+    failed = next(doc for doc in lines if doc["taskvisor_kind"] == "TASK_FAILED")
+    assert failed["event"] == "task flaky attempt 1 failed: boom"
+    assert failed["level"] == "warning"
+    assert (failed["taskvisor_task"], failed["taskvisor_attempt"]) == ("flaky", 1)
+    removed = next(doc for doc in lines if doc["taskvisor_kind"] == "TASK_REMOVED")
+    assert removed["taskvisor_outcome"] == "COMPLETED"
+    assert removed["taskvisor_task_id"] == failed["taskvisor_task_id"]

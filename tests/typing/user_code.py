@@ -78,10 +78,18 @@ async def main() -> None:
         for snap in h.controller_snapshot():
             print(snap.slot, snap.status.name, snap.owner, snap.queue_depth)
         print(claimed, names, alive, sid, (await swaiter.wait()).kind)
+        stats: tuple[tv.SubscriberStats, ...] = h.subscriber_stats()
+        print([(s.name, s.delivered, s.dropped, s.panicked, s.queued) for s in stats])
         try:
             await h.shutdown()
         except tv.GraceExceeded as exc:
             print(exc.grace, exc.stuck)
+    stopped_by: str | None = sup.stopped_by
+    quiet = tv.Supervisor(subscribers=None)  # the default: a LogSubscriber
+    async with quiet.serve(signals=False):
+        pass
+    await tv.Supervisor(subscribers=[]).run(specs[:1], signals=False)
+    print(stopped_by)
 
 
 if __name__ == "__main__":

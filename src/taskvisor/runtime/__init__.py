@@ -5,6 +5,7 @@ effects for real and decides nothing of its own (architecture.md, rule 5); see
 ``docs/spec/runtime.md`` for how cancellation is delivered on each backend.
 """
 
+from taskvisor.runtime._bus import SubscriberStats
 from taskvisor.runtime._clock import Clock, LoopClock
 from taskvisor.runtime._config import SupervisorConfig
 from taskvisor.runtime._context import Task, TaskContext
@@ -17,6 +18,7 @@ __all__ = [
     "Clock",
     "LogSubscriber",
     "LoopClock",
+    "SubscriberStats",
     "Supervisor",
     "SupervisorConfig",
     "SupervisorHandle",

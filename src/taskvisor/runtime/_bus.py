@@ -1,7 +1,8 @@
 """The runtime's event bus: delivers published events to subscribers, never slowing the loop.
 
 Owns: ``EventBus`` (one bounded queue and one worker per subscriber), subscriber validation
-(``on_event``, ``name``, ``queue_capacity``) and ``DeliveryStats``. The pure core decides *which*
+(``on_event``, ``name``, ``queue_capacity``), ``DeliveryStats`` and the public
+``SubscriberStats`` (``SupervisorHandle.subscriber_stats()``). The pure core decides *which*
 subscribers take an event (``fsm._bus.offer``: only those with room, I5); this module only
 carries that decision out and reports back how many events each worker took off its queue
 (``on_consumed``), so the core's depth accounting stays exact. Must not import the driver
@@ -19,7 +20,11 @@ Delivery:
 - After each batch (or each async delivery) ``on_consumed(index, n)`` runs on the loop thread.
 - An ``Exception`` from ``on_event`` becomes ``on_panic(index, "Type: message", event kind)``
   and delivery goes on; other ``BaseException``s propagate. Whether a panic is published is the
-  core's decision (rule 5): it does not report a panic on a diagnostic event.
+  core's decision (rule 5): it does not report a panic on a diagnostic event. The first time
+  ``on_event`` returns normally after a panic, ``on_recovered(index)`` runs (after the panics
+  that preceded it), so the core can close the subscriber's panic episode.
+- Every ``publish`` counts as one event offered to every subscriber: a subscriber that is not
+  among its recipients (the core found its queue full) has it counted as dropped.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ import attrs
 from taskvisor._errors import ConfigError
 from taskvisor.fsm import Event, EventKind, SubscriberInfo
 
-__all__ = ["DEFAULT_QUEUE_CAPACITY", "DeliveryStats", "EventBus"]
+__all__ = ["DEFAULT_QUEUE_CAPACITY", "DeliveryStats", "EventBus", "SubscriberStats"]
 
 DEFAULT_QUEUE_CAPACITY = 1024
 
@@ -63,6 +68,30 @@ class DeliveryStats:
     abandoned: bool
 
 
+@attrs.frozen
+class SubscriberStats:
+    """One subscriber's delivery totals since the supervisor started, and its queue now.
+
+    Attributes:
+        name: the subscriber's unique name (as in its diagnostics' ``task``).
+        delivered: events handed to its ``on_event`` (including those that raised).
+        dropped: events it never got: published while its queue was full (each counted, while
+            ``SUBSCRIBER_OVERFLOW`` reports only the first of an episode), or discarded at the
+            end because the drain ran out of time.
+        panicked: how many calls of its ``on_event`` raised an ``Exception``.
+        queued: events waiting for it now, not yet handed to ``on_event``.
+    """
+
+    name: str
+    delivered: int
+    dropped: int
+    panicked: int
+    queued: int
+
+
+_NOTHING_IN_FLIGHT: deque[Event] = deque()
+
+
 class _Slot:
     """One subscriber's queue and worker state. Only the loop thread touches it, except the
     counters ``delivered``/``panicked`` and the flag ``abandoned`` (see ``_deliver_batch``)."""
@@ -72,6 +101,8 @@ class _Slot:
         "capacity",
         "delivered",
         "dropped",
+        "failing",
+        "in_flight",
         "index",
         "is_async",
         "limiter",
@@ -79,6 +110,7 @@ class _Slot:
         "on_event",
         "panicked",
         "queue",
+        "received",
         "unreported",
         "wakeup",
     )
@@ -97,6 +129,9 @@ class _Slot:
         self.on_event = on_event
         self.is_async = is_async
         self.queue: deque[Event] = deque()
+        self.in_flight = _NOTHING_IN_FLIGHT  # the batch a worker thread is delivering
+        self.received = 0  # publishes that listed it as a recipient
+        self.failing = False  # its last on_event raised (reset, and reported, on success)
         self.limiter: anyio.CapacityLimiter | None = None
         self.wakeup: anyio.Event | None = None  # set while the worker waits for work
         self.delivered = 0
@@ -178,6 +213,8 @@ class EventBus:
             subscriber ``index``'s queue (delivered, or dropped by the bus), so the driver can
             feed ``fsm.EventsConsumed`` to the core.
         on_panic: called on the loop thread with ``(index, reason, kind)`` when ``on_event`` raised.
+        on_recovered: called on the loop thread with ``index`` the first time ``on_event``
+            returned normally after it raised.
 
     Raises:
         ConfigError: a subscriber without a callable ``on_event``, a bad ``name`` or a
@@ -193,6 +230,7 @@ class EventBus:
         *,
         on_consumed: Callable[[int, int], None],
         on_panic: Callable[[int, str, EventKind], None],
+        on_recovered: Callable[[int], None] | None = None,
     ) -> None:
         subs = list(subscribers)
         handlers: list[Callable[[Event], Any]] = []
@@ -215,6 +253,8 @@ class EventBus:
         )
         self._on_consumed = on_consumed
         self._on_panic = on_panic
+        self._on_recovered = on_recovered
+        self._offered = 0  # events published (each offered to every subscriber)
         self._closing = False  # aclose began: publish drops, workers exit once drained
         self._started = False  # workers were started (by run or by aclose)
         self._scope: anyio.CancelScope | None = None
@@ -229,10 +269,12 @@ class EventBus:
         The core lists only recipients with room (I5); a recipient whose queue is full anyway,
         or any recipient once ``aclose`` began, has the event dropped and counted.
         """
+        self._offered += 1
         slots = self._slots
         closing = self._closing
         for index in recipients:
             slot = slots[index]
+            slot.received += 1
             queue = slot.queue
             if closing or slot.abandoned or len(queue) >= slot.capacity:
                 # I5: the queue never exceeds capacity even if the accounting were wrong.
@@ -247,6 +289,20 @@ class EventBus:
         """Per subscriber, what was delivered, panicked, dropped (a snapshot)."""
         return tuple(
             DeliveryStats(s.name, s.delivered, s.panicked, s.dropped, s.abandoned)
+            for s in self._slots
+        )
+
+    def subscriber_stats(self) -> tuple[SubscriberStats, ...]:
+        """Per subscriber, its public totals (``SupervisorHandle.subscriber_stats``)."""
+        offered = self._offered
+        return tuple(
+            SubscriberStats(
+                s.name,
+                s.delivered,
+                offered - s.received + s.dropped,
+                s.panicked,
+                len(s.queue) + len(s.in_flight),
+            )
             for s in self._slots
         )
 
@@ -352,11 +408,19 @@ class EventBus:
                 await result
         except Exception as exc:
             slot.panicked += 1
+            slot.failing = True
             reason = _panic_reason(exc)
         finally:
             self._on_consumed(slot.index, 1)
         if reason is not None:
             self._on_panic(slot.index, reason, event.kind)
+        elif slot.failing:
+            slot.failing = False
+            self._recovered(slot)
+
+    def _recovered(self, slot: _Slot) -> None:
+        if self._on_recovered is not None:
+            self._on_recovered(slot.index)
 
     async def _deliver_batch(self, slot: _Slot) -> None:
         """Deliver everything queued in one thread hop (plain subscribers).
@@ -366,6 +430,7 @@ class EventBus:
         ``on_event`` by the thread or counted as dropped by the loop, never both.
         """
         batch, slot.queue = slot.queue, deque()
+        slot.in_flight = batch
         taken = len(batch)
         outcome: _BatchOutcome | None = None
         try:
@@ -373,6 +438,7 @@ class EventBus:
                 _deliver_in_thread, slot, batch, limiter=slot.limiter, abandon_on_cancel=True
             )
         finally:
+            slot.in_flight = _NOTHING_IN_FLIGHT
             if outcome is None:  # cancelled (or a BaseException): deliver nothing more
                 slot.abandoned = True
                 slot.dropped += _drain(batch)
@@ -386,16 +452,24 @@ class EventBus:
                 batch.clear()
             self._on_consumed(slot.index, taken)
         assert outcome is not None  # the finally clause re-raised otherwise
-        reasons, pending, kind = outcome
+        notes, pending, kind = outcome
         if pending is not None:
             try:
                 await pending
             except Exception as exc:
                 slot.panicked += 1
+                slot.failing = True
                 assert kind is not None
-                reasons.append((_panic_reason(exc), kind))
-        for reason, panic_kind in reasons:
-            self._on_panic(slot.index, reason, panic_kind)
+                notes.append((_panic_reason(exc), kind))
+            else:
+                if slot.failing:
+                    slot.failing = False
+                    notes.append(None)
+        for note in notes:
+            if note is None:
+                self._recovered(slot)
+            else:
+                self._on_panic(slot.index, *note)
 
 
 def _drain(batch: deque[Event]) -> int:
@@ -409,9 +483,11 @@ def _drain(batch: deque[Event]) -> int:
         n += 1
 
 
-# What a thread hop returns: the panics (reason, kind of the event) to report, and the
-# awaitable ``on_event`` returned (with the kind of the event it belongs to), if it did.
-_BatchOutcome = tuple[list[tuple[str, EventKind]], Awaitable[object] | None, EventKind | None]
+# What a thread hop returns: in order, the panics (reason, kind of the event) and recoveries
+# (None) to report, and the awaitable ``on_event`` returned (with the kind of the event it
+# belongs to), if it did.
+_Note = tuple[str, EventKind] | None
+_BatchOutcome = tuple[list[_Note], Awaitable[object] | None, EventKind | None]
 
 
 def _deliver_in_thread(slot: _Slot, batch: deque[Event]) -> _BatchOutcome:
@@ -421,7 +497,7 @@ def _deliver_in_thread(slot: _Slot, batch: deque[Event]) -> _BatchOutcome:
     the batch stays in ``batch``.
     """
     on_event = slot.on_event
-    reasons: list[tuple[str, EventKind]] = []
+    notes: list[_Note] = []
     while not slot.abandoned:
         try:
             event = batch.popleft()
@@ -432,8 +508,12 @@ def _deliver_in_thread(slot: _Slot, batch: deque[Event]) -> _BatchOutcome:
             result = on_event(event)
         except Exception as exc:
             slot.panicked += 1
-            reasons.append((_panic_reason(exc), event.kind))
+            slot.failing = True
+            notes.append((_panic_reason(exc), event.kind))
             continue
         if result is not None and inspect.isawaitable(result):
-            return reasons, result, event.kind
-    return reasons, None, None
+            return notes, result, event.kind
+        if slot.failing:
+            slot.failing = False
+            notes.append(None)
+    return notes, None, None

@@ -18,6 +18,7 @@ import contextlib
 import contextvars
 import functools
 import itertools
+import signal
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, assert_never
@@ -50,6 +51,7 @@ from taskvisor.fsm import (
     Stepper,
     SubmitReply,
     SubscriberPanicked,
+    SubscriberRecovered,
     SupervisorState,
     TaskDefaults,
     TaskId,
@@ -60,7 +62,7 @@ from taskvisor.runtime._bus import EventBus
 from taskvisor.runtime._clock import LoopClock, bind
 from taskvisor.runtime._config import SupervisorConfig
 from taskvisor.runtime._context import TaskContext, body_of
-from taskvisor.runtime._signals import can_listen, listen_for_signals
+from taskvisor.runtime._signals import listen_for_signals
 from taskvisor.runtime._timer import CallbackTimer, TaskTimer, Timer
 
 __all__ = ["Driver", "Watch", "new_task_id"]
@@ -129,7 +131,12 @@ class Driver:
     ) -> None:
         self.config = config
         self._rng = rng
-        self.bus = EventBus(subscribers, on_consumed=self._on_consumed, on_panic=self._on_panic)
+        self.bus = EventBus(
+            subscribers,
+            on_consumed=self._on_consumed,
+            on_panic=self._on_panic,
+            on_recovered=self._on_recovered,
+        )
         # The one stepping loop (architecture rule 8); production runs it without a checker.
         self.core = Stepper(config.core_config(self.bus.infos, defaults, controller), rng)
         self._now = 0  # the last `now` fed: the core's time never goes backwards
@@ -156,6 +163,7 @@ class Driver:
         )
         self.accepting = True  # commands are taken (False once the core is done)
         self.shutdown_requested = False
+        self.stopped_by: str | None = None  # the signal that caused the shutdown ("SIGTERM")
         self.stuck: tuple[str, ...] = ()
         self.grace_reported = False  # a shutdown() caller already got GraceExceeded
         self.crash: BaseException | None = None  # a KeyboardInterrupt/SystemExit from a task
@@ -245,8 +253,8 @@ class Driver:
     def _execute(self, eff: Effect) -> None:
         # Most frequent first: every step publishes; attempts start and end all the time.
         if isinstance(eff, Publish):
-            if eff.recipients:
-                self.bus.publish(eff.event, eff.recipients)
+            # Even with no recipient: the bus counts it as dropped for everyone else.
+            self.bus.publish(eff.event, eff.recipients)
         elif isinstance(eff, StartAttempt):
             ctx = TaskContext(eff.task_id, eff.name, eff.attempt, self._now_ns, self._beats)
             rec = Attempt(ctx, body_of(eff.spec.task))
@@ -357,6 +365,10 @@ class Driver:
     def _on_panic(self, index: int, reason: str, kind: EventKind) -> None:
         self.feed(SubscriberPanicked(index, reason, kind))
 
+    def _on_recovered(self, index: int) -> None:
+        # The core reports a subscriber's panics once per episode (api.md section 9).
+        self.feed(SubscriberRecovered(index))
+
     # -- commands --------------------------------------------------------------------------------
 
     async def command(
@@ -427,11 +439,16 @@ class Driver:
             recv.close()
             done.set()
 
-    def request_shutdown(self) -> None:
-        """Shut down now, ahead of queued commands (signals, leaving ``serve``, a crash)."""
+    def request_shutdown(self, cause: str | None = None) -> None:
+        """Shut down now, ahead of queued commands (signals, leaving ``serve``, a crash).
+
+        ``cause``: the signal's name when a signal asked for it (``Supervisor.stopped_by``; the
+        core names it in SHUTDOWN_REQUESTED and in the cancelled tasks' outcome reasons).
+        """
         if not self.shutdown_requested and self.failure is None:
+            self.stopped_by = cause
             self._note_shutdown()
-            self.feed(Shutdown())
+            self.feed(Shutdown(cause))
 
     def _note_shutdown(self) -> None:
         self.shutdown_requested = True
@@ -455,8 +472,10 @@ class Driver:
 
     # -- lifecycle -------------------------------------------------------------------------------
 
-    async def start(self, tg: anyio.abc.TaskGroup, *, signals: bool) -> None:
-        """Start the background tasks in ``tg``; with ``signals``, SIGINT/SIGTERM shut down."""
+    async def start(
+        self, tg: anyio.abc.TaskGroup, *, signals: tuple[signal.Signals, ...] = ()
+    ) -> None:
+        """Start the background tasks in ``tg``; each of ``signals`` starts a graceful shutdown."""
         self._now = self._clock.now_ns()
         tg.start_soon(self._guard, self.bus.run, name="taskvisor bus")
         tg.start_soon(self._guard, self._actor, name="taskvisor commands")
@@ -468,8 +487,8 @@ class Driver:
             self._intake_done.set()
         tg.start_soon(self._guard, self._timer.run, name="taskvisor timer")
         tg.start_soon(self._guard, self._closer, name="taskvisor closer")
-        if signals and can_listen():
-            await tg.start(self._listen_signals, name="taskvisor signals")
+        if signals:
+            await tg.start(self._listen_signals, signals, name="taskvisor signals")
 
     async def _guard(self, work: Callable[[], Awaitable[None]]) -> None:
         # Shielded: when the code around `serve` is cancelled, the graceful shutdown that
@@ -503,10 +522,14 @@ class Driver:
         self.request_shutdown()
         await self.stopped.wait()
 
-    async def _listen_signals(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
+    async def _listen_signals(
+        self, signals: tuple[signal.Signals, ...], *, task_status: anyio.abc.TaskStatus[None]
+    ) -> None:
         with anyio.CancelScope(shield=True) as scope:  # stopped by the closer, like the rest
             self._bg.append(scope)
-            await listen_for_signals(self.request_shutdown, task_status=task_status)
+            await listen_for_signals(
+                self.request_shutdown, signals=signals, task_status=task_status
+            )
 
     def _fail(self, exc: BaseException) -> None:
         """A bug (the core or an effect raised): abort everything and surface ``exc``."""

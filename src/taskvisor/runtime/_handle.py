@@ -1,12 +1,12 @@
 """``SupervisorHandle`` and ``TaskWaiter``: what ``serve()`` hands the user (api.md section 4).
 
 Owns: the handle's methods (add, add_and_watch, remove, cancel, by-name forms, list, is_alive,
-shutdown, submit, submit_and_watch, controller_snapshot, and the ``try_*`` forms that raise
-``CommandQueueFull`` instead of waiting for room), the validation of what they are given, and
-``TaskWaiter``. Every command goes through one of the driver's bounded queues (submissions through
-the controller's intake) and is answered by the core's reply effect; ``list``/``is_alive``/
-``controller_snapshot`` read the core's current state (authoritative, rule 6). Must not import
-``_supervisor``.
+shutdown, submit, submit_and_watch, controller_snapshot, subscriber_stats, and the ``try_*``
+forms that raise ``CommandQueueFull`` instead of waiting for room), the validation of what they
+are given, and ``TaskWaiter``. Every command goes through one of the driver's bounded queues
+(submissions through the controller's intake) and is answered by the core's reply effect;
+``list``/``is_alive``/``controller_snapshot`` read the core's current state (authoritative,
+rule 6), and ``subscriber_stats`` the event bus's counts. Must not import ``_supervisor``.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from taskvisor.fsm import (
     ns_to_s,
     to_ns,
 )
+from taskvisor.runtime._bus import SubscriberStats
 from taskvisor.runtime._context import body_of
 from taskvisor.runtime._driver import Driver, Watch, new_task_id
 from taskvisor.runtime._snapshot import TaskSnapshot, task_snapshots
@@ -290,6 +291,12 @@ class SupervisorHandle:
         """
         driver = self._driver
         return task_snapshots(driver.state, driver.now_ns(), driver.attempts)
+
+    def subscriber_stats(self) -> tuple[SubscriberStats, ...]:
+        """Per subscriber, in the order given: events delivered, dropped and panicked since
+        the start, and events queued now (the event bus's own counts, read without a round trip).
+        """
+        return self._driver.bus.subscriber_stats()
 
     # -- shutting down -------------------------------------------------------------------------
 

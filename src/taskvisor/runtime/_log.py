@@ -13,7 +13,14 @@ import logging
 from taskvisor._errors import ConfigError
 from taskvisor.fsm import BackoffSource, Event, EventKind, OutcomeKind
 
-__all__ = ["LogSubscriber", "event_fields", "event_level", "event_message"]
+__all__ = [
+    "EXTRA_PREFIX",
+    "LogSubscriber",
+    "event_extra",
+    "event_fields",
+    "event_level",
+    "event_message",
+]
 
 EK = EventKind
 _DEBUG, _INFO, _WARNING, _ERROR = logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR
@@ -138,6 +145,19 @@ def event_message(event: Event) -> str:
     return f"{kind.name.lower().replace('_', ' ')}{_because(event)}"
 
 
+#: The prefix of every ``Event`` field in a log record's ``extra`` (``record.taskvisor_task``).
+EXTRA_PREFIX = "taskvisor_"
+
+
+def event_extra(event: Event) -> dict[str, object]:
+    """``event_fields(event)`` under ``taskvisor_*`` keys: the ``extra`` of a log record.
+
+    Flat keys, so a JSON formatter reading ``record.__dict__`` or structlog's ``ExtraAdder``
+    finds each field as it is, with no parsing (api.md section 9).
+    """
+    return {EXTRA_PREFIX + key: value for key, value in event_fields(event).items()}
+
+
 def event_fields(event: Event) -> dict[str, object]:
     """Every field of ``event`` as a plain value (enums by name, ``TaskId`` as its int)."""
     return {
@@ -162,10 +182,15 @@ class LogSubscriber:
     """Writes each event to ``logging``, under the logger ``taskvisor`` unless given another.
 
     Each record's message is one readable line (``task flaky attempt 2 failed: boom``) and its
-    ``extra={"taskvisor": {...}}`` holds every event field as a plain value (``kind``,
-    ``outcome``, ... by name; ``task_id`` as an int), for structured handlers. Nothing is
-    formatted when the event's level is disabled. It is a plain subscriber: the event bus calls
-    it from a worker thread, so a slow or blocking handler never stalls the supervisor.
+    ``extra`` holds every event field as a plain value under a ``taskvisor_`` key
+    (``taskvisor_seq``, ``taskvisor_at``, ``taskvisor_kind`` (the kind's name),
+    ``taskvisor_task_id`` (an int), ``taskvisor_task``, ``taskvisor_attempt``,
+    ``taskvisor_reason``, ``taskvisor_delay``, ``taskvisor_timeout``, ``taskvisor_duration``,
+    ``taskvisor_exit_code``, ``taskvisor_backoff_source``, ``taskvisor_outcome``,
+    ``taskvisor_rejection``; enums by name, None when absent), so JSON and structlog formatters
+    need no parsing (docs/recipes.md). Nothing is formatted when the event's level is disabled.
+    It is a plain subscriber: the event bus calls it from a worker thread, so a slow or
+    blocking handler never stalls the supervisor.
 
     Levels:
 
@@ -220,7 +245,7 @@ class LogSubscriber:
         level = event_level(event)
         if not self.logger.isEnabledFor(level):
             return
-        self.logger.log(level, event_message(event), extra={"taskvisor": event_fields(event)})
+        self.logger.log(level, event_message(event), extra=event_extra(event))
 
     def __repr__(self) -> str:
         return f"LogSubscriber(logger={self.logger.name!r}, name={self.name!r})"

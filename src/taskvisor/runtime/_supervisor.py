@@ -5,10 +5,17 @@ use (``AlreadyRunning``), the session around a ``Driver`` (background tasks, the
 scope, graceful shutdown on leaving, which exception wins), and ``run``'s batch semantics and
 signal handling. Must not decide anything about tasks (rule 5): that is the core's, through
 the driver.
+
+Signals (api.md section 9): ``run`` takes SIGINT/SIGTERM whenever it runs in the main thread;
+``serve`` only those whose handler is still the default one (``_signals.signals_to_handle``), so
+it never takes a signal from a web server that owns it. A signal starts a graceful shutdown;
+once it is complete, ``serve`` cancels the block's body through the host's cancel scope (as
+``asyncio.timeout`` does), and the block exits normally.
 """
 
 from __future__ import annotations
 
+import signal
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -26,6 +33,8 @@ from taskvisor.fsm import ControllerConfig, Escalate, TaskDefaults, TaskOutcome,
 from taskvisor.runtime._config import SupervisorConfig
 from taskvisor.runtime._driver import Driver
 from taskvisor.runtime._handle import SupervisorHandle, check_spec
+from taskvisor.runtime._log import LogSubscriber
+from taskvisor.runtime._signals import signals_to_handle
 
 __all__ = ["Supervisor"]
 
@@ -39,6 +48,8 @@ class Supervisor:
         config: the supervisor's settings.
         subscribers: objects with ``on_event(event)`` (plain or ``async``), and optionally
             ``name`` and ``queue_capacity``; each gets its own bounded queue and worker.
+            None (the default) means ``[LogSubscriber()]``, so failures are never silent; an
+            explicit sequence, even an empty one, is used as given.
         controller: admission control (api.md section 6): named slots that ``submit`` feeds;
             None (the default) leaves ``submit`` raising ``ControllerNotConfigured``.
         defaults: what a ``TaskSpec`` field that is not given inherits.
@@ -47,7 +58,7 @@ class Supervisor:
     def __init__(
         self,
         config: SupervisorConfig | None = None,
-        subscribers: Sequence[object] = (),
+        subscribers: Sequence[object] | None = None,
         controller: ControllerConfig | None = None,
         defaults: TaskDefaults | None = None,
     ) -> None:
@@ -61,6 +72,8 @@ class Supervisor:
             raise ConfigError(
                 "Supervisor.controller", f"expected a ControllerConfig or None, got {controller!r}"
             )
+        if subscribers is None:
+            subscribers = (LogSubscriber(),)
         if isinstance(subscribers, str | bytes) or not isinstance(subscribers, Iterable):
             raise ConfigError("Supervisor.subscribers", f"expected a sequence, got {subscribers!r}")
         self._config = config
@@ -81,11 +94,22 @@ class Supervisor:
             raise AlreadyRunning("a Supervisor runs once: build a new one")
         self._used = True
 
-    async def run(self, specs: Iterable[TaskSpec]) -> dict[str, TaskOutcome]:
+    @property
+    def stopped_by(self) -> str | None:
+        """The signal that shut this supervisor down (``"SIGTERM"``, ``"SIGINT"``), else None."""
+        return None if self._driver is None else self._driver.stopped_by
+
+    async def run(
+        self, specs: Iterable[TaskSpec], *, signals: bool = True
+    ) -> dict[str, TaskOutcome]:
         """Run ``specs`` until every one has ended, or until a shutdown (SIGINT/SIGTERM).
 
         The batch is registered all-or-nothing. SIGINT and SIGTERM (when called from the main
         thread) start a graceful shutdown; the previous handlers are restored afterwards.
+
+        Args:
+            specs: the tasks to run.
+            signals: False leaves SIGINT and SIGTERM alone.
 
         Returns:
             Each task's outcome by name. Returning means every task and the supervisor are
@@ -99,7 +123,8 @@ class Supervisor:
             ConfigError: an item is not a valid ``TaskSpec``.
         """
         batch = [check_spec(spec, f"specs[{i}]") for i, spec in enumerate(specs)]
-        async with self._session(signals=True) as driver:
+        taken = signals_to_handle(only_default=False) if signals else ()
+        async with self._session(taken) as driver:
             watches = await SupervisorHandle(driver).add_batch(batch)
             driver.batch = {tid for tid, w in watches if w.outcome is None}
             if not driver.batch:
@@ -112,8 +137,16 @@ class Supervisor:
         }
 
     @asynccontextmanager
-    async def serve(self) -> AsyncIterator[SupervisorHandle]:
+    async def serve(self, *, signals: bool = True) -> AsyncIterator[SupervisorHandle]:
         """Run the supervisor for the duration of the block; leaving it shuts down gracefully.
+
+        In the main thread, SIGINT and SIGTERM, each if its handler is still the default one,
+        start a graceful shutdown; once it is complete the block's body is cancelled (like
+        ``asyncio.timeout``: at its current ``await``) and the block exits normally. The
+        previous handlers are restored on leaving.
+
+        Args:
+            signals: False leaves SIGINT and SIGTERM alone (a web server that owns them).
 
         Yields:
             The handle to add, remove, cancel and list tasks.
@@ -123,11 +156,12 @@ class Supervisor:
             GraceExceeded: on leaving, some tasks had to be force-cancelled (unless a
                 ``shutdown()`` call already raised it).
         """
-        async with self._session(signals=False) as driver:
+        taken = signals_to_handle(only_default=True) if signals else ()
+        async with self._session(taken) as driver:
             yield SupervisorHandle(driver)
 
     @asynccontextmanager
-    async def _session(self, *, signals: bool) -> AsyncIterator[Driver]:
+    async def _session(self, signals: tuple[signal.Signals, ...]) -> AsyncIterator[Driver]:
         self._claim()
         try:
             driver = Driver(
@@ -140,6 +174,8 @@ class Supervisor:
         body_error: BaseException | None = None
         async with anyio.create_task_group() as tg:
             await driver.start(tg, signals=signals)
+            if signals:
+                tg.start_soon(_end_body_after_signal, driver, name="taskvisor signal exit")
             try:
                 # The host's own scope: a crash (KeyboardInterrupt in a task) or a runtime
                 # failure interrupts the body of the `async with`; its own cancellation ends
@@ -183,3 +219,10 @@ def escalation_error(escalation: Escalate) -> CriticalTaskFailed | RestartIntens
     assert escalation.max_restarts is not None
     assert escalation.within is not None
     return RestartIntensityExceeded(escalation.max_restarts, escalation.within)
+
+
+async def _end_body_after_signal(driver: Driver) -> None:
+    """Once a shutdown that a signal caused is complete, cancel the body of the block."""
+    await driver.stopped.wait()
+    if driver.stopped_by is not None and driver.host_scope is not None:
+        driver.host_scope.cancel()

@@ -1,0 +1,150 @@
+"""PrometheusSubscriber against a real ``prometheus_client.CollectorRegistry`` (api.md section 9).
+
+Each test runs a real supervisor (asyncio and trio) with the subscriber and reads the registry's
+samples, as a scrape would.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import anyio
+import prometheus_client
+import pytest
+
+import taskvisor as tv
+from taskvisor.contrib.prometheus import PrometheusSubscriber
+
+pytestmark = pytest.mark.anyio
+
+BACKOFF = tv.BackoffPolicy.constant(0.01)
+
+
+def _flaky(failures: int) -> Callable[[tv.TaskContext], object]:
+    async def body(ctx: tv.TaskContext) -> None:
+        if ctx.attempt <= failures:
+            raise tv.Fail("boom")
+
+    return body
+
+
+def _specs() -> list[tv.TaskSpec]:
+    return [
+        tv.TaskSpec.restartable(tv.TaskFn("flaky", _flaky(2)), backoff=BACKOFF),
+        tv.TaskSpec.once(tv.TaskFn("steady", _flaky(0))),
+    ]
+
+
+async def _run(sub: PrometheusSubscriber, *others: object) -> None:
+    out = await tv.Supervisor(subscribers=[sub, *others]).run(_specs())
+    assert {o.kind for o in out.values()} == {tv.OutcomeKind.COMPLETED}
+
+
+async def test_a_run_is_counted_in_every_metric() -> None:
+    registry = prometheus_client.CollectorRegistry()
+    await _run(PrometheusSubscriber(registry))
+    sample = registry.get_sample_value
+    assert sample("taskvisor_events_total", {"kind": "TASK_ADDED"}) == 2
+    assert sample("taskvisor_events_total", {"kind": "TASK_STARTING"}) == 4
+    assert sample("taskvisor_events_total", {"kind": "TASK_FAILED"}) == 2
+    assert sample("taskvisor_events_total", {"kind": "ALL_STOPPED_WITHIN_GRACE"}) == 1
+    assert sample("taskvisor_task_restarts_total", {"task": "flaky"}) == 2
+    assert sample("taskvisor_task_restarts_total", {"task": "steady"}) is None  # never restarted
+    assert sample("taskvisor_tasks_live") == 0  # both added, both removed
+    assert sample("taskvisor_attempt_duration_seconds_count") == 4
+    assert sample("taskvisor_backoff_delay_seconds_count") == 2
+    assert sample("taskvisor_backoff_delay_seconds_sum") == pytest.approx(0.02)
+    assert sample("taskvisor_backoff_delay_seconds_bucket", {"le": "0.01"}) == 2
+    assert sample("taskvisor_backoff_delay_seconds_bucket", {"le": "0.0"}) == 0
+
+
+async def test_the_exposition_names_every_metric_of_the_contract() -> None:
+    registry = prometheus_client.CollectorRegistry()
+    await _run(PrometheusSubscriber(registry))
+    text = prometheus_client.generate_latest(registry).decode()
+    for line in (
+        "# TYPE taskvisor_events_total counter",
+        "# TYPE taskvisor_task_restarts_total counter",
+        "# TYPE taskvisor_tasks_live gauge",
+        "# TYPE taskvisor_attempt_duration_seconds histogram",
+        "# TYPE taskvisor_backoff_delay_seconds histogram",
+        "# TYPE taskvisor_subscriber_dropped_total counter",
+        'taskvisor_task_restarts_total{task="flaky"} 2.0',
+    ):
+        assert line in text.splitlines()
+
+
+async def test_without_the_task_label_restarts_are_one_series() -> None:
+    registry = prometheus_client.CollectorRegistry()
+    await _run(PrometheusSubscriber(registry, task_label=False))
+    assert registry.get_sample_value("taskvisor_task_restarts_total") == 2
+    assert registry.get_sample_value("taskvisor_task_restarts_total", {"task": "flaky"}) is None
+
+
+async def _until(cond: Callable[[], bool]) -> None:
+    """Poll ``cond`` (the subscriber records in its worker thread) for up to 10 s."""
+    with anyio.fail_after(10):
+        while not cond():  # noqa: ASYNC110 - the condition changes in another thread
+            await anyio.sleep(0.005)
+
+
+async def test_live_tasks_follow_additions_and_removals() -> None:
+    registry = prometheus_client.CollectorRegistry()
+
+    async def idle(ctx: tv.TaskContext) -> None:
+        await ctx.cancelled()
+
+    def live() -> float | None:
+        return registry.get_sample_value("taskvisor_tasks_live")
+
+    async with tv.Supervisor(subscribers=[PrometheusSubscriber(registry)]).serve() as h:
+        first = await h.add(tv.TaskSpec(idle, name="a"))
+        await h.add(tv.TaskSpec(idle, name="b"))
+        await _until(lambda: live() == 2)
+        await h.cancel(first)
+        await _until(lambda: live() == 1)
+    assert live() == 0
+
+
+class Stuck:
+    """A subscriber with a queue of 1 that blocks until freed: it overflows at once."""
+
+    name = "stuck"
+    queue_capacity = 1
+
+    def __init__(self) -> None:
+        self.free = threading.Event()
+
+    def on_event(self, event: tv.Event) -> None:
+        self.free.wait(30)
+
+
+async def test_overflow_reports_are_counted_per_subscriber() -> None:
+    registry = prometheus_client.CollectorRegistry()
+    stuck = Stuck()
+    try:
+        async with tv.Supervisor(subscribers=[PrometheusSubscriber(registry), stuck]).serve() as h:
+            for spec in _specs():
+                _, waiter = await h.add_and_watch(spec)
+                await waiter.wait()
+            reports = registry.get_sample_value
+            await _until(
+                lambda: reports("taskvisor_events_total", {"kind": "SUBSCRIBER_OVERFLOW"}) == 1
+            )
+            stuck.free.set()
+    finally:
+        stuck.free.set()
+    # One episode (the stuck subscriber never caught up while events flowed): one report,
+    # counted under its name, while subscriber_stats() has every dropped event.
+    assert registry.get_sample_value(
+        "taskvisor_subscriber_dropped_total", {"subscriber": "stuck"}
+    ) == registry.get_sample_value("taskvisor_events_total", {"kind": "SUBSCRIBER_OVERFLOW"})
+    assert h.subscriber_stats()[1].dropped > 1
+
+
+def test_a_registry_takes_each_metric_once() -> None:
+    registry = prometheus_client.CollectorRegistry()
+    PrometheusSubscriber(registry)
+    with pytest.raises(ValueError, match="Duplicated timeseries"):
+        PrometheusSubscriber(registry)
