@@ -37,7 +37,8 @@ def test_the_documentation_pictures_are_regenerated_by_the_tool(tmp_path: Path) 
     spec = importlib.util.spec_from_file_location(
         "plots", Path(__file__).resolve().parents[2] / "tools" / "plots.py"
     )
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules["plots"] = module
     spec.loader.exec_module(module)
