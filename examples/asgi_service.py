@@ -11,7 +11,7 @@ Routes:
 
 - ``GET /healthz``: 200 while no live task is crash-looping, else 503 naming the tasks. The rule
   (docs/recipes.md): a task is crash-looping when its last ``UNHEALTHY_STREAK`` attempts in a
-  row failed; only tasks in ``handle.list()`` count.
+  row failed: ``streak`` in ``handle.snapshot()``.
 - ``GET /metrics``: the Prometheus exposition of the supervisor's metrics.
 - ``POST /jobs`` with ``{"name": str, "seconds": float, "fail": bool}``: adds a one-off job
   through the handle (``"fail": true`` makes one that always fails and keeps retrying, to see
@@ -48,32 +48,13 @@ log = logging.getLogger("service")
 UNHEALTHY_STREAK = 3
 
 
-class FailureStreaks:
-    """Each task's failures in a row: +1 on TASK_FAILED, back to 0 when an attempt succeeds.
+def crash_looping(handle: tv.SupervisorHandle) -> list[str]:
+    """The live tasks whose last ``UNHEALTHY_STREAK`` attempts all failed.
 
-    ``async`` so it runs on the event loop, where the routes read it (no thread in between).
-    Events are best-effort, so a streak is only trusted for a task still in ``handle.list()``.
+    Read from ``handle.snapshot()``: the core's own count of failures in a row (reset by a
+    success or a healthy run), copied without a round trip, so no subscriber is needed.
     """
-
-    name = "health"
-
-    def __init__(self) -> None:
-        self.streak: dict[tv.TaskId, int] = {}
-
-    async def on_event(self, event: tv.Event) -> None:
-        tid = event.task_id
-        if tid is None:
-            return
-        if event.kind is tv.EventKind.TASK_FAILED:
-            self.streak[tid] = self.streak.get(tid, 0) + 1
-        elif event.kind is tv.EventKind.TASK_STOPPED:
-            self.streak[tid] = 0
-        elif event.kind is tv.EventKind.TASK_REMOVED:
-            self.streak.pop(tid, None)
-
-    def crash_looping(self, handle: tv.SupervisorHandle) -> list[str]:
-        """The live tasks whose last ``UNHEALTHY_STREAK`` attempts all failed."""
-        return [name for tid, name in handle.list() if self.streak.get(tid, 0) >= UNHEALTHY_STREAK]
+    return [t.name for t in handle.snapshot() if t.streak >= UNHEALTHY_STREAK]
 
 
 # -- the background tasks ---------------------------------------------------------------------
@@ -134,17 +115,16 @@ def job_spec(name: str, seconds: float, fail: bool) -> tv.TaskSpec:
 async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
     """The supervisor runs for the life of the application (Starlette's lifespan state)."""
     registry = prometheus_client.CollectorRegistry()
-    streaks = FailureStreaks()
     supervisor = tv.Supervisor(
         tv.SupervisorConfig(grace=5.0),
-        subscribers=[tv.LogSubscriber(), PrometheusSubscriber(registry), streaks],
+        subscribers=[tv.LogSubscriber(), PrometheusSubscriber(registry)],
     )
     try:
         # uvicorn handles SIGINT/SIGTERM and ends the lifespan: the supervisor must not take them.
         async with supervisor.serve(signals=False) as handle:
             for spec in background_tasks():
                 await handle.add(spec)
-            yield {"handle": handle, "registry": registry, "streaks": streaks}
+            yield {"handle": handle, "registry": registry}
     except tv.GraceExceeded as exc:
         # Everything is stopped all the same; say which tasks ignored cancellation.
         log.error("force-cancelled after %gs of grace: %s", exc.grace, ", ".join(exc.stuck))
@@ -153,7 +133,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
 
 async def healthz(request: Request) -> Response:
     handle: tv.SupervisorHandle = request.state.handle
-    failing = request.state.streaks.crash_looping(handle)
+    failing = crash_looping(handle)
     body = {"status": "failing" if failing else "ok", "crash_looping": failing}
     return JSONResponse(body, status_code=503 if failing else 200)
 
