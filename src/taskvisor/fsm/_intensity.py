@@ -74,7 +74,15 @@ def allows(count: int, max_restarts: int) -> bool:
 
 def record(window: deque[int], now: int, within_ns: int) -> None:
     """Add a restart at ``now`` and forget the ones that left the window (memory stays bounded
-    by the restarts one window holds, rule 7)."""
+    by the restarts one window holds, rule 7).
+
+    pre: within_ns > 0
+    pre: all(t <= now for t in window)
+    pre: all(window[i] <= window[i + 1] for i in range(len(window) - 1))
+    post: window[-1] == now
+    post: len(window) == count_within(list(__old__.window), now, within_ns) + 1
+    post: all(now - t < within_ns for t in list(window)[:-1])
+    """
     while window and now - window[0] >= within_ns:
         window.popleft()
     window.append(now)
