@@ -97,20 +97,30 @@ def render_messages() -> str:
         for cls in _union_members(union):
             names = cls._fields if hasattr(cls, "_fields") else [a.name for a in attrs.fields(cls)]
             fields = ", ".join(f"`{name}`" for name in names) or "—"
-            doc = (cls.__doc__ or "").strip().splitlines()[0]
+            doc = " ".join(_first_paragraph(cls.__doc__ or "").split())
             lines.append(f"| `{cls.__name__}` | {fields} | {doc} |\n")
     lines.append("\n## Event kinds\n\n")
     lines.append(", ".join(f"`{k.name}`" for k in EventKind) + "\n")
     return "".join(lines)
 
 
+def _first_paragraph(doc: str) -> str:
+    """A docstring's summary: its lines up to the first blank one."""
+    return doc.strip().split("\n\n", 1)[0]
+
+
 class _Script:
     """A tiny synchronous driver: feed inputs, record one task's event kinds."""
 
-    def __init__(self, grace: float = 60.0, force_wait: float = 1.0) -> None:
-        cfg = fsm.CoreConfig(grace, force_wait=force_wait)
+    def __init__(
+        self, grace: float = 60.0, force_wait: float = 1.0, intensity: fsm.Intensity | None = None
+    ) -> None:
+        cfg = fsm.CoreConfig(grace, force_wait=force_wait, intensity=intensity)
         self.now = 0
         self.events: list[fsm.Event] = []
+        self.escalations: list[fsm.Escalate] = []
+        self.finished: dict[TaskId, fsm.TaskOutcome] = {}
+        self.more = False  # the task goes on after the events shown
         self.ticket = 0
 
         class _Zero:
@@ -123,16 +133,41 @@ class _Script:
 
     def feed(self, inp: fsm.Input) -> list[fsm.Effect]:
         effects = self.core.feed(inp, self.now)
-        self.events.extend(e.event for e in effects if isinstance(e, fsm.Publish))
+        for e in effects:
+            if isinstance(e, fsm.Publish):
+                self.events.append(e.event)
+            elif isinstance(e, fsm.Escalate):
+                self.escalations.append(e)
+            elif isinstance(e, fsm.Finished):
+                self.finished[e.task_id] = e.outcome
         return effects
 
     def add(self, spec: fsm.TaskSpec, tid: int = 1) -> None:
         self.ticket += 1
         self.feed(fsm.AddTasks(self.ticket, ((TaskId(tid), spec),)))
 
-    def end(self, end: EndKind, attempt: int, tid: int = 1, reason: str = "") -> None:
-        self.now += 1_000_000
-        self.feed(fsm.AttemptEnded(TaskId(tid), attempt, end, reason))
+    def end(
+        self,
+        end: EndKind,
+        attempt: int,
+        tid: int = 1,
+        reason: str = "",
+        *,
+        after: float = 0.001,
+        error: BaseException | None = None,
+    ) -> None:
+        """Attempt ``attempt`` of task ``tid`` ends ``after`` seconds from now."""
+        self.now += round(after * 1e9)
+        self.feed(fsm.AttemptEnded(TaskId(tid), attempt, end, reason, error=error))
+
+    def beat(self, attempt: int, after: float, tid: int = 1) -> None:
+        """The attempt calls ``ctx.heartbeat()`` ``after`` seconds from now (the deadlines due
+        before then fire first, as a driver fires them)."""
+        at = self.now + round(after * 1e9)
+        while (deadline := self.core.next_deadline()) is not None and deadline <= at:
+            self.advance()
+        self.now = at
+        self.feed(fsm.Heartbeat(TaskId(tid), attempt, at))
 
     def advance(self) -> None:
         deadline = self.core.next_deadline()
@@ -268,6 +303,170 @@ def _shutdown() -> str:
     return ", ".join(kinds)
 
 
+def _trace(s: _Script, focus: int = 1) -> str:
+    """The focus task's events (with each pause's delay), then the supervisor's own events and
+    the other tasks' removals, in the order they happened."""
+    out = []
+    for ev in s.events:
+        if ev.task_id == TaskId(focus):
+            extra = []
+            if ev.outcome is not None:
+                extra.append(ev.outcome.name)
+            if ev.backoff_source is not None:
+                extra.append(f"source {ev.backoff_source.name}, {ev.delay:g}s")
+            out.append(ev.kind.name + (f"({', '.join(extra)})" if extra else ""))
+        elif ev.task_id is None:
+            out.append(ev.kind.name)
+        elif ev.kind is EventKind.TASK_REMOVED and ev.outcome is not None:
+            out.append(f"TASK_REMOVED({ev.task}, {ev.outcome.name})")
+    return ", ".join(out)
+
+
+def _ending(s: _Script, focus: int = 1) -> str:
+    """How the focus task ended (outcome: reason) and whether the core escalated."""
+    outcome = s.finished.get(TaskId(focus))
+    if outcome is None:
+        text = "retried: " + next(
+            (e.reason or "" for e in reversed(s.events) if e.kind is EventKind.TASK_FAILED), ""
+        )
+    else:
+        text = f"{outcome.kind.name}: {outcome.reason}"
+    for esc in s.escalations:
+        text += f"; `Escalate({esc.rule!r})`"
+    return text
+
+
+_HOUR = 3600.0
+
+
+def _healthy_reset() -> _Script:
+    # Two one-hour connections that drop, then a quick failure: each long run ended the
+    # streak first (reset_after 300 s, the default), so the pause stays at retry 0's and
+    # max_retries=1 is reached only by two failures in a row.
+    s = _Script()
+    s.add(fsm.TaskSpec.restartable(_fn(), max_retries=1))
+    s.end(EndKind.FAILED, 1, reason="connection reset", after=_HOUR)
+    s.advance()
+    s.end(EndKind.FAILED, 2, reason="connection reset", after=_HOUR)
+    s.advance()
+    s.end(EndKind.FAILED, 3, reason="refused", after=1.0)
+    return s
+
+
+def _seed_rule() -> _Script:
+    s = _Script()
+    s.add(fsm.TaskSpec.restartable(_fn(), max_retries=1, reset_after=None))
+    s.end(EndKind.FAILED, 1, reason="connection reset", after=_HOUR)
+    s.advance()
+    s.end(EndKind.FAILED, 2, reason="connection reset", after=_HOUR)
+    return s
+
+
+def _task_intensity() -> _Script:
+    s = _Script()
+    s.add(fsm.TaskSpec.restartable(_fn(), intensity=fsm.Intensity(2, 60.0)))
+    for attempt in (1, 2, 3):
+        s.end(EndKind.FAILED, attempt, reason="crashed", after=1.0)
+        if attempt < 3:
+            s.advance()
+    return s
+
+
+def _supervisor_intensity() -> _Script:
+    s = _Script(intensity=fsm.Intensity(2, 60.0))
+    s.add(fsm.TaskSpec.restartable(_fn("a")), tid=1)
+    s.add(fsm.TaskSpec.restartable(_fn("b")), tid=2)
+    for attempt in (1, 2, 3):
+        s.end(EndKind.FAILED, attempt, reason="crashed", after=1.0)
+        if attempt < 3:
+            s.advance()
+    s.end(EndKind.CANCELED, 1, tid=2)  # b stops cooperatively on the shutdown
+    return s
+
+
+def _critical() -> _Script:
+    s = _Script()
+    s.add(fsm.TaskSpec.once(_fn("a"), critical=True), tid=1)
+    s.add(fsm.TaskSpec.restartable(_fn("b")), tid=2)
+    s.end(EndKind.FAILED, 1, reason="lost the lease")
+    s.end(EndKind.CANCELED, 1, tid=2)
+    return s
+
+
+def _retry_on() -> _Script:
+    s = _Script()
+    s.add(fsm.TaskSpec.restartable(_fn(), retry_on=(ConnectionError,)))
+    error = ValueError("bad DSN")
+    s.end(EndKind.FAILED, 1, reason=f"ValueError: {error}", error=error)
+    return s
+
+
+def _give_up() -> _Script:
+    s = _Script()
+    s.add(fsm.TaskSpec.restartable(_fn(), give_up_after=10.0))
+    for attempt in (1, 2, 3):
+        s.end(EndKind.FAILED, attempt, reason="refused", after=4.0)
+        if attempt < 3:
+            s.advance()
+    return s
+
+
+def _watchdog() -> _Script:
+    s = _Script()
+    s.add(fsm.TaskSpec.restartable(_fn(), watchdog=5.0))
+    s.beat(1, after=3.0)
+    s.beat(1, after=3.0)
+    while not any(e.kind is EventKind.TIMEOUT_HIT for e in s.events):
+        s.advance()  # re-armed at 8 s (3 + 5), then fires at 11 s (6 + 5): ForceCancel
+    s.end(EndKind.INTERRUPTED, 1)
+    s.more = True
+    return s
+
+
+CONTROLS: list[tuple[str, str, Callable[[], _Script]]] = [
+    (
+        "healthy-run reset",
+        "`restartable(max_retries=1)` (default `reset_after=300`): fails after 1 h, 1 h, then 1 s",
+        _healthy_reset,
+    ),
+    (
+        "the seed's rule",
+        "the same with `reset_after=None`: fails after 1 h, 1 h",
+        _seed_rule,
+    ),
+    (
+        "restart intensity, per task",
+        "`restartable(intensity=Intensity(2, 60))`: fails after 1 s, three times",
+        _task_intensity,
+    ),
+    (
+        "restart intensity, per supervisor",
+        "`CoreConfig(intensity=Intensity(2, 60))`: `a` fails after 1 s, three times; `b` runs",
+        _supervisor_intensity,
+    ),
+    (
+        "critical task",
+        "`once(critical=True)` fails; `b` runs",
+        _critical,
+    ),
+    (
+        "which failures retry",
+        "`restartable(retry_on=(ConnectionError,))` raises `ValueError`",
+        _retry_on,
+    ),
+    (
+        "giving up",
+        "`restartable(give_up_after=10)`: fails after 4 s, three times",
+        _give_up,
+    ),
+    (
+        "watchdog",
+        "`restartable(watchdog=5)`: heartbeats at 3 s and 6 s, then none",
+        _watchdog,
+    ),
+]
+
+
 SEQUENCES: list[tuple[str, Callable[[], str]]] = [
     ("fails twice then succeeds (`restartable`)", _seed),
     ("`once`, succeeds", _once_ok),
@@ -299,6 +498,21 @@ def render_sequences() -> str:
     lines.append(
         f"\nFor example, the seed example's reason after the budget: `{_retry_reason()}`.\n"
     )
+    lines.append("\n## Crash-loop controls (api.md section 8)\n\n")
+    lines.append(
+        "One scripted run per control, through the same core. Events are the task's own (each "
+        "pause with its source and delay, drawn at the middle of its jitter range), then the "
+        "supervisor's own events and the other tasks' removals. *End* is the task's outcome and "
+        "reason, and `Escalate(rule)` when the core shut the supervisor down on its own (the "
+        "runtime then raises `RestartIntensityExceeded` or `CriticalTaskFailed` from "
+        "`run()`/`serve()` once everything is down). Attempts fail 1 ms after they start unless "
+        "the script says otherwise.\n\n"
+    )
+    lines.append("| control | script | events | end |\n|---|---|---|---|\n")
+    for title, script, make_control in CONTROLS:
+        run = make_control()
+        events = _trace(run) + (", …" if run.more else "")
+        lines.append(f"| {title} | {script} | {events} | {_ending(run)} |\n")
     return "".join(lines)
 
 
