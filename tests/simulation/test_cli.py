@@ -260,3 +260,52 @@ def test_runs_whose_time_would_not_advance_are_refused(
     assert code == 2
     assert len(err.splitlines()) == 1
     assert "would not advance" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["crashloop", "--intensity", "3"],
+            "--intensity must be N/S with N an integer in [0, 1000000] and S a number in "
+            "(0, 1e+07] or none, got 3",
+        ),
+        (["crashloop", "--intensity", "3/0"], "--intensity must be N/S"),
+        (["crashloop", "--supervisor-intensity=-1/60"], "--supervisor-intensity must be N/S"),
+        (["crashloop", "--intensity", "x/60"], "--intensity must be N/S"),
+        (
+            ["flapping", "--reset-after", "0"],
+            "--reset-after must be a number in [0.001, 1e+07] or none, got 0.0",
+        ),
+        (["flapping", "--max-retries", "0"], "--max-retries must be an integer in [1, 1000000]"),
+    ],
+)
+def test_bad_control_parameters_are_one_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    code, out, err = _run(capsys, "sim", *argv, *QUICK)
+    assert code == 2
+    assert out == ""
+    assert len(err.splitlines()) == 1
+    assert message in err
+
+
+def test_control_settings_sweep_as_rows(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _run(
+        capsys,
+        "sim",
+        "crashloop",
+        "--tasks",
+        "5",
+        "--intensity",
+        "3/60,none",
+        "--jitter",
+        "none",
+        "--format",
+        "csv",
+        *QUICK,
+    )
+    assert code == 0, err
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [r["intensity"] for r in rows] == ["3/60", ""]
+    assert {"escalated", "escalate_time", "reset_after"} <= set(rows[0])

@@ -1,12 +1,15 @@
 """``crashloop``: tasks that crash with probability p, run by the supervisor machine itself.
 
 Owns the crash-loop model (simulator.md, scenario 4). N tasks are added at t = 0 as
-``TaskSpec(restart=..., backoff=policy, max_retries=...)`` and the real core (``fsm.step``,
-through ``_engine.CoreDriver``) decides everything: restarts, backoff, the retry budget,
-exhaustion, the ``always(interval)`` pause. The world only decides how each attempt ends: it
-runs for a drawn duration (``run`` seconds: exactly, or exponential with that mean), then fails
-with probability ``p`` or returns normally. Under ``on_failure`` a return completes the task;
-under ``always`` it restarts after ``interval``. Must not import the runtime; does no I/O.
+``TaskSpec(restart=..., backoff=policy, max_retries=..., intensity=..., reset_after=...)``
+under ``CoreConfig(intensity=...)``, and the real core (``fsm.step``, through
+``_engine.CoreDriver``) decides everything: restarts, backoff, the retry limit, the healthy-run
+reset, the restart intensity of each task (it ends ``FAILED``) and of the supervisor (it shuts
+down: every running attempt is asked to stop, and stops at once), the ``always(interval)``
+pause. The world only decides how each attempt ends: it runs for a drawn duration (``run``
+seconds: exactly, or exponential with that mean), then fails with probability ``p`` or returns
+normally. Under ``on_failure`` a return completes the task; under ``always`` it restarts after
+``interval``. Must not import the runtime; does no I/O.
 """
 
 from __future__ import annotations
@@ -22,8 +25,10 @@ from taskvisor.fsm import (
     CoreConfig,
     Effect,
     EndKind,
+    Escalate,
     Finished,
     OutcomeKind,
+    RequestCancel,
     RestartPolicy,
     StartAttempt,
     TaskFn,
@@ -43,7 +48,9 @@ from taskvisor.sim._scenario import (
     Value,
     p_float,
     p_int,
+    p_intensity,
     p_ns,
+    p_opt_float,
     p_opt_int,
 )
 
@@ -72,15 +79,25 @@ def _run(
     rate = RateCounter(NS_PER_S, keep=series)
 
     last_start: dict[TaskId, int] = {}
+    ends: dict[TaskId, int] = {}  # when the running attempt of each task will end
     counts = {"attempts": 0, "failures": 0, "gaps": 0, "exhausted": 0, "completed": 0}
     gap_ns = running_ns = exhaust_ns = 0
+    escalated_at: int | None = None
     exhaust_times: list[float] = []
 
     def on_effects(driver: CoreDriver, effects: Sequence[Effect]) -> None:
-        nonlocal gap_ns, running_ns, exhaust_ns
+        nonlocal gap_ns, running_ns, exhaust_ns, escalated_at
         now = driver.now
         for eff in effects:
-            if isinstance(eff, StartAttempt):
+            if isinstance(eff, RequestCancel):
+                # The supervisor shuts down (its intensity was exceeded): the attempt stops at
+                # once (its end already scheduled arrives stale), so it ran only until now.
+                end = ends.pop(eff.task_id)
+                running_ns -= min(end, horizon) - min(now, horizon)
+                driver.at(now, AttemptEnded(eff.task_id, eff.attempt, EndKind.CANCELED))
+            elif isinstance(eff, Escalate):
+                escalated_at = now
+            elif isinstance(eff, StartAttempt):
                 counts["attempts"] += 1
                 rate.add(now)
                 prev = last_start.get(eff.task_id)
@@ -93,11 +110,13 @@ def _run(
                     d = int(-math.log(1.0 - world.random()) * run_ns)
                 failed = world.random() < p_fail
                 end = now + d
+                ends[eff.task_id] = end
                 running_ns += min(end, horizon) - min(now, horizon)
                 kind = EndKind.FAILED if failed else EndKind.RETURNED
                 counts["failures"] += failed
                 driver.at(end, AttemptEnded(eff.task_id, eff.attempt, kind, "crashed"))
             elif isinstance(eff, Finished):
+                ends.pop(eff.task_id, None)
                 if eff.outcome.kind is OutcomeKind.FAILED:
                     counts["exhausted"] += 1
                     exhaust_ns += now
@@ -106,7 +125,10 @@ def _run(
                 elif eff.outcome.kind is OutcomeKind.COMPLETED:
                     counts["completed"] += 1
 
-    driver = CoreDriver(CoreConfig(), seeds.policy_rng(), on_effects)
+    config = CoreConfig(intensity=p_intensity(params, "supervisor_intensity"))
+    driver = CoreDriver(config, seeds.policy_rng(), on_effects)
+    intensity = p_intensity(params, "intensity")
+    reset_after = p_opt_float(params, "reset_after")
     specs = tuple(
         (
             TaskId(i + 1),
@@ -116,6 +138,8 @@ def _run(
                 backoff=policy,
                 max_retries=retries,
                 timeout=None,
+                intensity=intensity,
+                reset_after=reset_after,
             ),
         )
         for i in range(n)
@@ -133,6 +157,8 @@ def _run(
         "completed": counts["completed"] / n,
         "uptime": running_ns / (n * horizon) if horizon else math.nan,
         "start_gap": gap_ns / counts["gaps"] / NS_PER_S if counts["gaps"] else math.nan,
+        "escalated": 0.0 if escalated_at is None else 1.0,
+        "escalate_time": math.nan if escalated_at is None else escalated_at / NS_PER_S,
     }
     if not series:
         return RunResult(metrics)
@@ -158,7 +184,7 @@ def _check(params: Mapping[str, Value], policy: BackoffPolicy) -> None:
 
 CRASHLOOP = Scenario(
     name="crashloop",
-    summary="tasks crash with probability p after running a while: budgets and cadence",
+    summary="tasks crash with probability p after running a while: limits, intensity, cadence",
     params=(
         Param("tasks", "int", 100, "tasks under supervision", low=1, high=100_000),
         Param("p", "float", 0.8, "probability that an attempt fails", low=0.0, high=1.0),
@@ -191,16 +217,47 @@ CRASHLOOP = Scenario(
         Param(
             "interval", "float", 0.0, "pause after a success under always (s)", low=0.0, high=1e6
         ),
+        Param(
+            "intensity",
+            "intensity",
+            None,
+            "each task's restart intensity N/S: a task that would restart after a failure more "
+            "than N times within S seconds ends FAILED (none: no limit)",
+            none_ok=True,
+        ),
+        Param(
+            "supervisor_intensity",
+            "intensity",
+            None,
+            "the supervisor's restart intensity N/S, counted over all tasks: when exceeded the "
+            "supervisor shuts down (none: no limit)",
+            none_ok=True,
+        ),
+        Param(
+            "reset_after",
+            "float",
+            300.0,
+            "healthy-run reset: an attempt that ran this long before it failed ends its "
+            "failure streak (s; none: only a success ends it)",
+            low=1e-3,
+            high=1e7,
+            none_ok=True,
+        ),
         Param("horizon", "float", 600.0, "simulated time (s)", low=1e-9, high=1e7),
     ),
     metrics=(
         Metric("attempts", "attempts started, all tasks"),
         Metric("failures", "attempts that failed"),
-        Metric("exhausted", "fraction of tasks that used up their retries (ended FAILED)"),
+        Metric(
+            "exhausted",
+            "fraction of tasks that ended FAILED (retry limit or their restart intensity)",
+        ),
         Metric("exhaust_time", "mean time at which an exhausted task gave up (s)"),
         Metric("completed", "fraction of tasks that ended COMPLETED"),
         Metric("uptime", "fraction of task-time with an attempt running"),
         Metric("start_gap", "mean time between two starts of the same task (s): the cadence"),
+        Metric("escalated", "fraction of runs in which the supervisor's intensity shut it down"),
+        Metric("escalate_time", "mean time at which the supervisor shut down (s)"),
     ),
     run_fn=_run,
     policies=PolicyDefaults(first=0.2, max=30.0),

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 import attrs
 
 from taskvisor._errors import ConfigError
-from taskvisor.fsm import BackoffPolicy, JitterPolicy, to_ns
+from taskvisor.fsm import BackoffPolicy, Intensity, JitterPolicy, to_ns
 
 __all__ = [
     "Metric",
@@ -28,7 +28,9 @@ __all__ = [
     "Scenario",
     "p_float",
     "p_int",
+    "p_intensity",
     "p_ns",
+    "p_opt_float",
     "p_opt_int",
 ]
 
@@ -75,9 +77,29 @@ def p_float(params: Mapping[str, Value], name: str) -> float:
     return float(value)
 
 
+def p_opt_float(params: Mapping[str, Value], name: str) -> float | None:
+    """The number-or-None parameter ``name`` of resolved ``params``."""
+    return None if params[name] is None else p_float(params, name)
+
+
 def p_ns(params: Mapping[str, Value], name: str) -> int:
     """The seconds parameter ``name`` of resolved ``params``, in integer nanoseconds."""
     return to_ns(p_float(params, name), name)
+
+
+def p_intensity(params: Mapping[str, Value], name: str) -> Intensity | None:
+    """The intensity parameter ``name`` (``"N/S"`` or None) of resolved ``params``."""
+    value = params[name]
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"parameter {name} is {value!r}, not an intensity")
+    restarts, _, within = value.partition("/")
+    return Intensity(int(restarts), float(within))
+
+
+#: The largest ``N`` and ``S`` an intensity parameter ``N/S`` accepts.
+_MAX_RESTARTS, _MAX_WITHIN = 1_000_000, 1e7
 
 
 @attrs.frozen
@@ -86,7 +108,10 @@ class Param:
 
     Attributes:
         name: the Python name (``leg_sd``); the command spells it ``--leg-sd``.
-        kind: ``"int"``, ``"float"`` (seconds or a plain number) or ``"choice"``.
+        kind: ``"int"``, ``"float"`` (seconds or a plain number), ``"choice"`` or
+            ``"intensity"`` (a restart intensity ``N/S``: at most N restarts after failures
+            within S seconds, ``tv.Intensity(N, S)``; its value is the text ``"N/S"``, and a
+            Python caller may pass an ``Intensity``).
         default: the value when not given.
         low, high: the inclusive range of an int or float.
         choices: the allowed values of a choice.
@@ -112,6 +137,11 @@ class Param:
         """The allowed values in words, for help and errors."""
         if self.kind == "choice":
             text = "one of " + ", ".join(self.choices)
+        elif self.kind == "intensity":
+            text = (
+                f"N/S with N an integer in [0, {_MAX_RESTARTS}] and S a number in "
+                f"(0, {_fmt(_MAX_WITHIN)}]"
+            )
         else:
             what = "an integer" if self.kind == "int" else "a number"
             text = f"{what} in [{_fmt(self.low or 0)}, {_fmt(self.high or math.inf)}]"
@@ -125,7 +155,7 @@ class Param:
         text = text.strip()
         if self.none_ok and text.lower() == "none":
             return None
-        if self.kind == "choice":
+        if self.kind in ("choice", "intensity"):
             return self.check(text.lower())
         try:
             value: Value = int(text) if self.kind == "int" else float(text)
@@ -143,6 +173,8 @@ class Param:
             if not isinstance(value, str) or value not in self.choices:
                 raise self._error(value)
             return value
+        if self.kind == "intensity":
+            return self._intensity(value)
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self._error(repr(value))
         if self.kind == "int":
@@ -157,6 +189,28 @@ class Param:
         if not (math.isfinite(value) and low <= value <= high):
             raise self._error(value)
         return value
+
+    def _intensity(self, value: object) -> str:
+        """``"N/S"`` normalised (``"3/60"``), from that text or an ``Intensity``."""
+        if isinstance(value, Intensity):
+            restarts, within = value.max_restarts, value.within
+        elif isinstance(value, str):
+            n_text, slash, s_text = value.partition("/")
+            try:
+                restarts, within = int(n_text), float(s_text)
+            except ValueError:
+                raise self._error(value or "nothing") from None
+            if not slash:
+                raise self._error(value)
+        else:
+            raise self._error(repr(value))
+        if not (0 <= restarts <= _MAX_RESTARTS and 0 < within <= _MAX_WITHIN):
+            raise self._error(value)
+        try:
+            Intensity(restarts, within)  # e.g. a window that rounds to 0 ns
+        except ConfigError:
+            raise self._error(value) from None
+        return f"{restarts}/{int(within) if within.is_integer() else within!r}"
 
 
 @attrs.frozen
