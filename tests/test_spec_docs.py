@@ -9,6 +9,7 @@ import pytest
 
 from taskvisor import _specgen
 from taskvisor.fsm import EventKind, OutcomeKind, TaskId
+from taskvisor.testing import CheckedCore
 
 SPEC = Path(__file__).resolve().parents[1] / "docs" / "spec"
 
@@ -110,3 +111,19 @@ def test_the_watchdog_fires_one_period_after_the_last_heartbeat() -> None:
     assert hit.at == 11.0  # heartbeats at 3 s and 6 s, watchdog 5 s
     assert hit.reason == "watchdog: no heartbeat for 5s"
     assert TaskId(1) not in run.finished  # a miss is a retryable failure
+
+
+@pytest.mark.parametrize(("title", "make"), [(t, m) for t, _, m in _specgen.CONTROLS])
+def test_every_control_sequence_passes_the_contract_model(
+    title: str, make: Callable[[], _specgen._Script]
+) -> None:
+    # Replayed through CheckedCore, which decides each end from what a driver observes (the
+    # reset threshold, the windows, the give-up age, retry_on) and requires the escalation
+    # exactly when due and once (I10); then the whole run is verified (I1).
+    run = make()
+    core = CheckedCore(run.config, _specgen.Middle())
+    for now, inp in run.inputs:
+        core.feed(inp, now)
+    assert core.events == run.events, title
+    core.drain()
+    core.verify()

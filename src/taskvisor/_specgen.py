@@ -109,6 +109,13 @@ def _first_paragraph(doc: str) -> str:
     return doc.strip().split("\n\n", 1)[0]
 
 
+class Middle:
+    """The scripts' random source: every draw is 0.5, the middle of each jitter range."""
+
+    def random(self) -> float:
+        return 0.5
+
+
 class _Script:
     """A tiny synchronous driver: feed inputs, record one task's event kinds."""
 
@@ -116,22 +123,20 @@ class _Script:
         self, grace: float = 60.0, force_wait: float = 1.0, intensity: fsm.Intensity | None = None
     ) -> None:
         cfg = fsm.CoreConfig(grace, force_wait=force_wait, intensity=intensity)
+        self.config = cfg
+        self.inputs: list[tuple[int, fsm.Input]] = []  # (now, input) of every step, to replay
         self.now = 0
         self.events: list[fsm.Event] = []
         self.escalations: list[fsm.Escalate] = []
         self.finished: dict[TaskId, fsm.TaskOutcome] = {}
         self.more = False  # the task goes on after the events shown
         self.ticket = 0
-
-        class _Zero:
-            def random(self) -> float:
-                return 0.5
-
         # The one stepping loop (architecture rule 8), checked: every generated sequence is
         # also a run of I1-I8.
-        self.core = fsm.Stepper(cfg, _Zero(), checker=fsm.InvariantChecker())
+        self.core = fsm.Stepper(cfg, Middle(), checker=fsm.InvariantChecker())
 
     def feed(self, inp: fsm.Input) -> list[fsm.Effect]:
+        self.inputs.append((self.now, inp))
         effects = self.core.feed(inp, self.now)
         for e in effects:
             if isinstance(e, fsm.Publish):
