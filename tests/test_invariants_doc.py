@@ -66,16 +66,23 @@ def contract_targets() -> set[str]:
     raise AssertionError("tools/contracts.py has no TARGETS")
 
 
+#: Marks the section of an invariant whose feature is not built yet (it cites nothing).
+BEING_BUILT = "Being built"
+
+
 def sections() -> dict[str, str]:
     """The text of each ``## I<n>`` section, by invariant."""
-    parts = re.split(r"^## (I[1-8]) ", page(), flags=re.M)
+    parts = re.split(r"^## (I\d+) ", page(), flags=re.M)
     return {parts[i]: parts[i + 1] for i in range(1, len(parts) - 1, 2)}
 
 
 def test_every_invariant_has_a_section_with_tests_and_checks() -> None:
     found = sections()
-    assert sorted(found) == [f"I{n}" for n in range(1, 9)]
+    assert list(found) == [f"I{n}" for n in range(1, 11)]
     for code, text in found.items():
+        if BEING_BUILT in text:
+            assert not TEST_REF.findall(text), f"{code} is being built but cites tests"
+            continue
         assert len(TEST_REF.findall(text)) >= 3, f"{code} cites fewer than three tests"
         assert NAME_REF.search(text), f"{code} names no check or contract"
 
@@ -93,9 +100,14 @@ def test_every_cited_name_resolves(dotted: str) -> None:
     assert resolve(dotted) is not None
 
 
-def test_every_cited_crosshair_contract_is_checked_by_tools_contracts() -> None:
-    text = sections()["I4"]
-    cited = [n for n in NAME_REF.findall(text) if "._backoff." in n or "._budget." in n]
+@pytest.mark.parametrize(
+    ("code", "modules"), [("I4", ("._backoff.", "._budget.")), ("I10", ("._intensity.",))]
+)
+def test_every_cited_crosshair_contract_is_checked_by_tools_contracts(
+    code: str, modules: tuple[str, ...]
+) -> None:
+    text = sections()[code]
+    cited = [n for n in NAME_REF.findall(text) if any(m in n for m in modules)]
     assert cited
     targets = contract_targets()
     for dotted in cited:

@@ -67,7 +67,7 @@ def test_the_window_decides_like_a_plain_model(
 
 
 @given(st.integers(0, 5), st.integers(1, 10**9), st.integers(0, 10**12))
-def test_no_window_ever_holds_more_than_max_restarts_plus_one_decision(
+def test_at_most_max_restarts_restarts_lie_within_any_window(
     max_restarts: int, within: int, step: int
 ) -> None:
     # I10 over a long run of failures at a constant spacing: however the spacing compares with
