@@ -101,6 +101,55 @@ applied: {'acme': 4, 'globex': 3, 'initech': 2}
 peak syncs at once: 3, per tenant: 1
 """
 
+# The crash-loop controls (docs/crash-loops.md), one program each, on virtual time.
+HEALTHY_RESET = """\
+reset_after=300.0: still connected after 30 days, 29 drops
+  pauses stay at retry 0: 0.11s, 0.18s, 0.18s, 0.13s, ...; longest 0.19s
+reset_after=None: FAILED after 4 attempts, on day 4
+  pauses grew: 0.11s, 0.37s, 0.71s
+  retry limit (3) reached; last failure: ConnectionError: connection reset by peer
+"""
+
+RESTART_INTENSITY = """\
+per task: thumbnailer FAILED after 7 attempts
+  restart intensity exceeded (more than 3 restarts within 60s); last failure: RuntimeError: \
+segfault in the image decoder
+  still running: ['api']
+per supervisor: RestartIntensityExceeded: more than 5 restarts within 60s: the supervisor shut \
+down
+  raised 4.2s after the start, once api was stopped too
+"""
+
+CRITICAL_TASK = """\
+  api: asked to stop, stopping cleanly
+CriticalTaskFailed after 92s: critical task 'leader-lease' ended FAILED: retry limit (2) \
+reached; last failure: ConnectionError: lock service unreachable
+  task 'leader-lease': FAILED, 3 attempts
+"""
+
+RETRY_ON = """\
+orders: COMPLETED after 3 attempt(s)
+invoices: FATAL after 1 attempt(s)
+  not retried (ValueError is not in retry_on): ValueError: invalid sslmode in \
+'postgres://billing@db:5432/billing?sslmode=verify-fool'
+"""
+
+GIVE_UP = """\
+export-eu: COMPLETED at 242s, 18 attempts
+  exported
+export-us: FAILED at 612s, 34 attempts
+  gave up after 600s of failures; last failure: ConnectionRefusedError: warehouse refused the \
+connection
+"""
+
+WATCHDOG = """\
+attempt 1: 5 messages processed so far
+  at 35s TIMEOUT_HIT: watchdog: no heartbeat for 30s
+  restarting in 0.11s
+attempt 2: 10 messages processed so far
+stopped cleanly; 10 messages processed
+"""
+
 # Examples built with the default subscribers (``subscribers=None``: a ``LogSubscriber``) show
 # their warnings on stderr, through logging's last-resort handler: failures are never silent.
 EXPECTED_STDERR = {
@@ -121,6 +170,12 @@ EXPECTED = {
     "dynamic_add_remove.py": DYNAMIC_ADD_REMOVE,
     "watched_outcomes.py": WATCHED_OUTCOMES,
     "tenant_sync.py": TENANT_SYNC,
+    "healthy_reset.py": HEALTHY_RESET,
+    "restart_intensity.py": RESTART_INTENSITY,
+    "critical_task.py": CRITICAL_TASK,
+    "retry_on.py": RETRY_ON,
+    "give_up.py": GIVE_UP,
+    "watchdog.py": WATCHDOG,
 }
 
 
