@@ -240,7 +240,7 @@ FLAPPING = Scenario(
     params=(
         Param("tasks", "int", 100, "supervised tasks using the dependency", low=1, high=1_000_000),
         Param(
-            "up", "float", 30.0, "length (or mean length) of an up period (s)", low=1e-3, high=1e7
+            "up", "float", 30.0, "length (or mean length) of an up period (s)", low=1e-3, high=1e6
         ),
         Param("down", "float", 10.0, "length (or mean) of a down period (s)", low=1e-3, high=1e6),
         Param(
@@ -272,7 +272,7 @@ FLAPPING = Scenario(
             high=1e7,
             none_ok=True,
         ),
-        Param("horizon", "float", 3600.0, "simulated time (s)", low=1e-9, high=1e8),
+        Param("horizon", "float", 3600.0, "simulated time (s)", low=1e-9, high=1e7),
     ),
     metrics=(
         Metric("availability", "fraction of task-time connected to the dependency"),
