@@ -503,9 +503,10 @@ def render_sequences() -> str:
     lines.append(
         f"\nFor example, the seed example's reason after the budget: `{_retry_reason()}`.\n"
     )
-    lines.append("\n## Crash-loop controls (api.md section 8)\n\n")
+    lines.append("\n## Crash-loop controls\n\n")
     lines.append(
-        "One scripted run per control, through the same core. Events are the task's own (each "
+        "One scripted run per control of [crash-loops.md](../crash-loops.md), through the "
+        "same core. Events are the task's own (each "
         "pause with its source and delay, drawn at the middle of its jitter range), then the "
         "supervisor's own events and the other tasks' removals. *End* is the task's outcome and "
         "reason, and `Escalate(rule)` when the core shut the supervisor down on its own (the "

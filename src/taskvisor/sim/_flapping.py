@@ -13,7 +13,7 @@ Owns the flapping model (docs/simulator.md, "flapping"):
 - Everything else is decided by the supervisor machine itself (``fsm.step`` through
   ``_engine.CoreDriver``), as in production: the backoff delays (one core draw per jittered
   delay, in the order the failures reach the core), the failure streak and its healthy-run
-  reset (api.md section 8: a connection that held at least ``reset_after`` before it broke
+  reset (docs/crash-loops.md: a connection that held at least ``reset_after`` before it broke
   ends the streak first, so its delay starts again from ``first``), and ``max_retries``
   (with ``reset_after=none``, the seed's rule, the streak of a connection that never
   *returns* only grows: its delays climb to the cap and ``max_retries`` ends it for good).
