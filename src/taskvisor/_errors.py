@@ -6,6 +6,11 @@ Must not import: anything that does I/O; the pure core (``taskvisor.fsm``) impor
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the core imports this module: only the type, never at run time
+    from taskvisor.fsm import TaskOutcome
+
 __all__ = [
     "AlreadyRunning",
     "CommandQueueFull",
@@ -112,9 +117,7 @@ class CriticalTaskFailed(TaskvisorError):
         outcome: its ``TaskOutcome``.
     """
 
-    def __init__(self, name: str, outcome: object) -> None:
-        kind = getattr(getattr(outcome, "kind", None), "name", "?")
-        reason = getattr(outcome, "reason", "")
-        super().__init__(f"critical task {name!r} ended {kind}: {reason}")
+    def __init__(self, name: str, outcome: TaskOutcome) -> None:
+        super().__init__(f"critical task {name!r} ended {outcome.kind.name}: {outcome.reason}")
         self.name = name
         self.outcome = outcome

@@ -409,9 +409,9 @@ def _retry_on() -> _Script:
 def _give_up() -> _Script:
     s = _Script()
     s.add(fsm.TaskSpec.restartable(_fn(), give_up_after=10.0))
-    for attempt in (1, 2, 3):
+    for attempt in (1, 2, 3, 4):
         s.end(EndKind.FAILED, attempt, reason="refused", after=4.0)
-        if attempt < 3:
+        if attempt < 4:
             s.advance()
     return s
 
@@ -461,7 +461,7 @@ CONTROLS: list[tuple[str, str, Callable[[], _Script]]] = [
     ),
     (
         "giving up",
-        "`restartable(give_up_after=10)`: fails after 4 s, three times",
+        "`restartable(give_up_after=10)`: fails after 4 s, four times",
         _give_up,
     ),
     (

@@ -229,17 +229,26 @@ def test_retry_on_decides_which_exceptions_retry(error: BaseException | None, fa
 # -- giving up ------------------------------------------------------------------------------------
 
 
-def test_give_up_after_counts_from_the_start_of_the_streaks_first_attempt() -> None:
+def test_give_up_after_counts_from_the_streaks_first_failure() -> None:
     d = driver()
     tid = d.add(TaskSpec.restartable(fn("x"), give_up_after=5.0, backoff=FIXED))
-    fail_after(d, tid, 2.0)  # t=2; streak began at 0
+    fail_after(d, tid, 2.0)  # t=2: the streak begins here (not at the attempt's start, 0)
     d.fire_next()  # t=3
-    fail_after(d, tid, 2.0)  # t=5: exactly 5 s, not more: retried
+    fail_after(d, tid, 4.0)  # t=7: exactly 5 s into the streak, not more: retried
     assert d.state.tasks[tid].phase is Phase.BACKOFF
-    d.fire_next()  # t=6
-    d.wait_until(s(6.0) + 1)
+    d.fire_next()  # t=8
+    d.wait_until(s(8.0) + 1)
     d.end(tid, EndKind.FAILED, "boom")  # 6 s + 1 ns > 5 s
     assert d.outcome(tid).reason == "gave up after 5s of failures; last failure: boom"
+
+
+def test_a_long_healthy_run_does_not_make_its_first_failure_too_old() -> None:
+    # A connection that held for an hour, give_up_after=600: its drop starts a fresh streak.
+    d = driver()
+    tid = d.add(TaskSpec.restartable(fn("conn"), give_up_after=600.0, backoff=FIXED))
+    fail_after(d, tid, 3600.0)
+    assert d.state.tasks[tid].phase is Phase.BACKOFF
+    assert d.state.tasks[tid].streak_start == s(3600.0)
 
 
 # -- the watchdog ---------------------------------------------------------------------------------

@@ -290,9 +290,9 @@ def test_give_up_after_ends_a_streak_that_lasted_too_long(backend: str) -> None:
     outcome = run_virtual(backend, main)["always_fails"]
     assert outcome.kind is OK.FAILED
     assert "gave up after 10s" in outcome.reason
-    # Attempts start at 0, 2.5, 5, 7.5, 10: the failure at 10.5 is 10.5 s into the streak.
-    assert outcome.attempts == 5
-    assert rec.of("always_fails")[-1].at == pytest.approx(10.5)
+    # Failures at 0.5, 3, 5.5, 8, 10.5 (exactly 10 s in: retried), then 13: 12.5 s > 10 s.
+    assert outcome.attempts == 6
+    assert rec.of("always_fails")[-1].at == pytest.approx(13.0)
 
 
 # -- the watchdog ---------------------------------------------------------------------------------

@@ -256,7 +256,7 @@ class TaskState:
         self.forced = False
         self.wait_token: int | None = None
         # Crash-loop controls (docs/spec/api.md section 8): when the current failure streak's
-        # first failing attempt started, the times of the restarts that followed failures
+        # first failure happened, the times of the restarts that followed failures
         # within the task's intensity window, the running attempt's timeout and last heartbeat.
         self.streak_start = 0
         self.restarts: deque[int] | None = None
@@ -943,7 +943,10 @@ class _Txn:
             # `reset_after` ends the streak first; its failure is retry 0 of a new streak.
             streak = EMPTY_STREAK
         if streak.failures == 0:
-            t.streak_start = t.started_at  # the streak begins with this failing attempt
+            # The streak begins with this failure: a task that ran well for longer than
+            # give_up_after before it failed is not "already too old" (tenacity's
+            # stop_after_delay counts from the first try; a supervised task has no first try).
+            t.streak_start = now
         failures = streak.failures + 1
         final = None
         escalate = False

@@ -215,6 +215,7 @@ def escalation_error(escalation: Escalate) -> CriticalTaskFailed | RestartIntens
     """The error ``run()``/``serve()`` raise after the core escalated (api.md section 8)."""
     if escalation.rule == "critical task":
         assert escalation.name is not None
+        assert escalation.outcome is not None
         return CriticalTaskFailed(escalation.name, escalation.outcome)
     assert escalation.max_restarts is not None
     assert escalation.within is not None

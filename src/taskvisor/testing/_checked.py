@@ -421,7 +421,7 @@ class CheckedCore:
         if reset is not None and now - started >= reset:
             failures = 0  # healthy-run reset (api.md section 8)
         if failures == 0:
-            self.streak_start[tid] = started
+            self.streak_start[tid] = now  # the streak begins with its first failure
         failures += 1
         self.failures[tid] = failures
         if policy.restart.mode is RestartMode.NEVER:
