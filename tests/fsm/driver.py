@@ -1,9 +1,12 @@
 """A tiny synchronous driver for the pure core, for tests: no event loop, no clock, no threads.
 
-It feeds inputs to ``fsm.step`` at an explicit virtual time, records every effect and event,
-acknowledges subscriber deliveries (so queues drain as if every subscriber kept up), and calls
-``fsm.check_step`` after every step, so each test also checks invariants I1-I5, I7 and I8 on
-every state it passes through. ``verify()`` runs ``fsm.check_trace`` over the whole trace.
+It feeds inputs to ``fsm.step`` at an explicit virtual time through ``fsm.Stepper`` (the one
+stepping loop), records every effect and event, and acknowledges subscriber deliveries (so
+queues drain as if every subscriber kept up). Every step is checked by ``fsm.check_step``
+(I1-I8 on the transition and the new state), the timer heap's bound, and the test kit's
+contract model (``taskvisor.testing._model``, what ``CheckedCore`` checks), so each test also
+checks the whole contract on every step it takes. ``verify()`` runs ``fsm.check_trace`` over
+the whole trace.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from taskvisor.fsm import (
     TaskSpec,
     _supervisor,
 )
+from taskvisor.testing._model import ContractModel
 
 __all__ = ["Driver", "Fed", "body", "check_timer_heap", "fn", "s"]
 
@@ -95,6 +99,8 @@ class Driver:
         effects: every effect so far, in order.
         log: ``(now, input, effects)`` for every step, acknowledgements included (I8 traces).
         auto_ack: after each step, feed ``EventsConsumed`` for what each subscriber received.
+        model: the contract model judging every step (``taskvisor.testing``), or None for a
+            driver made with ``contract=False``.
         ceilings: each added task's I4 bound ``max(max, floor)`` in seconds.
     """
 
@@ -105,14 +111,19 @@ class Driver:
         seed: int = 0,
         rng: RandomSource | None = None,
         auto_ack: bool = True,
+        contract: bool = True,
     ) -> None:
         if config is None:
             config = CoreConfig(grace=1.0, force_wait=0.5, subscribers=[SubscriberInfo("rec")])
         self.rng: RandomSource = random.Random(seed) if rng is None else rng
-        # The one stepping loop (architecture rule 8), checked after every step.
-        self.core = fsm.Stepper(
-            config, self.rng, checker=fsm.CheckerChain(fsm.InvariantChecker(), _HeapChecker())
-        )
+        # The one stepping loop (architecture rule 8), checked after every step: the core's own
+        # check_step, the timer heap's bound, and the test kit's contract model (left out only
+        # by tests that feed what the contract says a driver never does, e.g. a reused id).
+        self.model = ContractModel(config) if contract else None
+        checkers: list[fsm.StepChecker] = [fsm.InvariantChecker(), _HeapChecker()]
+        if self.model is not None:
+            checkers.append(self.model)
+        self.core = fsm.Stepper(config, self.rng, checker=fsm.CheckerChain(*checkers))
         self.auto_ack = auto_ack
         self.events: list[Event] = []
         self.effects: list[Effect] = []
@@ -132,6 +143,7 @@ class Driver:
         defaults: fsm.TaskDefaults | None = None,
         seed: int = 0,
         auto_ack: bool = True,
+        contract: bool = True,
     ) -> Driver:
         """A driver over a fresh ``CoreConfig`` built from these settings."""
         config = CoreConfig(
@@ -141,7 +153,7 @@ class Driver:
             subscribers=subscribers,
             defaults=defaults,
         )
-        return cls(config, seed=seed, auto_ack=auto_ack)
+        return cls(config, seed=seed, auto_ack=auto_ack, contract=contract)
 
     # -- the one way in -------------------------------------------------------------------------
 
