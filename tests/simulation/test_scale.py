@@ -7,19 +7,21 @@ lands while everything is in backoff (with cooperative, stubborn and unkillable 
 and slow subscribers whose queues overflow. They run at 10^4 tasks in ``make test`` and at
 10^5 under ``@pytest.mark.slow`` (``make proof``).
 
-What is checked, and how often:
+What is checked, and how often: the simulator's ``RunChecker`` (``taskvisor.sim._checks``,
+the checker of the ``supervisor`` scenario too) on the driver's stepper:
 
 - every event, streamed: ``fsm.check_trace`` (I1 added/removed once and nothing after, I3 no
   overlapping attempts of a task, I4 every failure delay within ``[0, max(max, floor)]``, I8
   consecutive ``seq``);
 - every step, O(1) each: I4 (no restart before its backoff deadline), I3 (permits within
-  ``max_concurrent``), I5 (subscriber queue depths within capacity), I1 (one ``Finished`` per
-  task id), I6 where the scenario has slots (one owner per slot, FIFO for ``QUEUE``);
+  ``max_concurrent``), I5 (subscriber queue depths within capacity, every drop counted, each
+  overflow episode reported once), I1 (one ``Finished`` per task id), I6 where the scenario has
+  slots (one owner per slot), I7 (shutdown within ``grace + force_wait``);
 - sampled: ``fsm.check_step`` (all state invariants, O(live tasks)) on every step while fewer
   than 100 tasks are live, then on every live-th step (about once per step of every task), so
   the full check costs O(1) per step amortised; and ``fsm.check_state`` on the final state;
-- at the end: every scenario's own expectations (outcomes, attempts, shutdown time, drop
-  accounting) exactly.
+- at the end: every scenario's own expectations (outcomes, attempts, FIFO for ``QUEUE``,
+  shutdown time, drop accounting) exactly.
 
 Golden traces pin the core's decisions: small seeded runs of each scenario are reduced to a
 canonical trace (kind, task name, attempt, delay, outcome, rejection per event; no ids, no
@@ -48,7 +50,6 @@ from taskvisor.fsm import (
     EventsConsumed,
     Finished,
     ForceCancel,
-    InvariantViolation,
     Publish,
     RequestCancel,
     Shutdown,
@@ -57,6 +58,7 @@ from taskvisor.fsm import (
     Submit,
     TaskId,
 )
+from taskvisor.sim._checks import RunChecker
 from taskvisor.sim._engine import CoreDriver
 
 EK = EventKind
@@ -88,7 +90,7 @@ def canonical(ev: Event) -> str:
 
 
 class World:
-    """A ``CoreDriver`` plus the world around it, with the cheap per-step checks.
+    """A ``CoreDriver`` plus the world around it, checked by ``RunChecker``.
 
     Subclasses script the inputs (``start``) and decide how attempts end (``on_start``); the
     defaults end a cooperatively cancelled attempt 1 ms after the request and a forced one
@@ -100,23 +102,18 @@ class World:
         self.world = random.Random(seed)
         self.config = config
         self.driver = CoreDriver(config, random.Random(seed + 1), self._on_effects)
-        self.buffer: list[Event] = []
+        # Full checks on every step while fewer than 100 tasks are live, then every live-th.
+        self.checker = RunChecker(config, per=1).attach(self.driver)
         self.digest: hashlib._Hash | None = None  # set by golden(): hashing costs at scale
-        self.ceiling: dict[TaskId, float] = {}
+        self.made = 0  # specs made so far
         self.outcomes: dict[TaskId, tv.TaskOutcome] = {}
         self.starts: Counter[TaskId] = Counter()
-        self.backoff_due: dict[TaskId, int] = {}
         self.deaf: set[TaskId] = set()
         self.unkillable: set[TaskId] = set()
         self.kinds: Counter[EventKind] = Counter()
         self.shutdown_at: int | None = None
         self.shutdown_done_at: int | None = None
         self.stuck: tuple[str, ...] | None = None
-        self.missed = [0] * len(config.subscribers)  # events a subscriber did not take
-        # Overflow episodes: the first non-diagnostic drop after the subscriber last took an
-        # event is reported; later drops of the same episode are only counted (I5).
-        self.missed_reported = [0] * len(config.subscribers)
-        self.in_episode = [False] * len(config.subscribers)
         self.next_id = 1
         self.next_ticket = 0
 
@@ -132,10 +129,8 @@ class World:
         return self.next_ticket
 
     def spec(self, tid: TaskId, name: str, **kw: object) -> tv.TaskSpec:
-        spec = tv.TaskSpec(tv.TaskFn(name, _body), **kw)  # type: ignore[arg-type]
-        backoff = spec.resolve(self.config.defaults).backoff
-        self.ceiling[tid] = fsm.ns_to_s(backoff.ceiling_ns)
-        return spec
+        self.made += 1
+        return tv.TaskSpec(tv.TaskFn(name, _body), **kw)  # type: ignore[arg-type]
 
     def add(self, at: int, specs: Sequence[tuple[TaskId, tv.TaskSpec]]) -> None:
         self.driver.at(at, AddTasks(self.ticket(), tuple(specs)))
@@ -156,18 +151,15 @@ class World:
     def on_start(self, eff: StartAttempt, now: int) -> None:
         raise NotImplementedError
 
-    # -- effects, with the O(1) checks of every step -----------------------------------------
+    # -- effects (the checker has seen them first) -------------------------------------------
 
     def _on_effects(self, d: CoreDriver, effects: Sequence[fsm.Effect]) -> None:
         now = d.now
         for eff in effects:
             if isinstance(eff, Publish):
-                self._published(d, eff, now)
+                self._published(eff.event, now)
             elif isinstance(eff, StartAttempt):
                 self.starts[eff.task_id] += 1
-                due = self.backoff_due.pop(eff.task_id, None)
-                if due is not None and now < due:
-                    raise InvariantViolation(f"I4: {eff.name} restarted at {now} before {due}")
                 self.on_start(eff, now)
             elif isinstance(eff, RequestCancel):
                 if eff.task_id not in self.deaf:
@@ -177,39 +169,15 @@ class World:
                 if eff.task_id not in self.unkillable:
                     d.at(now + MS, AttemptEnded(eff.task_id, eff.attempt, EndKind.INTERRUPTED))
             elif isinstance(eff, Finished):
-                if eff.task_id in self.outcomes:
-                    raise InvariantViolation(f"I1: {eff.task_id!r} finished twice")
                 self.outcomes[eff.task_id] = eff.outcome
             elif isinstance(eff, ShutdownDone) and self.shutdown_done_at is None:
                 self.shutdown_done_at = now
                 self.stuck = eff.stuck
-        s = d.state
-        limit = self.config.max_concurrent
-        if limit is not None and s.running > limit:
-            raise InvariantViolation(f"I3: {s.running} running > max_concurrent {limit}")
-        for depth, cap in zip(s.bus.depths, self.config.capacities, strict=True):
-            if depth > cap:
-                raise InvariantViolation(f"I5: queue depth {depth} > capacity {cap}")
 
-    def _published(self, d: CoreDriver, eff: Publish, now: int) -> None:
-        ev = eff.event
-        self.buffer.append(ev)
+    def _published(self, ev: Event, now: int) -> None:
         self.kinds[ev.kind] += 1
         if self.digest is not None:
             self.digest.update(canonical(ev).encode() + b"\n")
-        for i in eff.recipients:
-            # Taking an event means the subscriber had room: it consumed since any episode began.
-            self.in_episode[i] = False
-        if len(eff.recipients) < len(self.missed):
-            for i in set(range(len(self.missed))) - set(eff.recipients):
-                self.missed[i] += 1
-                if ev.kind not in fsm.DIAGNOSTIC_KINDS and not self.in_episode[i]:
-                    self.in_episode[i] = True
-                    self.missed_reported[i] += 1
-        if ev.kind is EK.BACKOFF_SCHEDULED and ev.task_id is not None:
-            t = d.state.tasks.get(ev.task_id)
-            if t is not None and t.deadline is not None:
-                self.backoff_due[ev.task_id] = t.deadline
         self.on_event(ev, now)
 
     def on_event(self, ev: Event, now: int) -> None:
@@ -218,28 +186,14 @@ class World:
     # -- the run -----------------------------------------------------------------------------
 
     def events(self) -> Iterator[Event]:
-        """Run the world to the end; yield every event in publication order."""
+        """Run the world to the end (checked); yield every event in publication order."""
         self.start()
-        d = self.driver
-        while True:
-            live = len(d.state.tasks)
-            d.check_every = 1 if live < 100 else live
-            more = d.advance()
-            if self.buffer:
-                yield from self.buffer
-                self.buffer.clear()
-            if not more:
-                return
+        yield from self.checker.trace(self.driver)
 
     def run(self) -> World:
-        """Run to the end under ``check_trace`` and the final checks; returns ``self``."""
-        fsm.check_trace(self.events(), self.ceiling)
-        s = self.driver.state
-        fsm.check_state(s)
-        assert s.shutdown is not None, "I7: the run ended without a shutdown"
-        assert s.shutdown.done, "I7: the run ended before its shutdown completed"
-        assert not s.tasks
-        assert s.accepted == s.finished == self.kinds[EK.TASK_ADDED] == self.kinds[EK.TASK_REMOVED]
+        """Run to the end under every check (``RunChecker.run``); returns ``self``."""
+        self.start()
+        self.checker.run(self.driver)
         return self
 
     def golden(self) -> str:
@@ -382,7 +336,6 @@ class Contention(World):
         self.slots = slots
         self.slot_of: dict[TaskId, str] = {}
         self.policy_of: dict[TaskId, tv.AdmissionPolicy] = {}
-        self.owner: dict[str, TaskId] = {}
         self.admitted: dict[str, list[TaskId]] = {}
         self.t = 0
 
@@ -417,16 +370,8 @@ class Contention(World):
         if tid is None or tid not in self.slot_of:
             return
         slot = self.slot_of[tid]
-        if ev.kind is EK.TASK_ADDED:
-            if slot in self.owner:  # I6: one owner at a time, freed only once it is gone
-                raise InvariantViolation(f"I6: {tid!r} owns {slot} while {self.owner[slot]!r} does")
-            self.owner[slot] = tid
+        if ev.kind is EK.TASK_ADDED:  # the checker holds one owner per slot (I6)
             self.admitted.setdefault(slot, []).append(tid)
-            queue = self.driver.state.slots.get(slot)
-            if queue is not None and len(queue.queue) > 4:
-                raise InvariantViolation(f"I5: {slot} queue {len(queue.queue)} > 4")
-        elif ev.kind is EK.TASK_REMOVED and self.owner.get(slot) == tid:
-            del self.owner[slot]
 
     def expect(self) -> None:
         assert len(self.outcomes) == self.n  # every submission ends once, run or rejected (I1)
@@ -447,7 +392,7 @@ class Contention(World):
         for slot, owners in self.admitted.items():
             queued = [t for t in owners if self.policy_of[t] is tv.AdmissionPolicy.QUEUE]
             assert queued == sorted(queued), slot
-        assert not self.owner
+        assert not self.checker.owner
 
 
 # -- 4. shutdown while everything is in backoff ----------------------------------------------
@@ -542,10 +487,10 @@ class SlowSubscribers(World):
             restart = tv.RestartPolicy.always(1.0)
             specs.append((tid, self.spec(tid, f"p{i}", restart=restart)))
             if len(specs) == 500:
-                self.add(len(self.ceiling) * per_task, specs)
+                self.add(self.made * per_task, specs)
                 specs = []
         if specs:
-            self.add(len(self.ceiling) * per_task, specs)
+            self.add(self.made * per_task, specs)
         self.driver.call_at(5 * MS, self._drain_fast)
         self.driver.call_at(100 * MS, self._drain_slow)
         self.shutdown(1500 * MS)
@@ -573,9 +518,9 @@ class SlowSubscribers(World):
         assert bus.high_water[self.SLOW] == 32  # filled up, never beyond (I5)
         assert bus.high_water[self.FAST] <= 4096
         # Every drop is counted; each overflow episode is reported once (I5).
-        assert list(bus.dropped) == self.missed
-        assert self.missed[self.SLOW] > 0
-        assert self.kinds[EK.SUBSCRIBER_OVERFLOW] == sum(self.missed_reported)
+        assert list(bus.dropped) == self.checker.missed
+        assert self.checker.missed[self.SLOW] > 0
+        assert self.kinds[EK.SUBSCRIBER_OVERFLOW] == sum(self.checker.episodes)
         assert len(self.outcomes) == self.n
         assert self.kinds[EK.TASK_ADDED] == self.n  # every task got in before the shutdown
 

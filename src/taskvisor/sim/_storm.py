@@ -10,15 +10,15 @@ grace, force and abandonment all happen. Two subscribers have bounded queues: ``
 drained every 10 ms, ``slow`` only ``slow_batch`` events every ``slow_every`` seconds, fed to
 the core as late ``EventsConsumed`` inputs, so its queue overflows and events are dropped (I5).
 
-Checks, all with the core's own functions where it has them:
-
-- ``fsm.check_trace`` over the whole event trace, streamed (I1, I3, I4 delay ranges, I8 seq);
-- ``fsm.check_step`` (every invariant on the step and the new state) on every step while the
-  registry is small and on a sample of steps beyond (each check is O(live tasks)); always on
-  the final state;
-- here: every restart starts no earlier than its backoff deadline (I4); every accepted task has
-  exactly one ``Finished`` and one ``TASK_REMOVED`` (I1); shutdown completes within
-  ``grace + force_wait`` (I7); replaying the same seed gives the same trace digest (I8).
+Checks: ``_checks.RunChecker``, the checker the scale tests use too, on the driver's stepper:
+``fsm.check_trace`` over the whole event trace, streamed (I1, I3, I4 delay ranges, I8 seq);
+``fsm.check_step`` (every invariant on the step and the new state) on every step while fewer
+than 100 tasks are live and on every ``live // 10``-th step beyond (or every ``check_every``-th),
+always ``fsm.check_state`` on the final state; on every step, no restart before its backoff
+deadline (I4), permits, queue depths, drop and overflow accounting (I3, I5), one owner per slot
+(I6), one ``Finished`` per task (I1) and shutdown within ``grace + force_wait`` (I7); at the
+end, every accepted task added and removed exactly once (I1). Here: replaying the same seed
+gives the same trace digest (I8).
 
 A violation raises ``fsm.InvariantViolation`` naming the invariant. Must not import the runtime;
 does no I/O.
@@ -62,10 +62,8 @@ from taskvisor.fsm import (
     TaskFn,
     TaskId,
     TaskSpec,
-    check_state,
-    check_trace,
-    ns_to_s,
 )
+from taskvisor.sim._checks import RunChecker
 from taskvisor.sim._engine import CoreDriver
 from taskvisor.sim._metrics import RateCounter
 from taskvisor.sim._scenario import (
@@ -136,19 +134,15 @@ class _Storm:
             ],
             controller=ControllerConfig(max_slot_queue=8),
         )
-        self.bound_ns = config.grace_ns + config.force_wait_ns
+        self.driver = CoreDriver(config, seeds.policy_rng(), self._on_effects)
+        # Full checks on every check_every-th step, or (0) every step while fewer than 100
+        # tasks are live and every live/10-th step beyond.
         every = p_int(params, "check_every")
-        self.driver = CoreDriver(
-            config, seeds.policy_rng(), self._on_effects, check_every=every or 1
-        )
-        self.auto_check = every == 0
-        self.buffer: list[Event] = []
-        self.ceiling: dict[TaskId, float] = {}
+        self.checker = RunChecker(config, every=every, per=10).attach(self.driver)
         self.names: dict[TaskId, str] = {}  # live tasks (for removals), by id
         self.live: list[TaskId] = []  # the same ids, for O(1) random choice
         self.where: dict[TaskId, int] = {}
         self.temper: dict[TaskId, int] = {}  # 0 cooperative, 1 ignores cancel, 2 ignores force
-        self.backoff_deadline: dict[TaskId, int] = {}
         self.next_id = 1
         self.next_ticket = 1
         self.issued = 0
@@ -160,7 +154,6 @@ class _Storm:
                 "accepted",
                 "rejected",
                 "finished",
-                "removed_events",
                 "overflow",
                 "events",
                 "max_live",
@@ -183,7 +176,6 @@ class _Storm:
         retries = None if w.random() < 0.3 else w.randint(1, 5)
         timeout = 1.0 if w.random() < 0.3 else None
         self.temper[tid] = 0 if w.random() < 0.9 else (1 if w.random() < 0.7 else 2)
-        self.ceiling[tid] = ns_to_s(self.policy.ceiling_ns)  # I4's bound on backoff delays
         return TaskSpec(
             TaskFn(name, _never_run),
             restart=restart,
@@ -258,13 +250,8 @@ class _Storm:
         now, w = d.now, self.world
         for eff in effects:
             if isinstance(eff, Publish):
-                self._published(d, eff.event, now)
+                self._published(eff.event, now)
             elif isinstance(eff, StartAttempt):
-                deadline = self.backoff_deadline.pop(eff.task_id, None)
-                if deadline is not None and now < deadline:  # I4: never before the deadline
-                    raise InvariantViolation(
-                        f"I4: {eff.name} restarted at {now} ns before its deadline {deadline} ns"
-                    )
                 self.rate.add(now)
                 duration = int(-math.log(1.0 - w.random()) * 500 * _MS)
                 kind = w.choices(_END_KINDS, _END_WEIGHTS)[0]
@@ -286,15 +273,11 @@ class _Storm:
             elif isinstance(eff, AddReply | SubmitReply):
                 if eff.rejection is not None:
                     self.counts["rejected"] += 1
-            elif isinstance(eff, ShutdownDone) and self.shutdown_at is not None:
-                took = now - self.shutdown_at
-                if self.shutdown_took is None:
-                    self.shutdown_took = took
-                if took > self.bound_ns:  # I7: within grace + force_wait
-                    raise InvariantViolation(f"I7: shutdown took {took} ns > {self.bound_ns} ns")
+            elif isinstance(eff, ShutdownDone) and self.shutdown_took is None:
+                assert self.shutdown_at is not None
+                self.shutdown_took = now - self.shutdown_at
 
-    def _published(self, d: CoreDriver, ev: Event, now: int) -> None:
-        self.buffer.append(ev)
+    def _published(self, ev: Event, now: int) -> None:
         self.counts["events"] += 1
         tid = ev.task_id
         kind = ev.kind
@@ -305,34 +288,27 @@ class _Storm:
         if kind is EK.TASK_ADDED and tid is not None and ev.task is not None:
             self.counts["accepted"] += 1
             self._track(tid, ev.task)
-        elif kind is EK.TASK_REMOVED:
-            self.counts["removed_events"] += 1
-        elif kind is EK.BACKOFF_SCHEDULED and tid is not None:
-            t = d.state.tasks.get(tid)
-            if t is not None and t.deadline is not None:
-                self.backoff_deadline[tid] = t.deadline
         elif kind is EK.SUBSCRIBER_OVERFLOW:
             self.counts["overflow"] += 1
 
     # -- the run ------------------------------------------------------------------------------
 
-    def events(self) -> Iterator[Event]:
-        """Run the storm; yield every published event in order (for ``fsm.check_trace``)."""
+    def start(self) -> None:
+        """Schedule the storm's first operation and the subscribers' draining."""
         d = self.driver
         d.call_at(0, self._operate_now)
         d.call_at(10 * _MS, self._drain_fast)
         d.call_at(self.slow_every, self._drain_slow)
-        while True:
-            if self.auto_check:
-                # A full check is O(live tasks): every step while small, a sample beyond.
-                live = len(d.state.tasks)
-                d.check_every = 1 if live < 100 else live // 10
-            more = d.advance()
-            if self.buffer:
-                yield from self.buffer
-                self.buffer.clear()
-            if not more:
-                return
+
+    def events(self) -> Iterator[Event]:
+        """Run the storm (checked); yield every published event in order."""
+        self.start()
+        yield from self.checker.trace(self.driver)
+
+    def run(self) -> None:
+        """Run the storm under every check (``RunChecker.run``: trace, steps, final state)."""
+        self.start()
+        self.checker.run(self.driver)
 
     def _operate_now(self, d: CoreDriver) -> None:
         self._operate(d.now)
@@ -362,25 +338,13 @@ class _Storm:
         if self.shutdown_took is None or d.state.bus.depths[_SLOW]:
             d.call_at(d.now + self.slow_every, self._drain_slow)
 
-    def final_checks(self) -> None:
-        s = self.driver.state
-        check_state(s)
-        if s.shutdown is None or not s.shutdown.done:
-            raise InvariantViolation("I7: the storm ended without a completed shutdown")
-        c = self.counts
-        if not c["accepted"] == c["removed_events"] == s.accepted == s.finished:
-            raise InvariantViolation(
-                f"I1: accepted {c['accepted']} tasks, {c['removed_events']} TASK_REMOVED, "
-                f"core counts accepted={s.accepted} finished={s.finished}"
-            )
-
 
 def _run(
     params: Mapping[str, Value], policy: BackoffPolicy, seeds: RunSeeds, series: bool
 ) -> RunResult:
     storm = _Storm(params, policy, seeds, series)
-    check_trace(storm.events(), storm.ceiling)
-    storm.final_checks()
+    storm.run()
+    c = storm.counts
     if params["replay"] == "yes":  # I8: the same seed gives the same trace, bit for bit
         again = _Storm(params, policy, seeds)
         for _ in again.events():
@@ -388,14 +352,13 @@ def _run(
         if again.digest.digest() != storm.digest.digest():
             raise InvariantViolation("I8: replaying the same seed gave a different trace")
     s = storm.driver.state
-    c = storm.counts
     storm.rate.finish(storm.driver.now + 1)
     metrics = {
         "tasks": float(c["accepted"]),
         "rejected": float(c["rejected"]),
         "steps": float(storm.driver.steps),
         "events": float(c["events"]),
-        "checks": float(storm.driver.checks),
+        "checks": float(storm.checker.checks),
         "max_live": float(c["max_live"]),
         "fast_high_water": float(s.bus.high_water[_FAST]),
         "slow_high_water": float(s.bus.high_water[_SLOW]),
