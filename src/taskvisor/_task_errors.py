@@ -1,4 +1,6 @@
-"""Exceptions a task body raises to tell the supervisor how its attempt ended (api.md section 2).
+"""Exceptions a task body raises to tell the supervisor how its attempt ended.
+
+The table of docs/spec/api.md section 2 says what each one means.
 
 Owns: ``TaskError`` and its three kinds. Pure: imported by the core and the runtime.
 """

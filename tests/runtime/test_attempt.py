@@ -1,4 +1,4 @@
-"""How an attempt ends, and what the supervisor makes of it (api.md section 2's table).
+"""How an attempt ends, and what the supervisor makes of it (docs/spec/api.md section 2's table).
 
 Runs on asyncio and trio. What a body may be (``TaskFn``, ``Task``, bare function), how each
 ending is classified, that ``KeyboardInterrupt``/``SystemExit`` are never swallowed, and that

@@ -1,4 +1,7 @@
-"""``TaskContext`` (cooperative cancellation as a body sees it) and ``body_of`` (api.md 2)."""
+"""``TaskContext`` (cooperative cancellation as a body sees it) and ``body_of``.
+
+The contract is docs/spec/api.md section 2.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Admission control through the runtime: ``submit``, slots, intake (api.md section 6, I6).
+"""Admission control through the runtime: ``submit``, slots, intake (docs/spec/api.md 6, I6).
 
 Runs on asyncio and trio. The core decides every admission; these tests check that the runtime
 carries the decisions out: who starts and in which order, what each submitter's outcome is, and
@@ -357,7 +357,7 @@ async def test_controller_events_reach_a_subscriber() -> None:
         ("s", owner, "ADMITTING -> RUNNING"),
         ("s", None, "RUNNING -> IDLE"),
     ]
-    # The owner's own sequence is a plain task's (api.md section 5), after its submission.
+    # The owner's own sequence is a plain task's (docs/spec/api.md section 5), after its submission.
     assert [k for k in rec.kinds(owner) if k is not EK.CONTROLLER_SLOT_TRANSITION] == [
         EK.CONTROLLER_SUBMITTED,
         EK.TASK_ADD_REQUESTED,

@@ -1,4 +1,4 @@
-"""``SupervisorHandle`` and ``TaskWaiter``: commands, replies, races, bounds (api.md section 4).
+"""``SupervisorHandle`` and ``TaskWaiter``: commands, replies, races, bounds (docs/spec/api.md 4).
 
 Runs on asyncio and trio. Races use real concurrency on the loop (many tasks issuing commands
 in the same instant); the core's single chokepoint must give exactly one winner.

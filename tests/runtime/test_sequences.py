@@ -1,4 +1,6 @@
-"""Every per-task event sequence of api.md section 5, on a real event loop (asyncio and trio).
+"""Every per-task event sequence of docs/spec/api.md section 5, on a real event loop.
+
+On asyncio and on trio.
 
 Events are best-effort but a large-capacity recorder never overflows, and the bus is drained
 before ``run``/``serve`` return, so the recorded trace is complete when we assert on it.

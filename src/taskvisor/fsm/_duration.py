@@ -52,7 +52,7 @@ def ns_to_s(ns: int) -> float:
 
 
 def capacity(value: object, field: str) -> int:
-    """Validate a capacity or limit: an ``int >= 1`` (api.md: capacities ``< 1`` are bad)."""
+    """Validate a capacity or limit: an ``int >= 1`` (docs/spec/api.md section 3)."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(field, f"expected an int, got {value!r}")
     if value < 1:

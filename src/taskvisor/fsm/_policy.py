@@ -1,4 +1,4 @@
-"""Restart, backoff and jitter policies: immutable, validated values (api.md section 3).
+"""Restart, backoff and jitter policies: immutable, validated values (docs/spec/api.md section 3).
 
 Owns: ``JitterPolicy``, ``RestartPolicy``, ``BackoffPolicy`` and their validation. The
 arithmetic that turns a policy into delays lives in ``_backoff``. Must not import anything that
@@ -28,7 +28,7 @@ _MAX_INT_FACTOR = int(math.nextafter(math.inf, 0.0))  # the largest finite float
 
 
 class JitterPolicy(enum.Enum):
-    """How a backoff delay is randomised (formulas: api.md section 3, after Brooker, AWS 2015)."""
+    """How a backoff delay is randomised (docs/spec/api.md section 3, after Brooker, AWS 2015)."""
 
     NONE = "none"
     FULL = "full"

@@ -1,4 +1,6 @@
-"""Admission control: named slots with QUEUE, REPLACE and DROP_IF_RUNNING (api.md section 6).
+"""Admission control: named slots with QUEUE, REPLACE and DROP_IF_RUNNING.
+
+The contract is docs/spec/api.md section 6.
 
 Owns: ``ControllerConfig``, ``AdmissionPolicy``, ``ControllerSpec``, the slot values
 (``Slot``, ``Submission``, ``SlotSnapshot``), the slot lifecycle as data (``SLOT_TRANSITIONS``)
@@ -171,7 +173,7 @@ class SlotDecision(enum.Enum):
 
 
 def decide(slot: Slot, admission: AdmissionPolicy, max_slot_queue: int) -> SlotDecision:
-    """The admission rule of api.md section 6, as a pure function of the slot."""
+    """The admission rule of docs/spec/api.md section 6, as a pure function of the slot."""
     if slot.status is SlotStatus.IDLE:
         return SlotDecision.START
     if admission is AdmissionPolicy.DROP_IF_RUNNING:

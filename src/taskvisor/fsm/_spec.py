@@ -1,8 +1,8 @@
 """What to run and how: ``TaskFn``, ``TaskSpec``, ``TaskDefaults`` and their resolution.
 
-Owns: the task specification values (api.md sections 2 and 3) and ``resolve``, which applies a
-supervisor's defaults to a spec's ``INHERIT`` fields. The task object itself is opaque here: the
-core never calls it. Must not import anything that does I/O.
+Owns: the task specification values (docs/spec/api.md sections 2 and 3) and ``resolve``, which
+applies a supervisor's defaults to a spec's ``INHERIT`` fields. The task object itself is opaque
+here: the core never calls it. Must not import anything that does I/O.
 """
 
 from __future__ import annotations
@@ -185,7 +185,7 @@ class ResolvedSpec:
 
 @attrs.frozen(init=False)
 class TaskSpec:
-    """What to supervise and under which policies (api.md section 3).
+    """What to supervise and under which policies (docs/spec/api.md section 3).
 
     Fields left at ``INHERIT`` take the supervisor's ``TaskDefaults``; an explicit ``None`` for
     ``timeout`` or ``max_retries`` means "none", not "inherit".

@@ -1,7 +1,7 @@
 """taskvisor.runtime — the anyio driver of the pure core (asyncio, uvloop, trio).
 
 The public names are re-exported from ``taskvisor``. Everything here executes the core's
-effects for real and decides nothing of its own (architecture.md, rule 5); see
+effects for real and decides nothing of its own (docs/spec/architecture.md, rule 5); see
 ``docs/spec/runtime.md`` for how cancellation is delivered on each backend.
 """
 

@@ -1,10 +1,10 @@
 """Running one attempt on the real backend, and turning how it ended into ``fsm.AttemptEnded``.
 
 Owns: ``Attempt`` (the driver's record of a running attempt), the two launchers that start and
-force-cancel attempts (``AsyncioLauncher``, ``TrioLauncher``), and ``ended_by`` (api.md section
-2's table: which ending is which ``EndKind``). The core decides what an ending *means* (whether an
-``INTERRUPTED`` was the supervisor's own cancellation, whether to restart); this module only
-reports what happened. Must not import the driver; imports ``asyncio`` (stdlib) and, lazily,
+force-cancel attempts (``AsyncioLauncher``, ``TrioLauncher``), and ``ended_by`` (docs/spec/api.md
+section 2's table: which ending is which ``EndKind``). The core decides what an ending *means*
+(whether an ``INTERRUPTED`` was the supervisor's own cancellation, whether to restart); this module
+only reports what happened. Must not import the driver; imports ``asyncio`` (stdlib) and, lazily,
 ``trio`` when running on it.
 
 Attempts are *detached* from the supervisor's task group: an asyncio task of their own, or a
@@ -68,7 +68,7 @@ def _sole_leaf(exc: BaseException) -> BaseException:
 
 
 def ended_by(ctx: TaskContext, exc: Exception) -> AttemptEnded:
-    """How an attempt that raised ``exc`` ended (api.md section 2)."""
+    """How an attempt that raised ``exc`` ended (docs/spec/api.md section 2)."""
     leaf = _sole_leaf(exc)
     if isinstance(leaf, TaskError):
         kind = _END_OF.get(type(leaf))

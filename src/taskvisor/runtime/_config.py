@@ -1,4 +1,6 @@
-"""``SupervisorConfig``: the runtime's settings, validated at construction (api.md section 4).
+"""``SupervisorConfig``: the runtime's settings, validated at construction.
+
+The contract is docs/spec/api.md section 4.
 
 Owns: ``SupervisorConfig``, its validation (``ConfigError`` naming the field), the random source
 it hands the core (a seed, an injected object with ``random()``, or an unseeded

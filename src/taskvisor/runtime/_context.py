@@ -1,9 +1,9 @@
 """What a task body sees and what it may be: ``TaskContext``, the ``Task`` protocol, ``body_of``.
 
-Owns: ``TaskContext`` (the per-attempt handle on cooperative cancellation, api.md section 2),
-the ``Task`` protocol (a stateful task object), and ``body_of``, which turns whatever a
-``TaskSpec`` holds (a ``TaskFn``, a ``Task``, a bare ``async def f(ctx)``) into the one callable
-an attempt runs. The driver calls ``_request_cancel`` when the core emits ``RequestCancel`` (or
+Owns: ``TaskContext`` (the per-attempt handle on cooperative cancellation, docs/spec/api.md section
+2), the ``Task`` protocol (a stateful task object), and ``body_of``, which turns whatever a
+``TaskSpec`` holds (a ``TaskFn``, a ``Task``, a bare ``async def f(ctx)``) into the one callable an
+attempt runs. The driver calls ``_request_cancel`` when the core emits ``RequestCancel`` (or
 ``ForceCancel``); nothing here decides *when*. Must not import the driver or a backend directly.
 """
 

@@ -1,7 +1,7 @@
 """taskvisor.sim — tune restart and backoff policies on virtual time with the production core.
 
 The simulator drives the same pure core (``taskvisor.fsm``) and the same policy values as the
-runtime, on a discrete-event clock with no event loop and no sleeping (simulator.md). Start
+runtime, on a discrete-event clock with no event loop and no sleeping (docs/simulator.md). Start
 with ``backoff_delays`` to preview a policy, ``simulate`` for one run of a scenario, and
 ``sweep`` to compare policies over seeds with 95% intervals; ``taskvisor sim`` is the command.
 """

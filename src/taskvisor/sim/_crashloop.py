@@ -1,6 +1,6 @@
 """``crashloop``: tasks that crash with probability p, run by the supervisor machine itself.
 
-Owns the crash-loop model (simulator.md, scenario 4). N tasks are added at t = 0 as
+Owns the crash-loop model (docs/simulator.md, "crashloop"). N tasks are added at t = 0 as
 ``TaskSpec(restart=..., backoff=policy, max_retries=...)`` and the real core (``fsm.step``,
 through ``_engine.CoreDriver``) decides everything: restarts, backoff, the retry budget,
 exhaustion, the ``always(interval)`` pause. The world only decides how each attempt ends: it

@@ -1,6 +1,6 @@
 """``flapping``: a dependency that keeps going down and coming back.
 
-Owns the flapping model (simulator.md, scenario 3):
+Owns the flapping model (docs/simulator.md, "flapping"):
 
 - The dependency is up from t = 0 for ``up`` seconds, then down for ``down`` seconds, and so
   on until ``horizon``. With ``periods=random`` each period is exponential with that mean

@@ -1,6 +1,6 @@
 """``outage``: N supervised tasks, one shared dependency that goes down and comes back.
 
-Owns the outage model (simulator.md, scenario 2), where a thundering herd forms:
+Owns the outage model (docs/simulator.md, "outage"), where a thundering herd forms:
 
 - N long-running tasks (``TaskSpec.restartable(..., backoff=policy)``, unlimited retries) are
   connected to the dependency. At t = 0 it goes down: every task's attempt fails at once.
