@@ -7,6 +7,8 @@ Owns: ``TaskError`` and its three kinds. Pure: imported by the core and the runt
 
 from __future__ import annotations
 
+from taskvisor._errors import ConfigTypeError
+
 __all__ = ["Canceled", "Fail", "Fatal", "TaskError"]
 
 
@@ -19,6 +21,10 @@ class TaskError(Exception):
     """
 
     def __init__(self, reason: str = "", exit_code: int | None = None) -> None:
+        if exit_code is not None and (
+            isinstance(exit_code, bool) or not isinstance(exit_code, int)
+        ):
+            raise ConfigTypeError(f"{type(self).__name__}.exit_code", "an int or None", exit_code)
         super().__init__(reason)
         self.reason = reason
         self.exit_code = exit_code

@@ -8,6 +8,7 @@ the supervisor's own cancellation is never counted as a failure.
 from __future__ import annotations
 
 import asyncio
+import functools
 from contextvars import ContextVar, copy_context
 
 import anyio
@@ -142,6 +143,43 @@ async def test_a_task_fn_gets_a_fresh_awaitable_per_attempt() -> None:
     out = await supervisor().run([tv.TaskSpec.restartable(tv.TaskFn("f", factory))])  # type: ignore[arg-type]
     assert made == 2
     assert out["f"].kind is OK.COMPLETED
+
+
+def _plain(ctx: tv.TaskContext) -> None:
+    """A task written without ``async``: calling it does the work and returns None."""
+
+
+@pytest.mark.parametrize(
+    "task",
+    [_plain, tv.TaskFn("lam", lambda ctx: None)],  # type: ignore[arg-type,return-value]
+    ids=["plain-def", "lambda"],
+)
+async def test_a_body_that_returns_no_awaitable_ends_fatal_asking_about_async(
+    task: object,
+) -> None:
+    rec = Recorder()
+    # Under always(): a retryable failure would loop forever; FATAL ends it at once.
+    spec = tv.TaskSpec(task, restart=tv.RestartPolicy.always())  # type: ignore[arg-type]
+    out = await supervisor(rec).run([spec])
+    (outcome,) = out.values()
+    assert outcome.kind is OK.FATAL
+    assert outcome.attempts == 1
+    assert "did you forget `async`?" in outcome.reason
+    assert "returned NoneType" in outcome.reason
+    assert isinstance(outcome.error, TypeError)
+    assert str(outcome.error) == outcome.reason
+    assert rec.kinds(spec.name)[-2:] == [EK.ACTOR_DEAD, EK.TASK_REMOVED]
+
+
+async def test_a_partial_of_an_async_function_runs_under_the_wrapped_name() -> None:
+    seen: list[tuple[str, str]] = []
+
+    async def poll(ctx: tv.TaskContext, url: str) -> None:
+        seen.append((ctx.name, url))
+
+    out = await supervisor().run([tv.TaskSpec.once(functools.partial(poll, url="http://x"))])
+    assert seen == [("poll", "http://x")]
+    assert out["poll"].kind is OK.COMPLETED
 
 
 async def test_context_carries_id_name_and_one_based_attempt() -> None:

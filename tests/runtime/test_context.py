@@ -159,12 +159,23 @@ def test_body_of_accepts_the_three_kinds_of_task() -> None:
     assert body_of(obj) == obj.run
 
 
+def _broken_taskfn() -> tv.TaskFn:
+    """A ``TaskFn`` whose ``fn`` was swapped after its validation ran (``TaskFn`` refuses 42)."""
+
+    async def fn(ctx: tv.TaskContext) -> None: ...
+
+    task = tv.TaskFn("f", fn)
+    object.__setattr__(task, "fn", 42)
+    return task
+
+
 @pytest.mark.parametrize(
     ("task", "field"),
-    [(42, "TaskSpec.task"), (tv.TaskFn("f", 42), "TaskFn.fn")],  # type: ignore[arg-type]
+    [(42, "TaskSpec.task"), (_broken_taskfn(), "TaskFn.fn")],
     ids=["not-callable", "taskfn-not-callable"],
 )
 def test_body_of_rejects_what_cannot_run(task: object, field: str) -> None:
-    with pytest.raises(tv.ConfigError) as info:
+    with pytest.raises(TypeError) as info:
         body_of(task)
+    assert isinstance(info.value, tv.ConfigError)
     assert info.value.field == field

@@ -45,6 +45,20 @@ async def test_list_is_sorted_by_id_and_is_alive_follows_it() -> None:
     assert h.list() == []
 
 
+@pytest.mark.xfail(
+    reason="runtime/_handle.py does not call runtime._checks.check_task_id yet (the lead's file)",
+    strict=True,
+)
+@pytest.mark.parametrize("method", ["remove", "try_remove", "cancel", "try_cancel"])
+@pytest.mark.parametrize("value", ["x", 5])
+async def test_remove_and_cancel_refuse_what_is_not_a_task_id(method: str, value: object) -> None:
+    async with supervisor().serve() as h:
+        await h.add(tv.TaskSpec(waits, name="x"))
+        with pytest.raises(TypeError, match=rf"^{method}\(\) takes a TaskId"):
+            await getattr(h, method)(value)
+        assert h.is_alive("x")
+
+
 async def test_task_ids_are_never_reused_and_names_are_after_removal() -> None:
     async with supervisor().serve() as h:
         first = await h.add(tv.TaskSpec(waits, name="x"))

@@ -12,12 +12,14 @@ from taskvisor.runtime._context import Task, TaskContext
 from taskvisor.runtime._handle import SupervisorHandle, TaskWaiter
 from taskvisor.runtime._log import LogSubscriber
 from taskvisor.runtime._snapshot import TaskSnapshot, TaskStatus
+from taskvisor.runtime._subscriber import Subscriber
 from taskvisor.runtime._supervisor import Supervisor
 
 __all__ = [
     "Clock",
     "LogSubscriber",
     "LoopClock",
+    "Subscriber",
     "SubscriberStats",
     "Supervisor",
     "SupervisorConfig",

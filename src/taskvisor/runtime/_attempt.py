@@ -17,14 +17,24 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import Callable
+import inspect
+from collections.abc import Awaitable, Callable
+from types import CoroutineType
 from typing import Any
 
 from taskvisor._task_errors import Canceled, Fail, Fatal, TaskError
 from taskvisor.fsm import AttemptEnded, EndKind
 from taskvisor.runtime._context import Body, TaskContext
 
-__all__ = ["AsyncioLauncher", "Attempt", "Launcher", "TrioLauncher", "describe", "ended_by"]
+__all__ = [
+    "AsyncioLauncher",
+    "Attempt",
+    "Launcher",
+    "NotAwaitable",
+    "TrioLauncher",
+    "describe",
+    "ended_by",
+]
 
 _END_OF: dict[type[TaskError], EndKind] = {
     Fail: EndKind.FAILED,
@@ -60,6 +70,24 @@ def describe(exc: BaseException) -> str:
     return f"{name}: {message}" if message else name
 
 
+class NotAwaitable(TypeError):
+    """A task function returned something that cannot be awaited (a plain ``def``, a lambda).
+
+    Retrying cannot help, so the attempt ends ``FATAL`` (docs/spec/api.md section 2), and this
+    error is the outcome's ``error``.
+    """
+
+
+def _awaitable(result: object, ctx: TaskContext) -> Awaitable[object]:
+    """``result`` if an attempt can await it; ``NotAwaitable`` otherwise."""
+    if type(result) is CoroutineType or inspect.isawaitable(result):
+        return result
+    raise NotAwaitable(
+        f"the function of task {ctx.name!r} returned {type(result).__name__}, not an awaitable: "
+        "did you forget `async`?"
+    )
+
+
 def _sole_leaf(exc: BaseException) -> BaseException:
     """Unwrap an exception group holding exactly one exception (a task group's ``Fail``)."""
     while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
@@ -75,6 +103,8 @@ def ended_by(ctx: TaskContext, exc: Exception) -> AttemptEnded:
         if kind is None:  # a subclass: the nearest of the three
             kind = next((k for c, k in _END_OF.items() if isinstance(leaf, c)), EndKind.FAILED)
         return AttemptEnded(ctx.task_id, ctx.attempt, kind, leaf.reason, leaf.exit_code, leaf)
+    if isinstance(leaf, NotAwaitable):
+        return AttemptEnded(ctx.task_id, ctx.attempt, EndKind.FATAL, str(leaf), None, leaf)
     return AttemptEnded(ctx.task_id, ctx.attempt, EndKind.FAILED, describe(exc), None, exc)
 
 
@@ -143,7 +173,7 @@ class AsyncioLauncher(Launcher):
             return
         rec.started = True
         try:
-            await rec.body(ctx)
+            await _awaitable(rec.body(ctx), ctx)
         except Exception as exc:
             end = ended_by(ctx, exc)
         except asyncio.CancelledError as exc:
@@ -201,7 +231,7 @@ class TrioLauncher(Launcher):
         scope = rec.handle
         try:
             with scope:
-                await rec.body(ctx)
+                await _awaitable(rec.body(ctx), ctx)
         except Exception as exc:
             end = ended_by(ctx, exc)
         except self._cancelled as exc:
