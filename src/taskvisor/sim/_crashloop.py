@@ -33,25 +33,24 @@ from taskvisor.fsm import (
 from taskvisor.sim._engine import CoreDriver
 from taskvisor.sim._metrics import RateCounter
 from taskvisor.sim._scenario import (
+    SUPERVISOR_BACKOFF,
     Metric,
     Param,
     ParamError,
-    PolicyDefaults,
     RunResult,
     RunSeeds,
     Scenario,
     Value,
+    horizon_param,
+    never_run,
     p_float,
     p_int,
     p_ns,
     p_opt_int,
+    tasks_param,
 )
 
 __all__ = ["CRASHLOOP"]
-
-
-async def _never_run(ctx: object) -> None:  # pragma: no cover - the simulator runs no bodies
-    """Stands for the task's body; the world model decides how each attempt ends."""
 
 
 def _run(
@@ -111,7 +110,7 @@ def _run(
         (
             TaskId(i + 1),
             TaskSpec(
-                TaskFn(f"task-{i + 1}", _never_run),
+                TaskFn(f"task-{i + 1}", never_run),
                 restart=restart,
                 backoff=policy,
                 max_retries=retries,
@@ -145,13 +144,13 @@ def _check(params: Mapping[str, Value], policy: BackoffPolicy) -> None:
     if params["restart"] == "always" and p_ns(params, "interval") == 0:
         raise ParamError(
             "run",
-            "--run must be > 0 under --restart always with --interval 0: "
+            "{run} must be > 0 under {restart} always with {interval} 0: "
             "simulated time would not advance",
         )
     if policy.ceiling_ns == 0 and params["max_retries"] is None and p_float(params, "p") > 0:
         raise ParamError(
             "run",
-            "--run must be > 0 when failures retry at once without limit: "
+            "{run} must be > 0 when failures retry at once without limit: "
             "simulated time would not advance",
         )
 
@@ -160,7 +159,7 @@ CRASHLOOP = Scenario(
     name="crashloop",
     summary="tasks crash with probability p after running a while: budgets and cadence",
     params=(
-        Param("tasks", "int", 100, "tasks under supervision", low=1, high=100_000),
+        tasks_param(100, 100_000, "tasks under supervision"),
         Param("p", "float", 0.8, "probability that an attempt fails", low=0.0, high=1.0),
         Param(
             "run", "float", 1.0, "how long an attempt runs before it ends (s)", low=0.0, high=1e6
@@ -191,7 +190,7 @@ CRASHLOOP = Scenario(
         Param(
             "interval", "float", 0.0, "pause after a success under always (s)", low=0.0, high=1e6
         ),
-        Param("horizon", "float", 600.0, "simulated time (s)", low=1e-9, high=1e7),
+        horizon_param(600.0),
     ),
     metrics=(
         Metric("attempts", "attempts started, all tasks"),
@@ -203,7 +202,7 @@ CRASHLOOP = Scenario(
         Metric("start_gap", "mean time between two starts of the same task (s): the cadence"),
     ),
     run_fn=_run,
-    policies=PolicyDefaults(first=0.2, max=30.0),
+    policies=SUPERVISOR_BACKOFF,
     seeds=10,
     durations="time at which a task exhausted its retries (s)",
     check_fn=_check,

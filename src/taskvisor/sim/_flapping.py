@@ -29,16 +29,19 @@ from taskvisor.fsm import EMPTY_STREAK, NS_PER_S, BackoffPolicy, needs_draw, nex
 from taskvisor.sim._engine import ENTITY_BITS
 from taskvisor.sim._metrics import Quantiles, RateCounter
 from taskvisor.sim._scenario import (
+    LATENCY,
+    SUPERVISOR_BACKOFF,
     Metric,
     Param,
-    ParamError,
-    PolicyDefaults,
     RunResult,
     RunSeeds,
     Scenario,
     Value,
+    check_latency_advances_time,
+    horizon_param,
     p_int,
     p_ns,
+    tasks_param,
 )
 
 __all__ = ["FLAPPING"]
@@ -146,19 +149,14 @@ def _run(
 
 
 def _check(params: Mapping[str, Value], policy: BackoffPolicy) -> None:
-    if p_ns(params, "latency") == 0 and policy.ceiling_ns == 0:
-        raise ParamError(
-            "latency",
-            "--latency must be > 0 when the backoff never waits (max 0): "
-            "simulated time would not advance while the dependency is down",
-        )
+    check_latency_advances_time(params, policy, why=" while the dependency is down")
 
 
 FLAPPING = Scenario(
     name="flapping",
     summary="the dependency alternates up and down: availability and load per policy",
     params=(
-        Param("tasks", "int", 100, "supervised tasks using the dependency", low=1, high=1_000_000),
+        tasks_param(100, 1_000_000),
         Param(
             "up", "float", 30.0, "length (or mean length) of an up period (s)", low=1e-3, high=1e6
         ),
@@ -170,10 +168,8 @@ FLAPPING = Scenario(
             "fixed periods, or random ones (exponential with those means)",
             choices=("fixed", "random"),
         ),
-        Param(
-            "latency", "float", 0.1, "time until a failed attempt reports (s)", low=0.0, high=3600.0
-        ),
-        Param("horizon", "float", 3600.0, "simulated time (s)", low=1e-9, high=1e7),
+        LATENCY,
+        horizon_param(3600.0),
     ),
     metrics=(
         Metric("availability", "fraction of task-time connected to the dependency"),
@@ -186,7 +182,7 @@ FLAPPING = Scenario(
         Metric("missed", "fraction of up periods a disconnected task missed entirely"),
     ),
     run_fn=_run,
-    policies=PolicyDefaults(first=0.2, max=30.0),
+    policies=SUPERVISOR_BACKOFF,
     seeds=20,
     durations="time to reconnect after the dependency returns (s)",
     check_fn=_check,
