@@ -126,9 +126,13 @@ class Launcher:
     def force(self, rec: Attempt) -> None:
         raise NotImplementedError
 
-    def _never_ran(self, rec: Attempt) -> None:
-        """Force-cancelled before its body was entered: it ends without running."""
-        self._report(rec, _interrupted(rec.ctx, None, "cancelled before it started"))
+    def _enter(self, rec: Attempt) -> bool:
+        """Mark ``rec`` started; False (reported as ended unrun) if force came first."""
+        if rec.forced:  # force-cancelled before its body was entered: it ends without running
+            self._report(rec, _interrupted(rec.ctx, None, "cancelled before it started"))
+            return False
+        rec.started = True
+        return True
 
     def _escaped(self, rec: Attempt, exc: BaseException) -> None:
         """A ``BaseException`` that is no cancellation: report the attempt, then re-raise it
@@ -167,11 +171,9 @@ class AsyncioLauncher(Launcher):
             rec.handle.cancel()
 
     async def _main(self, rec: Attempt) -> None:
-        ctx = rec.ctx
-        if rec.forced:
-            self._never_ran(rec)
+        if not self._enter(rec):
             return
-        rec.started = True
+        ctx = rec.ctx
         try:
             await _awaitable(rec.body(ctx), ctx)
         except Exception as exc:
@@ -223,11 +225,9 @@ class TrioLauncher(Launcher):
         rec.handle.cancel()
 
     async def _main(self, rec: Attempt) -> None:
-        ctx = rec.ctx
-        if rec.forced:
-            self._never_ran(rec)
+        if not self._enter(rec):
             return
-        rec.started = True
+        ctx = rec.ctx
         scope = rec.handle
         try:
             with scope:
