@@ -1,19 +1,22 @@
 """How an attempt ends, and what the supervisor makes of it (docs/spec/api.md section 2's table).
 
-Runs on asyncio and trio. What a body may be (``TaskFn``, ``Task``, bare function), how each
-ending is classified, that ``KeyboardInterrupt``/``SystemExit`` are never swallowed, and that
-the supervisor's own cancellation is never counted as a failure.
+Runs on asyncio and trio on virtual time (``VirtualClock``, trio's ``MockClock``): sleeps and grace
+periods take no real time and nothing depends on the machine's load. What a body may be (``TaskFn``,
+``Task``, bare function), how each ending is classified, that ``KeyboardInterrupt``/``SystemExit``
+are never swallowed, and that the supervisor's own cancellation is never counted as a failure.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+from collections.abc import Callable
 from contextvars import ContextVar, copy_context
+from typing import Any
 
 import anyio
 import pytest
-from runtime_support import EK, FAST, Recorder
+from runtime_support import EK, FAST, VIRTUAL_BACKENDS, Recorder
 
 import taskvisor as tv
 from taskvisor.fsm import EndKind
@@ -27,6 +30,14 @@ from taskvisor.runtime._attempt import (
 from taskvisor.runtime._context import TaskContext
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(params=VIRTUAL_BACKENDS)
+def anyio_backend(request: pytest.FixtureRequest) -> tuple[str, dict[str, Any]]:
+    """Virtual time on both backends (a fresh clock per test): see runtime_support."""
+    backend: Callable[[], tuple[str, dict[str, Any]]] = request.param
+    return backend()
+
 
 OK = tv.OutcomeKind
 

@@ -1,19 +1,31 @@
 """``TaskContext`` (cooperative cancellation as a body sees it) and ``body_of``.
 
-The contract is docs/spec/api.md section 2.
+The contract is docs/spec/api.md section 2. Runs on asyncio and trio on virtual time
+(``VirtualClock``, trio's ``MockClock``): sleeps and grace periods take no real time and nothing
+depends on the machine's load.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import anyio
 import anyio.lowlevel
 import pytest
-from runtime_support import FAST
+from runtime_support import FAST, VIRTUAL_BACKENDS
 
 import taskvisor as tv
 from taskvisor.runtime._context import TaskContext, body_of
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(params=VIRTUAL_BACKENDS)
+def anyio_backend(request: pytest.FixtureRequest) -> tuple[str, dict[str, Any]]:
+    """Virtual time on both backends (a fresh clock per test): see runtime_support."""
+    backend: Callable[[], tuple[str, dict[str, Any]]] = request.param
+    return backend()
 
 
 def make() -> TaskContext:

@@ -1,18 +1,31 @@
 """``SupervisorHandle`` and ``TaskWaiter``: commands, replies, races, bounds (docs/spec/api.md 4).
 
-Runs on asyncio and trio. Races use real concurrency on the loop (many tasks issuing commands
-in the same instant); the core's single chokepoint must give exactly one winner.
+Runs on asyncio and trio on virtual time (``VirtualClock``, trio's ``MockClock``): sleeps and grace
+periods take no real time and nothing depends on the machine's load. Races use real concurrency on
+the loop (many tasks issuing commands in the same instant); the core's single chokepoint must give
+exactly one winner.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import anyio
 import pytest
-from runtime_support import EK, FAST, Recorder
+from runtime_support import EK, FAST, VIRTUAL_BACKENDS, Recorder
 
 import taskvisor as tv
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(params=VIRTUAL_BACKENDS)
+def anyio_backend(request: pytest.FixtureRequest) -> tuple[str, dict[str, Any]]:
+    """Virtual time on both backends (a fresh clock per test): see runtime_support."""
+    backend: Callable[[], tuple[str, dict[str, Any]]] = request.param
+    return backend()
+
 
 OK = tv.OutcomeKind
 
