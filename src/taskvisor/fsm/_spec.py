@@ -134,7 +134,7 @@ def _positive_ns(value: object, field: str, none: str) -> int | None:
 
 def _intensity(value: object, field: str) -> Intensity | None:
     if value is not None and not isinstance(value, Intensity):
-        raise ConfigError(field, f"expected an Intensity or None, got {value!r}")
+        raise ConfigTypeError(field, "an Intensity or None", value)
     return value
 
 
@@ -144,9 +144,7 @@ def _retry_on(value: object, field: str) -> tuple[type[BaseException], ...]:
     if not classes or not all(
         isinstance(c, type) and issubclass(c, BaseException) for c in classes
     ):
-        raise ConfigError(
-            field, f"expected an exception class or a non-empty tuple of them, got {value!r}"
-        )
+        raise ConfigTypeError(field, "an exception class or a non-empty tuple of them", value)
     return classes
 
 
@@ -247,6 +245,12 @@ class SpecOptions(TypedDict, total=False):
     timeout: Duration | Inherit | None
     max_retries: int | Inherit | None
     name: str | None
+    reset_after: Duration | Inherit | None
+    intensity: Intensity | Inherit | None
+    critical: bool
+    retry_on: type[BaseException] | tuple[type[BaseException], ...] | Inherit
+    give_up_after: Duration | Inherit | None
+    watchdog: Duration | Inherit | None
 
 
 @attrs.frozen(init=False)
@@ -308,7 +312,7 @@ class TaskSpec:
         if max_retries is not INHERIT:
             retries = _max_retries(max_retries, "TaskSpec.max_retries")
         if not isinstance(critical, bool):
-            raise ConfigError("TaskSpec.critical", f"expected a bool, got {critical!r}")
+            raise ConfigTypeError("TaskSpec.critical", "a bool", critical)
 
         def seconds_of(value: object, field: str, none: str) -> float | Inherit | None:
             if value is INHERIT:
@@ -333,8 +337,7 @@ class TaskSpec:
 
     @classmethod
     def once(cls, task: TaskLike, **options: Unpack[SpecOptions]) -> TaskSpec:
-        """Run once; never restarted. ``options``: ``backoff``, ``timeout``, ``max_retries``,
-        ``name``, as for ``TaskSpec``."""
+        """Run once; never restarted. ``options``: every ``TaskSpec`` keyword but ``restart``."""
         return cls(task, restart=RestartPolicy.NEVER, **options)
 
     @classmethod
