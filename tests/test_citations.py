@@ -26,6 +26,9 @@ LINK = re.compile(r"\]\(([^)#\s]+\.md)[)#]")
 #: that every file listed still needs to be).
 NOT_YET_FIXED = {
     "src/taskvisor/_specgen.py",
+    "src/taskvisor/contrib/_instruments.py",
+    "src/taskvisor/contrib/otel.py",
+    "src/taskvisor/contrib/prometheus.py",
     "src/taskvisor/fsm/__init__.py",
     "src/taskvisor/fsm/_effects.py",
     "src/taskvisor/fsm/_events.py",
@@ -35,12 +38,12 @@ NOT_YET_FIXED = {
     "src/taskvisor/fsm/_supervisor.py",
     "src/taskvisor/runtime/_driver.py",
     "src/taskvisor/runtime/_handle.py",
+    "src/taskvisor/runtime/_log.py",
     "src/taskvisor/runtime/_signals.py",
     "src/taskvisor/runtime/_supervisor.py",
     "src/taskvisor/sim/_engine.py",
     "src/taskvisor/sim/_storm.py",
     "src/taskvisor/testing/_checked.py",
-    "tests/fsm/test_mutation_gaps.py",
     "tests/simulation/test_scale.py",
 }
 

@@ -189,7 +189,7 @@ async def test_a_bug_in_the_core_stops_everything_and_surfaces(
         await serve()
     with anyio.fail_after(2):
         await interrupted.wait()  # the running attempt was force-cancelled
-    # RUNTIME_FAILURE was published before serve() raised (api.md section 5).
+    # RUNTIME_FAILURE was published before serve() raised (docs/spec/api.md section 5).
     failures = [e for e in rec.events if e.kind is EK.RUNTIME_FAILURE]
     assert [e.reason for e in failures] == ["RuntimeError: injected core bug"]
     assert failures[0].seq == max(e.seq for e in rec.events)
