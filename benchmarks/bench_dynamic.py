@@ -279,7 +279,8 @@ def measure() -> Section:
         "taskvisor's add and cancel are commands through the bounded queue, answered by the "
         "core; cancel is cooperative (the body sees ctx.cancelled()) and returns once the task "
         "has left list(). aiojobs' close is Task.cancel plus a wait.",
-        "list() returns (TaskId, name) pairs sorted by id (api.md); aiojobs' iteration is "
+        "list() returns (TaskId, name) pairs sorted by id (docs/spec/api.md); aiojobs' "
+        "iteration is "
         "unsorted job objects.",
     ]
     section.seconds = time.perf_counter() - t0

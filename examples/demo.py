@@ -40,7 +40,7 @@ def run_example(name: str, heading: str) -> None:
 
 def main() -> None:
     backoff_preview()
-    run_example("seed.py", "2. The seed example (api.md section 1)")
+    run_example("seed.py", "2. The seed example (docs/spec/api.md section 1)")
     run_example("watched_outcomes.py", "3a. Watched outcomes")
     run_example("dynamic_add_remove.py", "3b. Dynamic add / remove")
     run_example("tenant_sync.py", "3c. Admission slots: latest revision wins per tenant")

@@ -22,11 +22,8 @@ import taskvisor as tv
 EK = tv.EventKind
 
 
-class Metrics:
-    """Counts events by kind, and per task: attempts, failures and the final outcome."""
-
-    name = "metrics"
-    queue_capacity = 256  # a bounded queue: beyond it, events are dropped (and reported)
+class Counts:
+    """Events by kind, and per task: attempts, failures and the final outcome."""
 
     def __init__(self) -> None:
         self.by_kind: Counter[tv.EventKind] = Counter()
@@ -35,9 +32,6 @@ class Metrics:
         self.outcome: dict[str, str] = {}
         self.last_seq = -1
         self.in_order = True
-
-    def on_event(self, event: tv.Event) -> None:
-        self.record(event)
 
     def record(self, event: tv.Event) -> None:
         self.in_order &= event.seq > self.last_seq
@@ -53,12 +47,23 @@ class Metrics:
             self.outcome[event.task] = event.outcome.name
 
 
-class AsyncMetrics(Metrics):
+class Metrics(Counts):
+    """The counts, gathered by a plain ``on_event`` (in a worker thread of its own)."""
+
+    name = "metrics"
+    queue_capacity = 256  # a bounded queue: beyond it, events are dropped (and reported)
+
+    def on_event(self, event: tv.Event) -> None:
+        self.record(event)
+
+
+class AsyncMetrics(Counts):
     """The same counts, gathered by an ``async def on_event`` on the event loop."""
 
     name = "async-metrics"
+    queue_capacity = 256
 
-    async def on_event(self, event: tv.Event) -> None:  # type: ignore[override]
+    async def on_event(self, event: tv.Event) -> None:
         await asyncio.sleep(0)  # where a real client would await its backend
         self.record(event)
 
@@ -89,7 +94,7 @@ def make_specs() -> list[tv.TaskSpec]:
     ]
 
 
-def print_tables(plain: Metrics, coro: Metrics) -> None:
+def print_tables(plain: Counts, coro: Counts) -> None:
     kinds = sorted(set(plain.by_kind) | set(coro.by_kind), key=lambda k: k.value)
     print(f"{'event kind':28} {'plain':>6} {'async':>6}")
     print("-" * 42)
@@ -108,7 +113,8 @@ def print_tables(plain: Metrics, coro: Metrics) -> None:
 
 async def main() -> None:
     plain, coro = Metrics(), AsyncMetrics()
-    sup = tv.Supervisor(tv.SupervisorConfig(seed=1), subscribers=[plain, coro])
+    subscribers: list[tv.Subscriber] = [plain, coro]
+    sup = tv.Supervisor(tv.SupervisorConfig(seed=1), subscribers=subscribers)
     await sup.run(make_specs())
     # ``run`` returns after the subscribers were drained: the counts are final.
     print_tables(plain, coro)

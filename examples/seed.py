@@ -1,6 +1,6 @@
-"""The seed example of api.md section 1: a flaky task fails twice, then succeeds.
+"""The seed example of docs/spec/api.md section 1: a flaky task fails twice, then succeeds.
 
-Run: python examples/seed.py — prints exactly the twelve lines of api.md section 1.
+Run: python examples/seed.py — prints exactly the twelve lines of docs/spec/api.md section 1.
 """
 
 import asyncio

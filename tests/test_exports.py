@@ -1,7 +1,12 @@
-"""The public API is exactly what api.md names, importable from ``taskvisor`` (trio's habit)."""
+"""The public API is what docs/spec/api.md names, importable from ``taskvisor`` (trio's habit).
+
+Both ways: every ``tv.X`` on the contract page is exported (or listed in ``BEING_BUILT``), and
+every exported name is named on the page.
+"""
 
 from __future__ import annotations
 
+import pickle
 import re
 from pathlib import Path
 
@@ -12,29 +17,58 @@ import taskvisor.fsm
 import taskvisor.sim
 import taskvisor.testing
 
-API = Path(__file__).resolve().parents[2] / "shared" / "spec" / "api.md"
+API = Path(__file__).resolve().parents[1] / "docs/spec/api.md"
 
-# Every public name api.md uses as `tv.X`, plus the ones it names in its prose.
-NAMED_IN_API = {
-    "AdmissionPolicy", "AlreadyRunning", "BackoffPolicy", "Canceled", "CommandQueueFull",
-    "ConfigError", "ControllerConfig", "ControllerNotConfigured", "ControllerSpec", "Event",
-    "EventKind", "Fail", "Fatal", "GraceExceeded", "INHERIT", "JitterPolicy", "LogSubscriber",
-    "OutcomeKind", "RejectionKind", "RestartPolicy", "ShuttingDown", "SubscriberStats",
-    "Supervisor", "SupervisorConfig", "Task", "TaskAlreadyExists", "TaskContext", "TaskDefaults",
-    "TaskError", "TaskFn", "TaskId", "TaskOutcome", "TaskSpec", "TaskTerminationTimeout",
-    "TaskWaiter", "TaskvisorError",
-}  # fmt: skip
+#: Names that docs/spec/api.md sections 8 and 9 give the features being built this round, and
+#: that ``taskvisor`` does not export yet. A name leaves this set the day it is exported.
+BEING_BUILT = {"Decision", "RetryBudget"}
+
+#: Namespaces the page writes as ``tv.fsm`` etc.: modules, not exported names.
+SUBPACKAGES = {"fsm", "sim", "testing"}
 
 
-def test_every_name_of_api_md_is_exported() -> None:
-    missing = sorted(NAMED_IN_API - set(taskvisor.__all__))
-    assert not missing
+def page() -> str:
+    return API.read_text(encoding="utf-8")
 
 
-@pytest.mark.skipif(not API.exists(), reason="the shared spec is not beside this checkout")
-def test_every_tv_name_in_api_md_is_in_the_list_above() -> None:
-    used = set(re.findall(r"\btv\.([A-Za-z_]+)", API.read_text(encoding="utf-8")))
-    assert used <= NAMED_IN_API | {"fsm", "sim", "testing"}, sorted(used - NAMED_IN_API)
+def tv_names() -> set[str]:
+    """Every name the page writes as ``tv.X``."""
+    return set(re.findall(r"\btv\.([A-Za-z_]\w*)", page())) - SUBPACKAGES
+
+
+def code_text() -> str:
+    """The page's code: inline ``spans`` and fenced blocks, where the names are written."""
+    text = page()
+    blocks = re.findall(r"```.*?```", text, flags=re.DOTALL)
+    spans = re.findall(r"`[^`\n]+`", re.sub(r"```.*?```", "", text, flags=re.DOTALL))
+    return "\n".join(blocks + spans)
+
+
+def test_every_tv_name_of_the_page_is_exported_or_being_built() -> None:
+    missing = tv_names() - set(taskvisor.__all__)
+    unbuilt = sorted(missing - BEING_BUILT)
+    assert not unbuilt, f"named in docs/spec/api.md, not exported: {unbuilt}"
+
+
+def test_being_built_lists_only_names_that_are_still_missing() -> None:
+    built = BEING_BUILT & set(taskvisor.__all__)
+    assert not built, f"exported now: take {sorted(built)} out of BEING_BUILT"
+    assert tv_names() >= BEING_BUILT, sorted(BEING_BUILT - tv_names())
+
+
+def test_every_exported_name_is_named_on_the_page() -> None:
+    code = code_text()
+    unnamed = [n for n in taskvisor.__all__ if not re.search(rf"\b{re.escape(n)}\b", code)]
+    assert not unnamed, f"exported but not in docs/spec/api.md: {unnamed}"
+
+
+def test_the_page_cites_no_file_outside_the_repository() -> None:
+    # Architecture rule 9: relative links resolve inside docs/.
+    for target in re.findall(r"\]\(([^)#]+)", page()):
+        if "://" not in target:
+            resolved = (API.parent / target).resolve()
+            assert resolved.exists(), target
+            assert API.parents[2] in resolved.parents, target
 
 
 @pytest.mark.parametrize("module", [taskvisor, taskvisor.fsm, taskvisor.sim, taskvisor.testing])
@@ -46,6 +80,30 @@ def test_all_lists_exactly_the_public_names(module: object) -> None:
     assert exported == public - (submodules - exported)
     for name in exported:
         assert getattr(module, name) is not None
+
+
+@pytest.mark.parametrize(
+    "name", [n for n in taskvisor.__all__ if isinstance(getattr(taskvisor, n), type)]
+)
+def test_public_classes_report_taskvisor_as_their_module(name: str) -> None:
+    cls = getattr(taskvisor, name)
+    if name in taskvisor._SOURCE_READ_BY_SPECGEN:
+        # Until _specgen stops reading its source through __module__ (see taskvisor/__init__).
+        assert cls.__module__.startswith("taskvisor.")
+        return
+    assert cls.__module__ == "taskvisor"
+    assert f"{cls.__module__}.{cls.__qualname__}" == f"taskvisor.{name}"
+    assert pickle.loads(pickle.dumps(cls)) is cls  # found again by its public name
+
+
+def test_values_of_public_classes_still_pickle() -> None:
+    values = [
+        taskvisor.EventKind.TASK_ADDED,
+        taskvisor.BackoffPolicy.exponential(0.5),
+        taskvisor.TaskOutcome(taskvisor.OutcomeKind.FAILED, "boom"),
+        taskvisor.TaskId(3),
+    ]
+    assert [pickle.loads(pickle.dumps(v)) for v in values] == values
 
 
 def test_errors_form_one_hierarchy() -> None:

@@ -44,6 +44,7 @@ from taskvisor.fsm import (
 )
 from taskvisor.runtime import (
     LogSubscriber,
+    Subscriber,
     SubscriberStats,
     Supervisor,
     SupervisorConfig,
@@ -85,6 +86,7 @@ __all__ = [
     "ShuttingDown",
     "SlotSnapshot",
     "SlotStatus",
+    "Subscriber",
     "SubscriberStats",
     "Supervisor",
     "SupervisorConfig",
@@ -104,3 +106,28 @@ __all__ = [
     "TaskWaiter",
     "TaskvisorError",
 ]
+
+
+#: Classes whose source ``taskvisor._specgen`` reads with ``inspect.getsource``, which looks
+#: for a class in the file of its ``__module__``: they keep their defining module until the
+#: generator reads the defining module itself.
+_SOURCE_READ_BY_SPECGEN = frozenset({"SlotStatus"})
+
+
+def _report_public_module() -> None:
+    """Public classes say ``taskvisor.X`` (reprs, tracebacks, pickles), as trio's do.
+
+    They are defined in private modules (``taskvisor.fsm._spec`` ...); their home for users is
+    here. Pickles stay loadable: ``taskvisor.X`` is the same object.
+    """
+    for name in __all__:
+        obj = globals()[name]
+        if (
+            isinstance(obj, type)
+            and obj.__module__.startswith("taskvisor.")
+            and name not in _SOURCE_READ_BY_SPECGEN
+        ):
+            obj.__module__ = "taskvisor"
+
+
+_report_public_module()

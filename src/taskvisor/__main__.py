@@ -6,7 +6,6 @@ Owns the top-level command and its sub-commands; today one, ``sim`` (the simulat
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 
 __all__ = ["main"]
@@ -14,7 +13,7 @@ __all__ = ["main"]
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``taskvisor`` with ``argv`` (default: the process's arguments); returns the exit code."""
-    from taskvisor.sim._cli import OneLineParser, add_sim_arguments, run_command
+    from taskvisor.sim._cli import OneLineParser, add_sim_arguments, run
 
     parser = OneLineParser(
         prog="taskvisor",
@@ -28,12 +27,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "production core: pick a scenario, compare policies over seeds.",
     )
     add_sim_arguments(sim)
-    ns = parser.parse_args(argv)
-    try:
-        return run_command(ns, sys.stdout, sys.stderr)
-    except KeyboardInterrupt:
-        sys.stderr.write("\ninterrupted\n")
-        return 130
+    return run(parser, argv)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ __all__ = [
     "AlreadyRunning",
     "CommandQueueFull",
     "ConfigError",
+    "ConfigTypeError",
     "ControllerNotConfigured",
     "CriticalTaskFailed",
     "GraceExceeded",
@@ -40,6 +41,23 @@ class ConfigError(TaskvisorError, ValueError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
+        self._init_args: tuple[object, ...] = (field, message)
+
+    def __reduce__(self) -> tuple[type[ConfigError], tuple[object, ...]]:
+        # Picklable, for sweeps that run in worker processes.
+        return type(self), self._init_args
+
+
+class ConfigTypeError(ConfigError, TypeError):
+    """A value of the wrong type: a ``ConfigError`` naming the field that is also a ``TypeError``.
+
+    So ``except TypeError`` and ``except ConfigError`` both catch it, as a Python user expects
+    of a wrong type and as every other bad value of a policy, spec or config is reported.
+    """
+
+    def __init__(self, field: str, expected: str, got: object) -> None:
+        super().__init__(field, f"expected {expected}, got {got!r}")
+        self._init_args = (field, expected, got)
 
 
 class TaskAlreadyExists(TaskvisorError):

@@ -488,7 +488,7 @@ SEQUENCES: list[tuple[str, Callable[[], str]]] = [
 
 
 def render_sequences() -> str:
-    """The per-task event sequences of api.md section 5, produced by running the core."""
+    """The per-task event sequences of docs/spec/api.md section 5, produced by running the core."""
     lines = [HEADER, "# Per-task event sequences\n\n"]
     lines.append(
         "Each row is produced by feeding a scripted input sequence to `fsm.step` (see "
@@ -505,7 +505,7 @@ def render_sequences() -> str:
     )
     lines.append("\n## Crash-loop controls\n\n")
     lines.append(
-        "One scripted run per control of [crash-loops.md](../crash-loops.md), through the "
+        "One scripted run per control of [docs/crash-loops.md](../crash-loops.md), through the "
         "same core. Events are the task's own (each "
         "pause with its source and delay, drawn at the middle of its jitter range), then the "
         "supervisor's own events and the other tasks' removals. *End* is the task's outcome and "

@@ -1,9 +1,13 @@
-"""Exceptions a task body raises to tell the supervisor how its attempt ended (api.md section 2).
+"""Exceptions a task body raises to tell the supervisor how its attempt ended.
+
+The table of docs/spec/api.md section 2 says what each one means.
 
 Owns: ``TaskError`` and its three kinds. Pure: imported by the core and the runtime.
 """
 
 from __future__ import annotations
+
+from taskvisor._errors import ConfigTypeError
 
 __all__ = ["Canceled", "Fail", "Fatal", "TaskError"]
 
@@ -17,6 +21,10 @@ class TaskError(Exception):
     """
 
     def __init__(self, reason: str = "", exit_code: int | None = None) -> None:
+        if exit_code is not None and (
+            isinstance(exit_code, bool) or not isinstance(exit_code, int)
+        ):
+            raise ConfigTypeError(f"{type(self).__name__}.exit_code", "an int or None", exit_code)
         super().__init__(reason)
         self.reason = reason
         self.exit_code = exit_code

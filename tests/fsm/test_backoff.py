@@ -1,6 +1,6 @@
 """Tests for ``taskvisor.fsm._backoff``: exact base delays, jitter ranges and the retry streak.
 
-Every formula of api.md section 3 is checked as a Hypothesis property against exact
+Every formula of docs/spec/api.md section 3 is checked as a Hypothesis property against exact
 ``fractions.Fraction`` arithmetic, and the jitter distributions statistically with fixed seeds.
 """
 

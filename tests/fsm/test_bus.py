@@ -198,8 +198,8 @@ def test_a_panic_is_reported_unless_it_happened_on_a_diagnostic_event(
 
 
 def test_a_panic_is_reported_once_per_episode() -> None:
-    # api.md section 9: one SUBSCRIBER_PANICKED when a subscriber starts raising; the next
-    # only after it handled an event without raising (SubscriberRecovered).
+    # docs/spec/api.md section 9: one SUBSCRIBER_PANICKED when a subscriber starts raising;
+    # the next only after it handled an event without raising (SubscriberRecovered).
     d = Driver.make(subscribers=[SubscriberInfo("s", 8)])
 
     def reports(inp: SubscriberPanicked | SubscriberRecovered) -> int:

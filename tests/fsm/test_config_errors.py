@@ -182,13 +182,13 @@ def test_the_largest_int_factor_a_float_can_hold_is_accepted() -> None:
 
 
 def test_core_config_defaults_are_those_of_the_contract() -> None:
-    # api.md section 4: grace 60 s; the runtime's force_wait default is 1 s.
+    # docs/spec/api.md section 4: grace 60 s; the runtime's force_wait default is 1 s.
     config = fsm.CoreConfig()
     assert (config.grace_ns, config.force_wait_ns) == (60 * NS_PER_S, NS_PER_S)
     assert config.max_concurrent is None
 
 
 def test_controller_config_defaults_are_those_of_the_contract() -> None:
-    # api.md section 6: ControllerConfig(queue_capacity=1024, max_slot_queue=100)
+    # docs/spec/api.md section 6: ControllerConfig(queue_capacity=1024, max_slot_queue=100)
     config = tv.ControllerConfig()
     assert (config.queue_capacity, config.max_slot_queue) == (1024, 100)

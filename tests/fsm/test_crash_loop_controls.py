@@ -1,4 +1,4 @@
-"""The crash-loop controls of api.md section 8, decided by the core alone (I10).
+"""The crash-loop controls of docs/spec/api.md section 8, decided by the core alone (I10).
 
 Each test drives ``fsm.step`` through ``Driver`` (every step checked against I1-I8 and the
 timer heap) at exact virtual times, so the boundaries of each rule are asserted to the

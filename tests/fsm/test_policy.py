@@ -1,6 +1,6 @@
 """Tests for ``taskvisor.fsm._policy``: restart/backoff/jitter policies, validated at construction.
 
-Also the capacities of ``CoreConfig`` (api.md section 3: "capacities < 1" are bad values).
+Also the capacities of ``CoreConfig`` (docs/spec/api.md section 3: "capacities < 1" are bad values).
 """
 
 from __future__ import annotations

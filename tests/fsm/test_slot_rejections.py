@@ -84,7 +84,8 @@ def test_a_rejected_submission_names_its_task_and_says_why() -> None:
 
 
 def test_a_submission_under_the_id_of_a_live_task_is_rejected_already_exists() -> None:
-    # A reused id is what the contract model says a driver never feeds (api.md 4): unmodelled.
+    # A reused id is what the contract model says a driver never feeds (docs/spec/api.md 4):
+    # unmodelled.
     d = _controller_driver(contract=False)
     tid = d.new_id()
     _submit(d, tid, "owner", tv.AdmissionPolicy.QUEUE)
@@ -100,7 +101,8 @@ def test_a_submission_without_a_controller_is_a_driver_bug_said_plainly() -> Non
 
 
 def test_a_submission_reusing_a_queued_or_a_registered_id_is_rejected_already_exists() -> None:
-    # A reused id is what the contract model says a driver never feeds (api.md 4): unmodelled.
+    # A reused id is what the contract model says a driver never feeds (docs/spec/api.md 4):
+    # unmodelled.
     d = _controller_driver(contract=False)
     _submit(d, d.new_id(), "owner", tv.AdmissionPolicy.QUEUE)
     queued = d.new_id()

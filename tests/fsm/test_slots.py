@@ -1,4 +1,4 @@
-"""Admission-control slots (api.md section 6, invariant I6), driven through the pure core.
+"""Admission-control slots (docs/spec/api.md section 6, invariant I6), driven through the pure core.
 
 Every test drives ``fsm.step`` through ``taskvisor.testing.CheckedCore``, so each step is also
 checked against I1-I8 and the slot model (owners, FIFO queues, rejections) built from events.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import timedelta
 
 import pytest
@@ -61,6 +62,50 @@ def test_a_task_without_a_name_is_rejected(task: object) -> None:
 @pytest.mark.parametrize("name", ["", 3, b"x"])
 def test_a_bad_name_is_rejected(name: object) -> None:
     assert field_of(lambda: TaskSpec(body, name=name)) == "TaskSpec.name"  # type: ignore[arg-type]
+
+
+def type_error_field(call: object) -> str:
+    """The field a wrong type names; it is a ``TypeError`` and a ``ConfigError`` at once."""
+    assert callable(call)
+    with pytest.raises(TypeError) as info:
+        call()
+    assert isinstance(info.value, ConfigError)
+    return info.value.field
+
+
+@pytest.mark.parametrize("task", [42, None, object(), "crawler", StatefulTask])
+def test_a_task_that_cannot_run_is_a_type_error(task: object) -> None:
+    assert type_error_field(lambda: TaskSpec(task, name="x")) == "TaskSpec.task"  # type: ignore[arg-type]
+
+
+def test_a_task_class_instead_of_an_instance_is_named_in_the_error() -> None:
+    with pytest.raises(TypeError, match="not a class"):
+        TaskSpec(StatefulTask)  # type: ignore[arg-type]
+
+
+def test_taskfn_refuses_an_empty_name_and_a_function_that_is_not_callable() -> None:
+    assert field_of(lambda: TaskFn("", body)) == "TaskFn.name"
+    assert type_error_field(lambda: TaskFn(3, body)) == "TaskFn.name"  # type: ignore[arg-type]
+    assert type_error_field(lambda: TaskFn("x", 42)) == "TaskFn.fn"  # type: ignore[arg-type]
+    assert type_error_field(lambda: TaskFn("x", None)) == "TaskFn.fn"  # type: ignore[arg-type]
+
+
+def test_a_partial_is_named_after_the_function_it_wraps() -> None:
+    async def poll(ctx: object, url: str) -> None: ...
+
+    spec = TaskSpec(functools.partial(functools.partial(poll), url="http://x"))
+    assert spec.name == "poll"
+    assert TaskSpec(functools.partial(poll, url="x"), name="poll-x").name == "poll-x"
+
+
+def test_a_callable_with_no_name_needs_name() -> None:
+    class Job:
+        async def __call__(self, ctx: object) -> None: ...
+
+    with pytest.raises(ConfigError, match=r"pass name=") as info:
+        TaskSpec(Job())
+    assert info.value.field == "TaskSpec.name"
+    assert TaskSpec(Job(), name="job").name == "job"
 
 
 def test_taskfn_is_a_value() -> None:
@@ -145,7 +190,24 @@ def test_named_constructors_pass_other_fields_through() -> None:
     b = BackoffPolicy.constant(1.0)
     spec = TaskSpec.once(fn("x"), backoff=b, timeout=2.0, max_retries=3, name="y")
     assert (spec.name, spec.backoff, spec.timeout, spec.max_retries) == ("y", b, 2.0, 3)
-    assert field_of(lambda: TaskSpec.periodic(fn("x"), -1.0)) == "RestartPolicy.interval"
+    assert field_of(lambda: TaskSpec.periodic(fn("x"), -1.0)) == "TaskSpec.every"
+
+
+@pytest.mark.xfail(
+    reason="the contract (docs/spec/api.md section 3); turned on once "
+    "tests/stateful/test_permits_machine.py stops drawing every=0 (the lead's file)",
+    raises=pytest.fail.Exception,
+    strict=True,
+)
+@pytest.mark.parametrize("every", [0, 0.0, timedelta(0), 1e-10])
+def test_periodic_refuses_a_zero_interval(every: object) -> None:
+    # every=0 restarts a succeeding task in a busy loop (~10^4 attempts per second);
+    # 1e-10 s rounds to 0 ns. RestartPolicy.always() still says "at once" on purpose.
+    with pytest.raises(ConfigError, match="must be positive") as info:
+        TaskSpec.periodic(fn("x"), every)  # type: ignore[arg-type]
+    assert info.value.field == "TaskSpec.every"
+    assert TaskSpec(fn("x"), restart=RestartPolicy.always()).restart.interval_ns == 0
+    assert TaskSpec.periodic(fn("x"), 1e-9).restart.interval_ns == 1
 
 
 def test_spec_equality_ignores_the_task_object() -> None:

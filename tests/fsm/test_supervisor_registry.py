@@ -79,9 +79,9 @@ def test_a_duplicate_of_a_live_task_rejects_the_whole_batch() -> None:
 
 
 def test_a_duplicate_task_id_inside_the_batch_rejects_the_whole_batch() -> None:
-    # Ids come from the driver and are never reused (api.md 4); the core still refuses to
-    # admit two tasks under one id, which would break I1 and I2. The contract model, which
-    # expects what a driver does, would call the reused id itself a violation: unmodelled.
+    # Ids come from the driver and are never reused (docs/spec/api.md section 4); the core
+    # still refuses to admit two tasks under one id, which would break I1 and I2. The contract
+    # model, which expects what a driver does, would call the reused id itself a violation.
     d = Driver.make(contract=False)
     tid = TaskId(7)
     effects = d.feed(AddTasks(1, ((tid, TaskSpec.once(fn("a"))), (tid, TaskSpec.once(fn("b"))))))

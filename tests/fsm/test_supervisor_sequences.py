@@ -1,4 +1,4 @@
-"""Every per-task event sequence of api.md section 5's table, produced by the core alone.
+"""Every per-task event sequence of docs/spec/api.md section 5's table, produced by the core alone.
 
 Each test drives ``fsm.step`` through ``Driver`` (which checks every step's invariants), then
 asserts the exact event kinds of the task, the fields that carry meaning, the effects the

@@ -1,4 +1,4 @@
-"""Shutdown and forced cancellation in the supervisor machine (api.md 4, invariant I7)."""
+"""Shutdown and forced cancellation in the supervisor machine (docs/spec/api.md 4, I7)."""
 
 from __future__ import annotations
 
@@ -112,7 +112,7 @@ def test_a_removal_in_progress_is_not_cancelled_twice() -> None:
 
 
 def test_a_timed_out_attempt_during_shutdown_ends_within_force_wait() -> None:
-    # api.md is silent on this overlap; the core lets the shutdown take over the timeout's
+    # docs/spec/api.md is silent on this overlap; the core lets the shutdown take over the timeout's
     # forced cancellation: the task ends FORCE_ABORTED, and no later than force_wait.
     d = Driver.make(grace=10.0, force_wait=1.0)
     tid = d.add(TaskSpec.restartable(fn("x"), timeout=1.0))

@@ -1,18 +1,22 @@
-"""How an attempt ends, and what the supervisor makes of it (api.md section 2's table).
+"""How an attempt ends, and what the supervisor makes of it (docs/spec/api.md section 2's table).
 
-Runs on asyncio and trio. What a body may be (``TaskFn``, ``Task``, bare function), how each
-ending is classified, that ``KeyboardInterrupt``/``SystemExit`` are never swallowed, and that
-the supervisor's own cancellation is never counted as a failure.
+Runs on asyncio and trio on virtual time (``VirtualClock``, trio's ``MockClock``): sleeps and grace
+periods take no real time and nothing depends on the machine's load. What a body may be (``TaskFn``,
+``Task``, bare function), how each ending is classified, that ``KeyboardInterrupt``/``SystemExit``
+are never swallowed, and that the supervisor's own cancellation is never counted as a failure.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import Callable
 from contextvars import ContextVar, copy_context
+from typing import Any
 
 import anyio
 import pytest
-from runtime_support import EK, FAST, Recorder
+from runtime_support import EK, FAST, VIRTUAL_BACKENDS, Recorder
 
 import taskvisor as tv
 from taskvisor.fsm import EndKind
@@ -26,6 +30,14 @@ from taskvisor.runtime._attempt import (
 from taskvisor.runtime._context import TaskContext
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(params=VIRTUAL_BACKENDS)
+def anyio_backend(request: pytest.FixtureRequest) -> tuple[str, dict[str, Any]]:
+    """Virtual time on both backends (a fresh clock per test): see runtime_support."""
+    backend: Callable[[], tuple[str, dict[str, Any]]] = request.param
+    return backend()
+
 
 OK = tv.OutcomeKind
 
@@ -142,6 +154,43 @@ async def test_a_task_fn_gets_a_fresh_awaitable_per_attempt() -> None:
     out = await supervisor().run([tv.TaskSpec.restartable(tv.TaskFn("f", factory))])  # type: ignore[arg-type]
     assert made == 2
     assert out["f"].kind is OK.COMPLETED
+
+
+def _plain(ctx: tv.TaskContext) -> None:
+    """A task written without ``async``: calling it does the work and returns None."""
+
+
+@pytest.mark.parametrize(
+    "task",
+    [_plain, tv.TaskFn("lam", lambda ctx: None)],  # type: ignore[arg-type,return-value]
+    ids=["plain-def", "lambda"],
+)
+async def test_a_body_that_returns_no_awaitable_ends_fatal_asking_about_async(
+    task: object,
+) -> None:
+    rec = Recorder()
+    # Under always(): a retryable failure would loop forever; FATAL ends it at once.
+    spec = tv.TaskSpec(task, restart=tv.RestartPolicy.always())  # type: ignore[arg-type]
+    out = await supervisor(rec).run([spec])
+    (outcome,) = out.values()
+    assert outcome.kind is OK.FATAL
+    assert outcome.attempts == 1
+    assert "did you forget `async`?" in outcome.reason
+    assert "returned NoneType" in outcome.reason
+    assert isinstance(outcome.error, TypeError)
+    assert str(outcome.error) == outcome.reason
+    assert rec.kinds(spec.name)[-2:] == [EK.ACTOR_DEAD, EK.TASK_REMOVED]
+
+
+async def test_a_partial_of_an_async_function_runs_under_the_wrapped_name() -> None:
+    seen: list[tuple[str, str]] = []
+
+    async def poll(ctx: tv.TaskContext, url: str) -> None:
+        seen.append((ctx.name, url))
+
+    out = await supervisor().run([tv.TaskSpec.once(functools.partial(poll, url="http://x"))])
+    assert seen == [("poll", "http://x")]
+    assert out["poll"].kind is OK.COMPLETED
 
 
 async def test_context_carries_id_name_and_one_based_attempt() -> None:

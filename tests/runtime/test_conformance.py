@@ -144,7 +144,8 @@ def add(at: float, spec: tv.TaskSpec) -> Cmd:
 
 
 def scenario_seed_example() -> Scenario:
-    # api.md section 1: fails twice, then succeeds, under the default (EQUAL-jitter) backoff.
+    # docs/spec/api.md section 1: fails twice, then succeeds, under the default (EQUAL-jitter)
+    # backoff.
     spec = tv.TaskSpec.restartable(fn("flaky"))
     return Scenario(
         (add(0.0, spec), Cmd(5.0, "shutdown")),
@@ -539,4 +540,4 @@ def test_the_scenarios_cover_what_the_issue_lists() -> None:
         "TASK_STOPPED",
         "ACTOR_EXHAUSTED",
         "TASK_REMOVED",
-    ]  # api.md section 1, exactly
+    ]  # docs/spec/api.md section 1, exactly

@@ -1,19 +1,32 @@
-"""Admission control through the runtime: ``submit``, slots, intake (api.md section 6, I6).
+"""Admission control through the runtime: ``submit``, slots, intake (docs/spec/api.md 6, I6).
 
-Runs on asyncio and trio. The core decides every admission; these tests check that the runtime
-carries the decisions out: who starts and in which order, what each submitter's outcome is, and
-that the handle's reads (``controller_snapshot``, ``list``) follow the core's state.
+Runs on asyncio and trio on virtual time (``VirtualClock``, trio's ``MockClock``): sleeps and grace
+periods take no real time and nothing depends on the machine's load. The core decides every
+admission; these tests check that the runtime carries the decisions out: who starts and in which
+order, what each submitter's outcome is, and that the handle's reads (``controller_snapshot``,
+``list``) follow the core's state.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import anyio
 import pytest
-from runtime_support import EK, FAST, Recorder
+from runtime_support import EK, FAST, VIRTUAL_BACKENDS, Recorder
 
 import taskvisor as tv
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(params=VIRTUAL_BACKENDS)
+def anyio_backend(request: pytest.FixtureRequest) -> tuple[str, dict[str, Any]]:
+    """Virtual time on both backends (a fresh clock per test): see runtime_support."""
+    backend: Callable[[], tuple[str, dict[str, Any]]] = request.param
+    return backend()
+
 
 OK = tv.OutcomeKind
 RK = tv.RejectionKind
@@ -357,7 +370,7 @@ async def test_controller_events_reach_a_subscriber() -> None:
         ("s", owner, "ADMITTING -> RUNNING"),
         ("s", None, "RUNNING -> IDLE"),
     ]
-    # The owner's own sequence is a plain task's (api.md section 5), after its submission.
+    # The owner's own sequence is a plain task's (docs/spec/api.md section 5), after its submission.
     assert [k for k in rec.kinds(owner) if k is not EK.CONTROLLER_SLOT_TRANSITION] == [
         EK.CONTROLLER_SUBMITTED,
         EK.TASK_ADD_REQUESTED,

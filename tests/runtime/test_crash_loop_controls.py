@@ -1,4 +1,4 @@
-"""The crash-loop controls of api.md section 8 through the real runtime, on virtual time.
+"""The crash-loop controls of docs/spec/api.md section 8 through the real runtime, on virtual time.
 
 Every scenario runs on asyncio (``taskvisor.testing.VirtualClock``) and on trio (``MockClock``
 with autojump): a day-long connection or a minute of crash loop takes milliseconds, and the

@@ -1,18 +1,31 @@
-"""``SupervisorHandle`` and ``TaskWaiter``: commands, replies, races, bounds (api.md section 4).
+"""``SupervisorHandle`` and ``TaskWaiter``: commands, replies, races, bounds (docs/spec/api.md 4).
 
-Runs on asyncio and trio. Races use real concurrency on the loop (many tasks issuing commands
-in the same instant); the core's single chokepoint must give exactly one winner.
+Runs on asyncio and trio on virtual time (``VirtualClock``, trio's ``MockClock``): sleeps and grace
+periods take no real time and nothing depends on the machine's load. Races use real concurrency on
+the loop (many tasks issuing commands in the same instant); the core's single chokepoint must give
+exactly one winner.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import anyio
 import pytest
-from runtime_support import EK, FAST, Recorder
+from runtime_support import EK, FAST, VIRTUAL_BACKENDS, Recorder
 
 import taskvisor as tv
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(params=VIRTUAL_BACKENDS)
+def anyio_backend(request: pytest.FixtureRequest) -> tuple[str, dict[str, Any]]:
+    """Virtual time on both backends (a fresh clock per test): see runtime_support."""
+    backend: Callable[[], tuple[str, dict[str, Any]]] = request.param
+    return backend()
+
 
 OK = tv.OutcomeKind
 
@@ -43,6 +56,20 @@ async def test_list_is_sorted_by_id_and_is_alive_follows_it() -> None:
         assert h.list() == [(a, "a")]
         assert not h.is_alive("b")
     assert h.list() == []
+
+
+@pytest.mark.xfail(
+    reason="runtime/_handle.py does not call runtime._checks.check_task_id yet (the lead's file)",
+    strict=True,
+)
+@pytest.mark.parametrize("method", ["remove", "try_remove", "cancel", "try_cancel"])
+@pytest.mark.parametrize("value", ["x", 5])
+async def test_remove_and_cancel_refuse_what_is_not_a_task_id(method: str, value: object) -> None:
+    async with supervisor().serve() as h:
+        await h.add(tv.TaskSpec(waits, name="x"))
+        with pytest.raises(TypeError, match=rf"^{method}\(\) takes a TaskId"):
+            await getattr(h, method)(value)
+        assert h.is_alive("x")
 
 
 async def test_task_ids_are_never_reused_and_names_are_after_removal() -> None:

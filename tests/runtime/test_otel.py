@@ -1,7 +1,7 @@
 """OpenTelemetrySubscriber against the real SDK: in-memory metric reader and span exporter.
 
 Each test runs a real supervisor (asyncio and trio) with the subscriber, then reads what the
-SDK collected (api.md section 9).
+SDK collected (docs/spec/api.md section 9).
 """
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""PrometheusSubscriber against a real ``prometheus_client.CollectorRegistry`` (api.md section 9).
+"""PrometheusSubscriber against a real ``prometheus_client.CollectorRegistry``.
+
+The contract is docs/spec/api.md section 9.
 
 Each test runs a real supervisor (asyncio and trio) with the subscriber and reads the registry's
 samples, as a scrape would.

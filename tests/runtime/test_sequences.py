@@ -1,18 +1,32 @@
-"""Every per-task event sequence of api.md section 5, on a real event loop (asyncio and trio).
+"""Every per-task event sequence of docs/spec/api.md section 5, on a real event loop.
 
-Events are best-effort but a large-capacity recorder never overflows, and the bus is drained
-before ``run``/``serve`` return, so the recorded trace is complete when we assert on it.
+On asyncio and on trio, on virtual time (``VirtualClock``, trio's ``MockClock``): sleeps and grace
+periods take no real time and nothing depends on the machine's load.
+
+Events are best-effort but a large-capacity recorder never overflows, and the bus is drained before
+``run``/``serve`` return, so the recorded trace is complete when we assert on it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import anyio
 import pytest
-from runtime_support import EK, FAST, Recorder
+from runtime_support import EK, FAST, VIRTUAL_BACKENDS, Recorder
 
 import taskvisor as tv
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(params=VIRTUAL_BACKENDS)
+def anyio_backend(request: pytest.FixtureRequest) -> tuple[str, dict[str, Any]]:
+    """Virtual time on both backends (a fresh clock per test): see runtime_support."""
+    backend: Callable[[], tuple[str, dict[str, Any]]] = request.param
+    return backend()
+
 
 OK = tv.OutcomeKind
 ADD = [EK.TASK_ADD_REQUESTED, EK.TASK_ADDED]

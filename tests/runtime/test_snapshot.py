@@ -1,4 +1,7 @@
-"""``h.snapshot()``: every live task's status, read from the core's state (api.md section 9)."""
+"""``h.snapshot()``: every live task's status, read from the core's state.
+
+The contract is docs/spec/api.md section 9.
+"""
 
 from __future__ import annotations
 

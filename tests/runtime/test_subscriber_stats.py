@@ -1,4 +1,4 @@
-"""``h.subscriber_stats()`` and the bus's recovery hook (api.md section 9).
+"""``h.subscriber_stats()`` and the bus's recovery hook (docs/spec/api.md section 9).
 
 The totals are the runtime bus's own counts: ``delivered`` (handed to ``on_event``), ``dropped``
 (every event offered to the bus that did not reach the subscriber), ``panicked``, and ``queued``

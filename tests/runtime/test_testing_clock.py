@@ -19,6 +19,10 @@ from taskvisor.testing import VirtualClock, seeded
 
 SLOW_BACKOFF = tv.BackoffPolicy(first=30.0, max=120.0, jitter=tv.JitterPolicy.EQUAL)
 
+#: Real seconds a run of minutes or hours of virtual time may take, even on a loaded machine
+#: (load 4 on 2 cores); measured ~0.02 s.
+REAL_LIMIT = 5.0
+
 
 async def backoff_run(clock: VirtualClock, *, as_config_clock: bool) -> list[tv.Event]:
     """A task failing three times under a 30 s (jittered) backoff, then succeeding."""
@@ -42,7 +46,9 @@ def test_a_30s_backoff_run_takes_well_under_a_second_and_replays_identically() -
         clock = VirtualClock()
         start = time.perf_counter()
         traces.append(clock.run(backoff_run(clock, as_config_clock=False)))
-        assert time.perf_counter() - start < 1.0  # measured ~0.02 s; the run spans > 100 s
+        # Wall clock on purpose: the claim is that virtual time costs no real time. The run
+        # spans > 100 s; measured ~0.02 s; the bound holds on a loaded machine.
+        assert time.perf_counter() - start < REAL_LIMIT
     first, second = traces
     delays = [e.delay for e in first if e.kind is EK.BACKOFF_SCHEDULED]
     assert len(delays) == 3
@@ -82,7 +88,7 @@ def test_sleeps_jump_to_the_next_timer_and_loop_time_is_the_clocks() -> None:
 
     start = time.perf_counter()
     assert clock.run(main()) == (3700.5, 3700.5, 3700.5)
-    assert time.perf_counter() - start < 1.0
+    assert time.perf_counter() - start < REAL_LIMIT  # wall clock on purpose: see above
 
 
 def test_concurrent_sleepers_wake_in_deadline_order_at_their_own_times() -> None:
@@ -157,7 +163,7 @@ def test_without_autojump_time_moves_only_by_advance() -> None:
 
     start = time.perf_counter()
     assert clock.run(main()) == 3600.0
-    assert time.perf_counter() - start < 1.0
+    assert time.perf_counter() - start < REAL_LIMIT  # wall clock on purpose: see above
 
 
 def test_autojump_does_not_wait_for_threads_unless_given_a_threshold() -> None:

@@ -115,7 +115,11 @@ def test_jitter_first_max_factor_shape_the_policies(capsys: pytest.CaptureFixtur
         (["--jitter", "wild"], "--jitter must be a comma-separated list of"),
         (["--first", "5", "--max", "1"], "--first must not exceed --max (1), got 5"),
         (["--factor", "0.5"], "--factor must be a number in [1, 1e+09], got 0.5"),
-        (["--seeds", "0"], "--seeds must be an integer in [1, 1e+06], got 0"),
+        (["--seeds", "0"], "--seeds must be an integer in [1, 1000000], got 0"),
+        (["--seed", "-1"], "--seed must be an integer in [0, 9223372036854775807], got -1"),
+        (["--seed", "2.5"], "--seed must be an integer in [0, 9223372036854775807], got 2.5"),
+        (["--max", "0"], "--max must not be below --first (0.01), got 0"),
+        (["--first", "3"], "--first must not exceed --max (2), got 3"),
         (["--workers", "-2"], "--workers must be an integer in [0, 4096], got -2"),
         (["--preset", "aws", "--jitter", "full"], "--preset aws fixes the policies"),
         (["--preset", "gcp"], "argument --preset: invalid choice: 'gcp'"),
@@ -172,6 +176,63 @@ def test_plot_without_matplotlib_is_a_one_line_error(
     assert err.strip() == (
         "taskvisor sim outage: error: --plot needs matplotlib: pip install 'taskvisor[plot]'"
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("out.txt", ".png, "),
+        ("no/such/dir/out.png", "no such directory"),
+        (".", "--plot must name an image file"),
+    ],
+)
+def test_a_bad_plot_path_is_refused_before_the_sweep(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    name: str,
+    message: str,
+) -> None:
+    pytest.importorskip("matplotlib")
+
+    def no_sweep(*args: object, **kw: object) -> object:
+        raise AssertionError("the sweep ran before the --plot path was checked")
+
+    monkeypatch.setattr(_cli, "sweep", no_sweep)
+    code, out, err = _run(capsys, "sim", "outage", "--plot", str(tmp_path / name), *QUICK)
+    assert code == 2
+    assert out == ""
+    assert len(err.splitlines()) == 1
+    assert err.startswith("taskvisor sim outage: error: --plot ")
+    assert message in err
+
+
+def test_a_plot_path_in_a_directory_that_is_a_file_is_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    pytest.importorskip("matplotlib")
+    (tmp_path / "file").write_text("")
+    code, _, err = _run(capsys, "sim", "outage", "--plot", str(tmp_path / "file" / "x.png"))
+    assert code == 2
+    assert "no such directory" in err
+
+
+def test_csv_and_json_numbers_carry_no_float_noise(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["sim", "outage", "--tasks", "30", "--down", "5", *QUICK]
+    code, out, _ = _run(capsys, *argv, "--format", "csv")
+    assert code == 0
+    numbers = [v for row in csv.DictReader(io.StringIO(out)) for v in row.values() if v]
+    floats = [v for v in numbers if "." in v]
+    assert floats
+    for text in floats:
+        digits = text.lstrip("-").replace(".", "").lstrip("0").split("e")[0]
+        assert len(digits) <= _cli.DIGITS, text
+        assert repr(float(text)) == text  # the shortest form: what json and csv print
+    code, out, _ = _run(capsys, *argv, "--format", "json")
+    for rec in json.loads(out):
+        for value in rec.values():
+            if isinstance(value, float):
+                assert float(f"{value:.{_cli.DIGITS}g}") == value
 
 
 class _Terminal(io.StringIO):

@@ -252,7 +252,7 @@ class CrashLoop(World):
                 assert (outcome.kind, outcome.attempts) == (OK.FATAL, 2), (tid, outcome)
             else:
                 assert outcome.kind is OK.FAILED, (tid, outcome)
-                assert outcome.attempts == 2 + i % 3  # max_retries + 1 (api.md section 3)
+                assert outcome.attempts == 2 + i % 3  # max_retries + 1 (docs/spec/api.md section 3)
                 assert "retry limit" in outcome.reason
             assert self.starts[tid] == outcome.attempts
         assert len(self.outcomes) == self.n

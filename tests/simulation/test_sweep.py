@@ -132,5 +132,34 @@ def test_parameter_errors_survive_a_trip_through_a_worker() -> None:
 
     from taskvisor.sim import ParamError
 
-    err = pickle.loads(pickle.dumps(ParamError("clients", "--clients must be ...")))
-    assert (err.param, str(err)) == ("clients", "--clients must be ...")
+    err = pickle.loads(pickle.dumps(ParamError("clients", "{clients} must be ...")))
+    assert (err.param, str(err)) == ("clients", "clients must be ...")
+    assert err.for_command_line() == "--clients must be ..."
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: sweep("outage", None, {"tasks": 0}, workers=0), "tasks must be an integer in"),
+        (
+            lambda: sweep("contention", None, {"leg_sd": -1.0}, workers=0),
+            "leg_sd must be a number in [0, 60], got -1.0",
+        ),
+        (
+            lambda: sweep("crashloop", None, {"run": 0, "restart": "always"}, workers=0),
+            "run must be > 0 under restart always with interval 0",
+        ),
+        (
+            lambda: sweep("flapping", {"x": tv.BackoffPolicy.constant(0)}, {"latency": 0}),
+            "latency must be > 0 when the backoff never waits",
+        ),
+    ],
+)
+def test_errors_raised_to_python_callers_name_the_python_parameter(
+    call: object, message: str
+) -> None:
+    assert callable(call)
+    with pytest.raises(tv.ConfigError) as info:
+        call()
+    assert str(info.value).startswith(message)
+    assert "--" not in str(info.value)

@@ -7,6 +7,7 @@ code fail strict type checking is caught here.
 from __future__ import annotations
 
 import asyncio
+import functools
 from datetime import timedelta
 
 import taskvisor as tv
@@ -49,6 +50,15 @@ async def flaky(ctx: tv.TaskContext) -> None:
         raise tv.Fail("boom", exit_code=75)
 
 
+async def poll(ctx: tv.TaskContext, url: str) -> None:
+    await ctx.run_until_cancelled(asyncio.sleep(1.0))
+
+
+def factory(ctx: tv.TaskContext) -> asyncio.Future[None]:
+    """Not ``async`` itself, but returns a fresh awaitable: a valid task function."""
+    return asyncio.ensure_future(flaky(ctx))
+
+
 async def main() -> None:
     backoff = tv.BackoffPolicy(first=0.2, max=timedelta(seconds=30), jitter=tv.JitterPolicy.FULL)
     specs = [
@@ -56,10 +66,13 @@ async def main() -> None:
         tv.TaskSpec.periodic(Poller(), every=5.0, timeout=timedelta(seconds=2)),
         tv.TaskSpec.once(flaky, name="once", timeout=None),
         tv.TaskSpec(flaky, name="custom", restart=tv.RestartPolicy.always(1.0)),
+        tv.TaskSpec.once(functools.partial(poll, url="http://example.invalid")),
+        tv.TaskSpec.restartable(tv.TaskFn("factory", factory), name="f2", max_retries=None),
     ]
+    subscribers: list[tv.Subscriber] = [Printer(), AsyncCounter(), tv.LogSubscriber()]
     sup = tv.Supervisor(
         tv.SupervisorConfig(grace=1.0, max_concurrent=8),
-        subscribers=[Printer(), AsyncCounter(), tv.LogSubscriber()],
+        subscribers=subscribers,
         controller=tv.ControllerConfig(max_slot_queue=10),
         defaults=tv.TaskDefaults(backoff=tv.BackoffPolicy.exponential(0.1)),
     )

@@ -20,7 +20,8 @@ subscriber overflows               ``SUBSCRIBER_OVERFLOW`` (by ``subscriber``): 
                                    *episode*, i.e. per run of drops, not per dropped event
 =================================  ===========================================================
 
-Events are best-effort (api.md section 5): a backend whose own queue overflows misses events,
+Events are best-effort (docs/spec/api.md section 5): a backend whose own queue overflows misses
+events,
 and its live-task gauge can drift. Exact per-subscriber drop totals are in
 ``SupervisorHandle.subscriber_stats()``.
 """

@@ -1,6 +1,6 @@
 """``OpenTelemetrySubscriber``: metrics and one span per attempt, on OpenTelemetry (extra ``otel``).
 
-Owns: the OpenTelemetry instrument names and the attempt spans of api.md section 9, on the
+Owns: the OpenTelemetry instrument names and the attempt spans of docs/spec/api.md section 9, on the
 ``opentelemetry-api`` package only (the SDK, exporters and readers are the application's).
 Which event feeds which instrument is ``_instruments.observe``'s (shared with Prometheus). Must
 not import the driver or the event bus; ``import taskvisor`` must never import this module.

@@ -1,6 +1,6 @@
 """``PrometheusSubscriber``: the supervisor's events as Prometheus metrics (extra ``prometheus``).
 
-Owns: the Prometheus metric names, help texts, labels and buckets of api.md section 9, on
+Owns: the Prometheus metric names, help texts, labels and buckets of docs/spec/api.md section 9, on
 ``prometheus_client``. Which event feeds which metric is ``_instruments.observe``'s (shared with
 OpenTelemetry). Must not import the driver or the event bus; ``import taskvisor`` must never
 import this module (it imports ``prometheus_client``).

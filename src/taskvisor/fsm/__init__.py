@@ -3,7 +3,7 @@
 Every decision the supervisor makes is a transition ``step(state, input, now, rng) ->
 (state, effects)`` of this package. ``now`` is integer nanoseconds, ``rng`` any object with
 ``random()``. Nothing here does I/O, reads a clock or touches a global generator
-(architecture.md, rules 1-3); the asyncio runtime and the simulator drive it alike.
+(docs/spec/architecture.md, rules 1-3); the asyncio runtime and the simulator drive it alike.
 """
 
 from taskvisor._errors import ConfigError

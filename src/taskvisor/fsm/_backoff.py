@@ -1,4 +1,4 @@
-"""Backoff and jitter arithmetic on exact integers (api.md section 3; invariant I4).
+"""Backoff and jitter arithmetic on exact integers (docs/spec/api.md section 3; invariant I4).
 
 Owns: ``base_ns``, the jitter formulas and the ``RetryStreak`` that carries a failure streak's
 position and DECORRELATED's previous delay. Every function takes drawn values (a float ``u`` in
@@ -48,8 +48,8 @@ def scale(span: int, u: float) -> int:
 def _fixed_pow(base: int, n: int, limit: int) -> int:
     """``base**n`` in fixed point (``_ONE`` is 1.0), saturating at ``limit``.
 
-    Exponentiation by squaring: O(log n) multiplications of bounded integers, so a huge ``n``
-    costs nothing and never overflows (api.md: "exact for huge n"). Each product is truncated,
+    Exponentiation by squaring: O(log n) multiplications of bounded integers, so a huge ``n`` costs
+    nothing and never overflows (docs/spec/api.md: "exact for huge n"). Each product is truncated,
     so the result never exceeds the exact power.
 
     pre: base >= _ONE

@@ -1,4 +1,4 @@
-"""The retry budget: when a failure streak has used up ``max_retries`` (api.md section 3).
+"""The retry budget: when a failure streak has used up ``max_retries`` (docs/spec/api.md section 3).
 
 Owns: ``exhausted``, the one rule for the budget, as plain integer arithmetic with PEP 316
 contracts that CrossHair checks (``tools/contracts.py``). The supervisor machine calls it after

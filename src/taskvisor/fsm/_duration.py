@@ -11,7 +11,7 @@ import math
 from datetime import timedelta
 from fractions import Fraction
 
-from taskvisor._errors import ConfigError
+from taskvisor._errors import ConfigError, ConfigTypeError
 
 __all__ = ["NS_PER_S", "Duration", "capacity", "ns_to_s", "to_ns"]
 
@@ -32,7 +32,7 @@ def to_ns(value: object, field: str) -> int:
         ns = (value.days * 86_400 + value.seconds) * NS_PER_S + value.microseconds * 1_000
         negative = ns < 0
     elif isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(field, f"expected seconds (float) or timedelta, got {value!r}")
+        raise ConfigTypeError(field, "seconds (float) or timedelta", value)
     elif isinstance(value, float) and not math.isfinite(value):
         raise ConfigError(field, f"must be finite, got {value!r}")
     elif isinstance(value, int) and not -_MAX_INT_SECONDS <= value <= _MAX_INT_SECONDS:
@@ -52,9 +52,9 @@ def ns_to_s(ns: int) -> float:
 
 
 def capacity(value: object, field: str) -> int:
-    """Validate a capacity or limit: an ``int >= 1`` (api.md: capacities ``< 1`` are bad)."""
+    """Validate a capacity or limit: an ``int >= 1`` (docs/spec/api.md section 3)."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(field, f"expected an int, got {value!r}")
+        raise ConfigTypeError(field, "an int", value)
     if value < 1:
         raise ConfigError(field, f"must be >= 1, got {value!r}")
     return value

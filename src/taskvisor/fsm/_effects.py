@@ -179,7 +179,8 @@ class ShutdownDone(NamedTuple):
 
 class Escalate(NamedTuple):
     """The core shut the supervisor down on its own: a critical task failed, or the
-    supervisor's restart intensity was exceeded (api.md section 8, I10). Once every task is
+    supervisor's restart intensity was exceeded (docs/spec/api.md section 8, I10). Once every task
+    is
     gone, ``run()``/``serve()`` raise the matching error.
 
     Attributes:

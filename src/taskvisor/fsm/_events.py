@@ -1,4 +1,4 @@
-"""Public value types the core produces: ids, events, outcomes and their kinds (api.md section 5).
+"""Public values the core produces: ids, events, outcomes, kinds (docs/spec/api.md section 5).
 
 Owns: ``TaskId``, ``EventKind``, ``OutcomeKind``, ``RejectionKind``, ``BackoffSource``,
 ``Event`` and ``TaskOutcome``. Pure values; must not import anything that does I/O.

@@ -33,7 +33,7 @@ __all__ = [
 
 
 class EndKind(enum.Enum):
-    """How an attempt's body ended, as the driver saw it (api.md section 2)."""
+    """How an attempt's body ended, as the driver saw it (docs/spec/api.md section 2)."""
 
     RETURNED = "returned"  # returned normally
     FAILED = "failed"  # raised Fail, or any other Exception (reason names it)

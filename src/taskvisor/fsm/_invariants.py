@@ -1,4 +1,4 @@
-"""Invariants I1-I8 of architecture.md as callable checks over states, steps and traces.
+"""Invariants I1-I8 of docs/spec/architecture.md as callable checks over states, steps and traces.
 
 Owns: ``check_state`` (what must hold of every ``SupervisorState``), ``check_step`` (what must
 hold of one transition), and ``check_trace`` (what must hold of a whole event trace). Each
@@ -23,7 +23,7 @@ EK = EventKind
 
 
 class InvariantViolation(AssertionError):
-    """An invariant of architecture.md does not hold; the message starts with its number."""
+    """An invariant (docs/spec/architecture.md) does not hold; the message names its number."""
 
 
 def _fail(code: str, message: str) -> None:

@@ -1,4 +1,4 @@
-"""Restart, backoff and jitter policies: immutable, validated values (api.md section 3).
+"""Restart, backoff and jitter policies: immutable, validated values (docs/spec/api.md section 3).
 
 Owns: ``JitterPolicy``, ``RestartPolicy``, ``BackoffPolicy`` and their validation. The
 arithmetic that turns a policy into delays lives in ``_backoff``. Must not import anything that
@@ -15,7 +15,7 @@ from typing import ClassVar
 
 import attrs
 
-from taskvisor._errors import ConfigError
+from taskvisor._errors import ConfigError, ConfigTypeError
 from taskvisor.fsm._duration import Duration, ns_to_s, to_ns
 
 __all__ = ["FIXED_POINT_BITS", "BackoffPolicy", "JitterPolicy", "RestartMode", "RestartPolicy"]
@@ -28,7 +28,7 @@ _MAX_INT_FACTOR = int(math.nextafter(math.inf, 0.0))  # the largest finite float
 
 
 class JitterPolicy(enum.Enum):
-    """How a backoff delay is randomised (formulas: api.md section 3, after Brooker, AWS 2015)."""
+    """How a backoff delay is randomised (docs/spec/api.md section 3, after Brooker, AWS 2015)."""
 
     NONE = "none"
     FULL = "full"
@@ -62,7 +62,7 @@ class RestartPolicy:
 
     def __init__(self, mode: RestartMode, interval: Duration | None = None) -> None:
         if not isinstance(mode, RestartMode):
-            raise ConfigError("RestartPolicy.mode", f"expected a RestartMode, got {mode!r}")
+            raise ConfigTypeError("RestartPolicy.mode", "a RestartMode", mode)
         if interval is not None and mode is not RestartMode.ALWAYS:
             raise ConfigError("RestartPolicy.interval", "only RestartPolicy.always takes one")
         ns = 0 if interval is None else to_ns(interval, "RestartPolicy.interval")
@@ -120,7 +120,7 @@ class BackoffPolicy:
         max_s, max_ns = _seconds(max, "BackoffPolicy.max")
         floor_s, floor_ns = _seconds(floor, "BackoffPolicy.floor")
         if isinstance(factor, bool) or not isinstance(factor, int | float):
-            raise ConfigError("BackoffPolicy.factor", f"expected a number, got {factor!r}")
+            raise ConfigTypeError("BackoffPolicy.factor", "a number", factor)
         # An int beyond the float range is as unusable as inf (math.isfinite would overflow).
         if (isinstance(factor, int) and factor > _MAX_INT_FACTOR) or not math.isfinite(factor):
             raise ConfigError("BackoffPolicy.factor", f"must be finite, got {factor!r}")
@@ -131,7 +131,7 @@ class BackoffPolicy:
                 "BackoffPolicy.first", f"must not exceed max ({max_s!r}), got {first!r}"
             )
         if not isinstance(jitter, JitterPolicy):
-            raise ConfigError("BackoffPolicy.jitter", f"expected a JitterPolicy, got {jitter!r}")
+            raise ConfigTypeError("BackoffPolicy.jitter", "a JitterPolicy", jitter)
         exact = Fraction(factor)
         fixed = (exact.numerator << FIXED_POINT_BITS) // exact.denominator
         self.__attrs_init__(

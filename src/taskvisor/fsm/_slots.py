@@ -1,4 +1,6 @@
-"""Admission control: named slots with QUEUE, REPLACE and DROP_IF_RUNNING (api.md section 6).
+"""Admission control: named slots with QUEUE, REPLACE and DROP_IF_RUNNING.
+
+The contract is docs/spec/api.md section 6.
 
 Owns: ``ControllerConfig``, ``AdmissionPolicy``, ``ControllerSpec``, the slot values
 (``Slot``, ``Submission``, ``SlotSnapshot``), the slot lifecycle as data (``SLOT_TRANSITIONS``)
@@ -15,7 +17,7 @@ from collections.abc import Mapping
 
 import attrs
 
-from taskvisor._errors import ConfigError
+from taskvisor._errors import ConfigError, ConfigTypeError
 from taskvisor.fsm._duration import capacity
 from taskvisor.fsm._events import RejectionKind, TaskId
 from taskvisor.fsm._spec import TaskSpec
@@ -121,11 +123,9 @@ class ControllerSpec:
         slot: str | None = None,
     ) -> None:
         if not isinstance(task_spec, TaskSpec):
-            raise ConfigError("ControllerSpec.task_spec", f"expected a TaskSpec, got {task_spec!r}")
+            raise ConfigTypeError("ControllerSpec.task_spec", "a TaskSpec", task_spec)
         if not isinstance(admission, AdmissionPolicy):
-            raise ConfigError(
-                "ControllerSpec.admission", f"expected an AdmissionPolicy, got {admission!r}"
-            )
+            raise ConfigTypeError("ControllerSpec.admission", "an AdmissionPolicy", admission)
         slot = task_spec.name if slot is None else slot
         if not isinstance(slot, str) or not slot:
             raise ConfigError("ControllerSpec.slot", f"expected a non-empty str, got {slot!r}")
@@ -171,7 +171,7 @@ class SlotDecision(enum.Enum):
 
 
 def decide(slot: Slot, admission: AdmissionPolicy, max_slot_queue: int) -> SlotDecision:
-    """The admission rule of api.md section 6, as a pure function of the slot."""
+    """The admission rule of docs/spec/api.md section 6, as a pure function of the slot."""
     if slot.status is SlotStatus.IDLE:
         return SlotDecision.START
     if admission is AdmissionPolicy.DROP_IF_RUNNING:

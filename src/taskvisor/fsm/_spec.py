@@ -1,24 +1,39 @@
 """What to run and how: ``TaskFn``, ``TaskSpec``, ``TaskDefaults`` and their resolution.
 
-Owns: the task specification values (api.md sections 2 and 3) and ``resolve``, which applies a
-supervisor's defaults to a spec's ``INHERIT`` fields. The task object itself is opaque here: the
-core never calls it. Must not import anything that does I/O.
+Owns: the task specification values (docs/spec/api.md sections 2 and 3) and ``resolve``, which
+applies a supervisor's defaults to a spec's ``INHERIT`` fields. The task object itself is opaque
+here: the core never calls it. Must not import anything that does I/O.
 """
 
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Awaitable, Callable
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias, TypedDict, Unpack
 
 import attrs
 
-from taskvisor._errors import ConfigError
+from taskvisor._errors import ConfigError, ConfigTypeError
 from taskvisor.fsm._duration import Duration, ns_to_s, to_ns
 from taskvisor.fsm._intensity import Intensity
 from taskvisor.fsm._policy import BackoffPolicy, RestartPolicy
 
-__all__ = ["INHERIT", "ResolvedSpec", "TaskDefaults", "TaskFn", "TaskSpec", "task_name"]
+if TYPE_CHECKING:
+    # Type-only (never executed, architecture rule 1): the runtime's task types, so that a type
+    # checker checks the functions users hand ``TaskFn`` and ``TaskSpec``.
+    from taskvisor.runtime._context import Task, TaskContext
+
+__all__ = [
+    "INHERIT",
+    "ResolvedSpec",
+    "SpecOptions",
+    "TaskDefaults",
+    "TaskFn",
+    "TaskFunction",
+    "TaskSpec",
+    "task_name",
+]
 
 
 class _Inherit(enum.Enum):
@@ -33,21 +48,59 @@ INHERIT: Final = _Inherit.INHERIT
 Inherit = Literal[_Inherit.INHERIT]
 
 
+#: What ``TaskFn`` runs: called with the attempt's context, returns a fresh awaitable.
+TaskFunction = Callable[["TaskContext"], Awaitable[object]]
+
+
+def _check_name(field: str, name: object) -> str:
+    if not isinstance(name, str):
+        raise ConfigTypeError(field, "a non-empty str", name)
+    if not name:
+        raise ConfigError(field, "must not be empty")
+    return name
+
+
+def _check_fn(instance: object, attribute: object, fn: Any) -> None:
+    if not callable(fn):
+        raise ConfigTypeError("TaskFn.fn", "a function f(ctx) returning an awaitable", fn)
+
+
 @attrs.frozen
 class TaskFn:
     """A named task from a function: ``fn(ctx)`` returns a fresh awaitable for each attempt."""
 
-    name: str
-    fn: Callable[[Any], Awaitable[None]]
+    name: str = attrs.field(validator=lambda _, __, name: _check_name("TaskFn.name", name))
+    fn: TaskFunction = attrs.field(validator=_check_fn)
+
+
+if TYPE_CHECKING:
+    #: What a ``TaskSpec`` runs: a stateful ``Task``, a ``TaskFn``, or a task function.
+    TaskLike: TypeAlias = Task | TaskFn | TaskFunction
 
 
 def task_name(task: object) -> str | None:
-    """The name a task object carries: ``.name`` (TaskFn, Task) or ``__name__`` (a function)."""
+    """The name a task object carries: ``.name`` (TaskFn, Task) or ``__name__`` (a function).
+
+    A ``functools.partial`` is named after the function it wraps.
+    """
     name = getattr(task, "name", None)
     if isinstance(name, str):
         return name
+    while isinstance(task, functools.partial):
+        task = task.func
     name = getattr(task, "__name__", None)
     return name if isinstance(name, str) else None
+
+
+def _check_task(task: object) -> None:
+    """Refuse, at construction, a task no attempt could run (the core itself never calls it)."""
+    if isinstance(task, TaskFn):
+        return
+    if isinstance(task, type):
+        raise ConfigTypeError("TaskSpec.task", "a Task instance or a function, not a class", task)
+    if callable(getattr(task, "run", None)) or callable(task):
+        return
+    raise ConfigTypeError("TaskSpec.task", "a Task, a TaskFn or an async function", task)
 
 
 def _timeout_ns(value: object, field: str) -> int | None:
@@ -63,7 +116,7 @@ def _max_retries(value: object, field: str) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(field, f"expected an int or None, got {value!r}")
+        raise ConfigTypeError(field, "an int or None", value)
     if value < 1:
         raise ConfigError(field, f"must be >= 1 (or None for unlimited), got {value!r}")
     return value
@@ -81,7 +134,7 @@ def _positive_ns(value: object, field: str, none: str) -> int | None:
 
 def _intensity(value: object, field: str) -> Intensity | None:
     if value is not None and not isinstance(value, Intensity):
-        raise ConfigError(field, f"expected an Intensity or None, got {value!r}")
+        raise ConfigTypeError(field, "an Intensity or None", value)
     return value
 
 
@@ -91,9 +144,7 @@ def _retry_on(value: object, field: str) -> tuple[type[BaseException], ...]:
     if not classes or not all(
         isinstance(c, type) and issubclass(c, BaseException) for c in classes
     ):
-        raise ConfigError(
-            field, f"expected an exception class or a non-empty tuple of them, got {value!r}"
-        )
+        raise ConfigTypeError(field, "an exception class or a non-empty tuple of them", value)
     return classes
 
 
@@ -108,7 +159,7 @@ DEFAULT_RESET_AFTER = 300.0
 
 def _check_type(value: object, kind: type, field: str) -> None:
     if not isinstance(value, kind):
-        raise ConfigError(field, f"expected a {kind.__name__}, got {value!r}")
+        raise ConfigTypeError(field, f"a {kind.__name__}", value)
 
 
 @attrs.frozen(init=False)
@@ -183,15 +234,34 @@ class ResolvedSpec:
     watchdog_ns: int | None = None
 
 
+class SpecOptions(TypedDict, total=False):
+    """The keywords that ``TaskSpec.once``, ``restartable`` and ``periodic`` pass on.
+
+    Typed (PEP 692), so a type checker refuses a misspelt keyword; each means what the
+    ``TaskSpec`` field of the same name means.
+    """
+
+    backoff: BackoffPolicy | Inherit
+    timeout: Duration | Inherit | None
+    max_retries: int | Inherit | None
+    name: str | None
+    reset_after: Duration | Inherit | None
+    intensity: Intensity | Inherit | None
+    critical: bool
+    retry_on: type[BaseException] | tuple[type[BaseException], ...] | Inherit
+    give_up_after: Duration | Inherit | None
+    watchdog: Duration | Inherit | None
+
+
 @attrs.frozen(init=False)
 class TaskSpec:
-    """What to supervise and under which policies (api.md section 3).
+    """What to supervise and under which policies (docs/spec/api.md section 3).
 
     Fields left at ``INHERIT`` take the supervisor's ``TaskDefaults``; an explicit ``None`` for
     ``timeout`` or ``max_retries`` means "none", not "inherit".
     """
 
-    task: Any = attrs.field(eq=False)
+    task: TaskLike = attrs.field(eq=False)
     name: str
     restart: RestartPolicy | Inherit
     backoff: BackoffPolicy | Inherit
@@ -207,7 +277,7 @@ class TaskSpec:
 
     def __init__(
         self,
-        task: Any,
+        task: TaskLike,
         *,
         restart: RestartPolicy | Inherit = INHERIT,
         backoff: BackoffPolicy | Inherit = INHERIT,
@@ -221,15 +291,14 @@ class TaskSpec:
         give_up_after: Duration | Inherit | None = INHERIT,
         watchdog: Duration | Inherit | None = INHERIT,
     ) -> None:
+        _check_task(task)
         if name is None:
             name = task_name(task)
             if name is None:
                 raise ConfigError(
-                    "TaskSpec.task",
-                    f"expected a Task, a TaskFn or an async function, got {task!r}",
+                    "TaskSpec.name", f"no name can be derived from {task!r}: pass name=..."
                 )
-        if not isinstance(name, str) or not name:
-            raise ConfigError("TaskSpec.name", f"expected a non-empty str, got {name!r}")
+        name = _check_name("TaskSpec.name", name)
         if restart is not INHERIT:
             _check_type(restart, RestartPolicy, "TaskSpec.restart")
         if backoff is not INHERIT:
@@ -243,7 +312,7 @@ class TaskSpec:
         if max_retries is not INHERIT:
             retries = _max_retries(max_retries, "TaskSpec.max_retries")
         if not isinstance(critical, bool):
-            raise ConfigError("TaskSpec.critical", f"expected a bool, got {critical!r}")
+            raise ConfigTypeError("TaskSpec.critical", "a bool", critical)
 
         def seconds_of(value: object, field: str, none: str) -> float | Inherit | None:
             if value is INHERIT:
@@ -267,19 +336,24 @@ class TaskSpec:
         )
 
     @classmethod
-    def once(cls, task: Any, **kw: Any) -> TaskSpec:
-        """Run once; never restarted."""
-        return cls(task, restart=RestartPolicy.NEVER, **kw)
+    def once(cls, task: TaskLike, **options: Unpack[SpecOptions]) -> TaskSpec:
+        """Run once; never restarted. ``options``: every ``TaskSpec`` keyword but ``restart``."""
+        return cls(task, restart=RestartPolicy.NEVER, **options)
 
     @classmethod
-    def restartable(cls, task: Any, **kw: Any) -> TaskSpec:
-        """Restarted after failures (backoff), done after its first success."""
-        return cls(task, restart=RestartPolicy.ON_FAILURE, **kw)
+    def restartable(cls, task: TaskLike, **options: Unpack[SpecOptions]) -> TaskSpec:
+        """Restarted after failures (backoff), done after its first success. ``options``: as
+        for ``once``."""
+        return cls(task, restart=RestartPolicy.ON_FAILURE, **options)
 
     @classmethod
-    def periodic(cls, task: Any, every: Duration, **kw: Any) -> TaskSpec:
-        """Run again ``every`` seconds after each success; failures use the backoff."""
-        return cls(task, restart=RestartPolicy.always(every), **kw)
+    def periodic(cls, task: TaskLike, every: Duration, **options: Unpack[SpecOptions]) -> TaskSpec:
+        """Run again ``every`` seconds after each success; failures use the backoff.
+
+        ``options``: as for ``once``.
+        """
+        to_ns(every, "TaskSpec.every")  # a bad ``every`` is named as the caller wrote it
+        return cls(task, restart=RestartPolicy.always(every), **options)
 
     def resolve(self, defaults: TaskDefaults) -> ResolvedSpec:
         """Apply ``defaults`` to every ``INHERIT`` field."""

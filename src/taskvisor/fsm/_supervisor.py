@@ -641,7 +641,7 @@ class _Txn:
             )
 
     def panicked(self, inp: SubscriberPanicked) -> None:
-        """A subscriber raised: report the first panic of an episode (api.md section 9).
+        """A subscriber raised: report the first panic of an episode (docs/spec/api.md section 9).
 
         A panic while handling a diagnostic event is not reported: a subscriber that fails on
         every event would otherwise be fed its own SUBSCRIBER_PANICKED forever (I5, rule 7).
@@ -837,7 +837,8 @@ class _Txn:
         cause = t.cause
         end = inp.end
         if end is EndKind.FAILED and cause is None and not retries(t.policy, inp.error):
-            # Which failures retry (api.md section 8): an exception outside ``retry_on`` is
+            # Which failures retry (docs/spec/api.md section 8): an exception outside ``retry_on``
+            # is
             # permanent. ``Fail`` and timeouts always retry; ``error`` None is a plain failure.
             assert inp.error is not None
             reason = f"not retried ({type(inp.error).__name__} is not in retry_on): {inp.reason}"
@@ -882,7 +883,7 @@ class _Txn:
                     OutcomeKind.CANCELED, inp.reason, inp.exit_code, inp.error, attempts=t.attempt
                 ),
             )
-        else:  # FAILED, or INTERRUPTED while nobody cancelled it (api.md section 2)
+        else:  # FAILED, or INTERRUPTED while nobody cancelled it (docs/spec/api.md section 2)
             self.failure(t, inp.reason, inp.exit_code, inp.error, duration)
         self.release_permit()
 
@@ -939,7 +940,8 @@ class _Txn:
         streak = t.streak
         reset = policy.reset_after_ns
         if reset is not None and now - t.started_at >= reset:
-            # Healthy-run reset (api.md section 8, Kubernetes): an attempt that ran at least
+            # Healthy-run reset (docs/spec/api.md section 8, Kubernetes): an attempt that ran at
+            # least
             # `reset_after` ends the streak first; its failure is retry 0 of a new streak.
             streak = EMPTY_STREAK
         if streak.failures == 0:
@@ -1038,7 +1040,7 @@ class _Txn:
         self.effects.append(Finished(t.id, t.name, outcome))
         kind = outcome.kind
         if t.policy.critical and (kind is OutcomeKind.FAILED or kind is OutcomeKind.FATAL):
-            # A critical task's failure takes the supervisor down (api.md section 8).
+            # A critical task's failure takes the supervisor down (docs/spec/api.md section 8).
             escalation = (
                 Escalate("critical task", t.name, outcome, None, None),
                 f"critical task {t.name!r} ended {kind.name}",
@@ -1113,7 +1115,10 @@ class _Txn:
             raise AssertionError(f"deadline for a task in {t.phase}")
 
     def time_out(self, t: TaskState, cause: CancelCause, limit_ns: int, reason: str | None) -> None:
-        """End a running attempt like a timeout: TIMEOUT_HIT, then force it (api.md 2, 8)."""
+        """End a running attempt like a timeout: TIMEOUT_HIT, then force it.
+
+        The contract: docs/spec/api.md sections 2 and 8.
+        """
         timing = self.schedule(t, self.now + self.config.force_wait_ns)
         self.move(t, Trigger.TIMEOUT, Phase.STOPPING, *timing)
         t.cause = cause
@@ -1142,7 +1147,7 @@ class _Txn:
         if tid is None and inp.name is not None:
             tid = self.queued_by_name(inp.name)
         if tid is not None and tid not in self.tasks and tid in s.slot_of:
-            # A queued submission never started: it is rejected before it runs (api.md 6).
+            # A queued submission never started: it is rejected before it runs (docs/spec/api.md 6).
             self.effects.append(RemoveReply(inp.ticket, True, tid))
             self.unqueue(tid, RejectionKind.REMOVED_FROM_QUEUE)
             return
@@ -1215,7 +1220,8 @@ class _Txn:
             self.emit(EK.ALL_STOPPED_WITHIN_GRACE, None)
         self.effects.append(ShutdownDone(stuck))
 
-    # -- slots (api.md section 6; invariant I6) -------------------------------------------------
+    # -- slots (docs/spec/api.md section 6; invariant I6)
+    # -------------------------------------------------
 
     def slot_move(self, slot: Slot, trigger: SlotTrigger, status: SlotStatus, **kw: object) -> Slot:
         """The one place a slot changes status; the table must allow it."""
@@ -1223,7 +1229,7 @@ class _Txn:
         moved = attrs.evolve(slot, status=status, **kw)  # type: ignore[arg-type]
         self.put_slot(moved)
         # The event names the owner *after* the move, so no event carries a task's id once it
-        # has been removed (api.md section 5, I1).
+        # has been removed (docs/spec/api.md section 5, I1).
         self.emit(
             EK.CONTROLLER_SLOT_TRANSITION,
             None,
@@ -1381,7 +1387,7 @@ _STOPPING_FOR_GOOD = (CancelCause.REMOVE, CancelCause.SHUTDOWN)
 
 
 def retries(policy: ResolvedSpec, error: BaseException | None) -> bool:
-    """Whether a failure with ``error`` is retryable under ``policy.retry_on`` (api.md 8).
+    """Whether a failure with ``error`` is retryable under ``policy.retry_on`` (docs/spec/api.md 8).
 
     ``Fail`` (any ``TaskError``) always retries, and a failure without an exception object
     (the runtime's own classification) too; anything else retries only inside ``retry_on``.

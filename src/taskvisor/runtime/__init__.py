@@ -1,7 +1,7 @@
 """taskvisor.runtime — the anyio driver of the pure core (asyncio, uvloop, trio).
 
 The public names are re-exported from ``taskvisor``. Everything here executes the core's
-effects for real and decides nothing of its own (architecture.md, rule 5); see
+effects for real and decides nothing of its own (docs/spec/architecture.md, rule 5); see
 ``docs/spec/runtime.md`` for how cancellation is delivered on each backend.
 """
 
@@ -12,12 +12,14 @@ from taskvisor.runtime._context import Task, TaskContext
 from taskvisor.runtime._handle import SupervisorHandle, TaskWaiter
 from taskvisor.runtime._log import LogSubscriber
 from taskvisor.runtime._snapshot import TaskSnapshot, TaskStatus
+from taskvisor.runtime._subscriber import Subscriber
 from taskvisor.runtime._supervisor import Supervisor
 
 __all__ = [
     "Clock",
     "LogSubscriber",
     "LoopClock",
+    "Subscriber",
     "SubscriberStats",
     "Supervisor",
     "SupervisorConfig",

@@ -1,10 +1,10 @@
 """Running one attempt on the real backend, and turning how it ended into ``fsm.AttemptEnded``.
 
 Owns: ``Attempt`` (the driver's record of a running attempt), the two launchers that start and
-force-cancel attempts (``AsyncioLauncher``, ``TrioLauncher``), and ``ended_by`` (api.md section
-2's table: which ending is which ``EndKind``). The core decides what an ending *means* (whether an
-``INTERRUPTED`` was the supervisor's own cancellation, whether to restart); this module only
-reports what happened. Must not import the driver; imports ``asyncio`` (stdlib) and, lazily,
+force-cancel attempts (``AsyncioLauncher``, ``TrioLauncher``), and ``ended_by`` (docs/spec/api.md
+section 2's table: which ending is which ``EndKind``). The core decides what an ending *means*
+(whether an ``INTERRUPTED`` was the supervisor's own cancellation, whether to restart); this module
+only reports what happened. Must not import the driver; imports ``asyncio`` (stdlib) and, lazily,
 ``trio`` when running on it.
 
 Attempts are *detached* from the supervisor's task group: an asyncio task of their own, or a
@@ -17,14 +17,24 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import Callable
+import inspect
+from collections.abc import Awaitable, Callable
+from types import CoroutineType
 from typing import Any
 
 from taskvisor._task_errors import Canceled, Fail, Fatal, TaskError
 from taskvisor.fsm import AttemptEnded, EndKind
 from taskvisor.runtime._context import Body, TaskContext
 
-__all__ = ["AsyncioLauncher", "Attempt", "Launcher", "TrioLauncher", "describe", "ended_by"]
+__all__ = [
+    "AsyncioLauncher",
+    "Attempt",
+    "Launcher",
+    "NotAwaitable",
+    "TrioLauncher",
+    "describe",
+    "ended_by",
+]
 
 _END_OF: dict[type[TaskError], EndKind] = {
     Fail: EndKind.FAILED,
@@ -60,6 +70,24 @@ def describe(exc: BaseException) -> str:
     return f"{name}: {message}" if message else name
 
 
+class NotAwaitable(TypeError):
+    """A task function returned something that cannot be awaited (a plain ``def``, a lambda).
+
+    Retrying cannot help, so the attempt ends ``FATAL`` (docs/spec/api.md section 2), and this
+    error is the outcome's ``error``.
+    """
+
+
+def _awaitable(result: object, ctx: TaskContext) -> Awaitable[object]:
+    """``result`` if an attempt can await it; ``NotAwaitable`` otherwise."""
+    if type(result) is CoroutineType or inspect.isawaitable(result):
+        return result
+    raise NotAwaitable(
+        f"the function of task {ctx.name!r} returned {type(result).__name__}, not an awaitable: "
+        "did you forget `async`?"
+    )
+
+
 def _sole_leaf(exc: BaseException) -> BaseException:
     """Unwrap an exception group holding exactly one exception (a task group's ``Fail``)."""
     while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
@@ -68,13 +96,15 @@ def _sole_leaf(exc: BaseException) -> BaseException:
 
 
 def ended_by(ctx: TaskContext, exc: Exception) -> AttemptEnded:
-    """How an attempt that raised ``exc`` ended (api.md section 2)."""
+    """How an attempt that raised ``exc`` ended (docs/spec/api.md section 2)."""
     leaf = _sole_leaf(exc)
     if isinstance(leaf, TaskError):
         kind = _END_OF.get(type(leaf))
         if kind is None:  # a subclass: the nearest of the three
             kind = next((k for c, k in _END_OF.items() if isinstance(leaf, c)), EndKind.FAILED)
         return AttemptEnded(ctx.task_id, ctx.attempt, kind, leaf.reason, leaf.exit_code, leaf)
+    if isinstance(leaf, NotAwaitable):
+        return AttemptEnded(ctx.task_id, ctx.attempt, EndKind.FATAL, str(leaf), None, leaf)
     return AttemptEnded(ctx.task_id, ctx.attempt, EndKind.FAILED, describe(exc), None, exc)
 
 
@@ -96,9 +126,13 @@ class Launcher:
     def force(self, rec: Attempt) -> None:
         raise NotImplementedError
 
-    def _never_ran(self, rec: Attempt) -> None:
-        """Force-cancelled before its body was entered: it ends without running."""
-        self._report(rec, _interrupted(rec.ctx, None, "cancelled before it started"))
+    def _enter(self, rec: Attempt) -> bool:
+        """Mark ``rec`` started; False (reported as ended unrun) if force came first."""
+        if rec.forced:  # force-cancelled before its body was entered: it ends without running
+            self._report(rec, _interrupted(rec.ctx, None, "cancelled before it started"))
+            return False
+        rec.started = True
+        return True
 
     def _escaped(self, rec: Attempt, exc: BaseException) -> None:
         """A ``BaseException`` that is no cancellation: report the attempt, then re-raise it
@@ -137,13 +171,11 @@ class AsyncioLauncher(Launcher):
             rec.handle.cancel()
 
     async def _main(self, rec: Attempt) -> None:
-        ctx = rec.ctx
-        if rec.forced:
-            self._never_ran(rec)
+        if not self._enter(rec):
             return
-        rec.started = True
+        ctx = rec.ctx
         try:
-            await rec.body(ctx)
+            await _awaitable(rec.body(ctx), ctx)
         except Exception as exc:
             end = ended_by(ctx, exc)
         except asyncio.CancelledError as exc:
@@ -193,15 +225,13 @@ class TrioLauncher(Launcher):
         rec.handle.cancel()
 
     async def _main(self, rec: Attempt) -> None:
-        ctx = rec.ctx
-        if rec.forced:
-            self._never_ran(rec)
+        if not self._enter(rec):
             return
-        rec.started = True
+        ctx = rec.ctx
         scope = rec.handle
         try:
             with scope:
-                await rec.body(ctx)
+                await _awaitable(rec.body(ctx), ctx)
         except Exception as exc:
             end = ended_by(ctx, exc)
         except self._cancelled as exc:

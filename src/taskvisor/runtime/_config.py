@@ -1,4 +1,6 @@
-"""``SupervisorConfig``: the runtime's settings, validated at construction (api.md section 4).
+"""``SupervisorConfig``: the runtime's settings, validated at construction.
+
+The contract is docs/spec/api.md section 4.
 
 Owns: ``SupervisorConfig``, its validation (``ConfigError`` naming the field), the random source
 it hands the core (a seed, an injected object with ``random()``, or an unseeded
@@ -13,7 +15,7 @@ from collections.abc import Sequence
 
 import attrs
 
-from taskvisor._errors import ConfigError
+from taskvisor._errors import ConfigError, ConfigTypeError
 from taskvisor.fsm import (
     ControllerConfig,
     CoreConfig,
@@ -87,18 +89,15 @@ class SupervisorConfig:
             registry_queue_capacity, "SupervisorConfig.registry_queue_capacity"
         )
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise ConfigError("SupervisorConfig.seed", f"expected an int or None, got {seed!r}")
+            raise ConfigTypeError("SupervisorConfig.seed", "an int or None", seed)
         if random is not None:
             if seed is not None:
                 raise ConfigError("SupervisorConfig.random", "give either seed or random, not both")
             if not callable(getattr(random, "random", None)):
-                raise ConfigError(
-                    "SupervisorConfig.random", f"expected an object with random(), got {random!r}"
-                )
+                raise ConfigTypeError("SupervisorConfig.random", "an object with random()", random)
         if clock is not None and not isinstance(clock, Clock):
-            raise ConfigError(
-                "SupervisorConfig.clock",
-                f"expected an object with now_ns() and sleep_until_ns(), got {clock!r}",
+            raise ConfigTypeError(
+                "SupervisorConfig.clock", "an object with now_ns() and sleep_until_ns()", clock
             )
         if intensity is not None and not isinstance(intensity, Intensity):
             raise ConfigError(

@@ -1,9 +1,9 @@
 """What a task body sees and what it may be: ``TaskContext``, the ``Task`` protocol, ``body_of``.
 
-Owns: ``TaskContext`` (the per-attempt handle on cooperative cancellation, api.md section 2),
-the ``Task`` protocol (a stateful task object), and ``body_of``, which turns whatever a
-``TaskSpec`` holds (a ``TaskFn``, a ``Task``, a bare ``async def f(ctx)``) into the one callable
-an attempt runs. The driver calls ``_request_cancel`` when the core emits ``RequestCancel`` (or
+Owns: ``TaskContext`` (the per-attempt handle on cooperative cancellation, docs/spec/api.md section
+2), the ``Task`` protocol (a stateful task object), and ``body_of``, which turns whatever a
+``TaskSpec`` holds (a ``TaskFn``, a ``Task``, a bare ``async def f(ctx)``) into the one callable an
+attempt runs. The driver calls ``_request_cancel`` when the core emits ``RequestCancel`` (or
 ``ForceCancel``); nothing here decides *when*. Must not import the driver or a backend directly.
 """
 
@@ -15,7 +15,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import anyio
 
-from taskvisor._errors import ConfigError
+from taskvisor._errors import ConfigTypeError
 from taskvisor._task_errors import Canceled
 from taskvisor.fsm import TaskFn, TaskId
 
@@ -159,19 +159,22 @@ class TaskContext:
 def body_of(task: object) -> Body:
     """The callable an attempt of ``task`` runs (``TaskFn.fn``, ``Task.run``, or ``task``).
 
+    ``TaskFn`` and ``TaskSpec`` refuse what cannot run when they are built; this check is for
+    what got past them (a spec built around their validation). Whether the callable returns an
+    awaitable is only known when an attempt calls it (``_attempt``: the task ends ``FATAL``).
+
     Raises:
-        ConfigError: ``task`` is none of a ``TaskFn``, an object with ``run(ctx)``, a callable.
+        ConfigTypeError: ``task`` is none of a ``TaskFn``, an object with ``run(ctx)``, a
+            callable.
     """
     if isinstance(task, TaskFn):
         fn = task.fn
         if not callable(fn):
-            raise ConfigError("TaskFn.fn", f"expected a callable, got {fn!r}")
+            raise ConfigTypeError("TaskFn.fn", "a function f(ctx) returning an awaitable", fn)
         return fn
     run = getattr(task, "run", None)
     if callable(run) and not inspect.isclass(task):
         return run  # type: ignore[no-any-return]
     if callable(task):
         return task
-    raise ConfigError(
-        "TaskSpec.task", f"expected a Task, a TaskFn or an async function, got {task!r}"
-    )
+    raise ConfigTypeError("TaskSpec.task", "a Task, a TaskFn or an async function", task)

@@ -67,7 +67,8 @@ from taskvisor.runtime._timer import CallbackTimer, TaskTimer, Timer
 
 __all__ = ["Driver", "Watch", "new_task_id"]
 
-#: One process-wide sequence: a TaskId is never reused within a process (api.md section 4).
+#: One process-wide sequence: a TaskId is never reused within a process (docs/spec/api.md section
+# 4).
 new_task_id: Callable[[], int] = itertools.count(1).__next__
 
 Reply = AddReply | RemoveReply | SubmitReply
@@ -155,7 +156,7 @@ class Driver:
         self._send, self._recv = anyio.create_memory_object_stream[Input](
             config.registry_queue_capacity
         )
-        # Submissions have their own bounded intake and actor (api.md section 6: the
+        # Submissions have their own bounded intake and actor (docs/spec/api.md section 6: the
         # controller's bounded intake), so a burst of them never delays add/remove/shutdown.
         self.controller = controller
         self._intake_send, self._intake_recv = anyio.create_memory_object_stream[Input](
@@ -167,7 +168,9 @@ class Driver:
         self.stuck: tuple[str, ...] = ()
         self.grace_reported = False  # a shutdown() caller already got GraceExceeded
         self.crash: BaseException | None = None  # a KeyboardInterrupt/SystemExit from a task
-        self.escalation: Escalate | None = None  # the core shut down on its own (api.md 8)
+        self.escalation: Escalate | None = (
+            None  # the core shut down on its own (docs/spec/api.md 8)
+        )
         # Attempts whose body called ctx.heartbeat() since the core last heard (watchdog).
         self._beats: list[TaskContext] = []
         self._now_ns: Callable[[], int] = lambda: 0  # bound to the backend's clock below
@@ -366,7 +369,7 @@ class Driver:
         self.feed(SubscriberPanicked(index, reason, kind))
 
     def _on_recovered(self, index: int) -> None:
-        # The core reports a subscriber's panics once per episode (api.md section 9).
+        # The core reports a subscriber's panics once per episode (docs/spec/api.md section 9).
         self.feed(SubscriberRecovered(index))
 
     # -- commands --------------------------------------------------------------------------------
@@ -551,7 +554,7 @@ class Driver:
         self._core_done.set()
 
     def _report_failure(self, exc: BaseException) -> None:
-        """Publish RUNTIME_FAILURE (api.md section 5) before run()/serve() raise ``exc``.
+        """Publish RUNTIME_FAILURE (docs/spec/api.md section 5) before run()/serve() raise ``exc``.
 
         The core is the one that failed, so it cannot decide this event: the runtime offers
         it to every subscriber's queue directly (best-effort, like every event, rule 6).

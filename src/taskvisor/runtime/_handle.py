@@ -1,4 +1,6 @@
-"""``SupervisorHandle`` and ``TaskWaiter``: what ``serve()`` hands the user (api.md section 4).
+"""``SupervisorHandle`` and ``TaskWaiter``: what ``serve()`` hands the user.
+
+The contract: docs/spec/api.md section 4.
 
 Owns: the handle's methods (add, add_and_watch, remove, cancel, by-name forms, list, is_alive,
 shutdown, submit, submit_and_watch, controller_snapshot, subscriber_stats, and the ``try_*``
@@ -210,7 +212,7 @@ class SupervisorHandle:
         reply = await self._remove(None, name, nowait=True)
         return reply.claimed
 
-    async def cancel(self, task_id: TaskId, timeout: Duration | None = None) -> bool:  # noqa: ASYNC109 - api.md
+    async def cancel(self, task_id: TaskId, timeout: Duration | None = None) -> bool:  # noqa: ASYNC109 - docs/spec/api.md
         """``remove``, then wait until the task is gone; True for the call that claimed it.
 
         Args:
@@ -222,18 +224,18 @@ class SupervisorHandle:
         """
         return await self._cancel(task_id, None, timeout, nowait=False)
 
-    async def try_cancel(self, task_id: TaskId, timeout: Duration | None = None) -> bool:  # noqa: ASYNC109 - api.md
+    async def try_cancel(self, task_id: TaskId, timeout: Duration | None = None) -> bool:  # noqa: ASYNC109 - docs/spec/api.md
         """``cancel``, raising ``CommandQueueFull`` instead of waiting for queue room."""
         return await self._cancel(task_id, None, timeout, nowait=True)
 
-    async def cancel_by_name(self, name: str, timeout: Duration | None = None) -> bool:  # noqa: ASYNC109 - api.md
+    async def cancel_by_name(self, name: str, timeout: Duration | None = None) -> bool:  # noqa: ASYNC109 - docs/spec/api.md
         """``cancel`` the live task called ``name``."""
         return await self._cancel(None, name, timeout, nowait=False)
 
     async def try_cancel_by_name(
         self,
         name: str,
-        timeout: Duration | None = None,  # noqa: ASYNC109 - api.md
+        timeout: Duration | None = None,  # noqa: ASYNC109 - docs/spec/api.md
     ) -> bool:
         """``cancel_by_name``, raising ``CommandQueueFull`` instead of waiting for queue room."""
         return await self._cancel(None, name, timeout, nowait=True)
@@ -317,7 +319,8 @@ class SupervisorHandle:
             driver.grace_reported = True
             raise GraceExceeded(driver.config.grace, driver.stuck)
 
-    # -- admission control (api.md section 6) ---------------------------------------------------
+    # -- admission control (docs/spec/api.md section 6)
+    # ---------------------------------------------------
 
     async def submit(self, cspec: ControllerSpec) -> TaskId:
         """Submit ``cspec`` to its slot under its admission policy; returns its id.

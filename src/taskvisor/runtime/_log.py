@@ -153,7 +153,7 @@ def event_extra(event: Event) -> dict[str, object]:
     """``event_fields(event)`` under ``taskvisor_*`` keys: the ``extra`` of a log record.
 
     Flat keys, so a JSON formatter reading ``record.__dict__`` or structlog's ``ExtraAdder``
-    finds each field as it is, with no parsing (api.md section 9).
+    finds each field as it is, with no parsing (docs/spec/api.md section 9).
     """
     return {EXTRA_PREFIX + key: value for key, value in event_fields(event).items()}
 

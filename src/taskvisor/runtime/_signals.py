@@ -1,4 +1,6 @@
-"""SIGINT and SIGTERM as a graceful shutdown, for ``run`` and ``serve`` (api.md sections 4, 9).
+"""SIGINT and SIGTERM as a graceful shutdown, for ``run`` and ``serve``.
+
+The contract: docs/spec/api.md sections 4 and 9.
 
 Owns: which signals a supervisor may take (``signals_to_handle``: the main thread only; for
 ``serve``, only a signal whose handler is still the default one), listening for them through

@@ -6,7 +6,8 @@ scope, graceful shutdown on leaving, which exception wins), and ``run``'s batch 
 signal handling. Must not decide anything about tasks (rule 5): that is the core's, through
 the driver.
 
-Signals (api.md section 9): ``run`` takes SIGINT/SIGTERM whenever it runs in the main thread;
+Signals (docs/spec/api.md section 9): ``run`` takes SIGINT/SIGTERM whenever it runs in the main
+thread;
 ``serve`` only those whose handler is still the default one (``_signals.signals_to_handle``), so
 it never takes a signal from a web server that owns it. A signal starts a graceful shutdown;
 once it is complete, ``serve`` cancels the block's body through the host's cancel scope (as
@@ -50,7 +51,8 @@ class Supervisor:
             ``name`` and ``queue_capacity``; each gets its own bounded queue and worker.
             None (the default) means ``[LogSubscriber()]``, so failures are never silent; an
             explicit sequence, even an empty one, is used as given.
-        controller: admission control (api.md section 6): named slots that ``submit`` feeds;
+        controller: admission control (docs/spec/api.md section 6): named slots that ``submit``
+        feeds;
             None (the default) leaves ``submit`` raising ``ControllerNotConfigured``.
         defaults: what a ``TaskSpec`` field that is not given inherits.
     """
@@ -195,7 +197,7 @@ class Supervisor:
         if driver.crash is not None:
             raise driver.crash
         escalation = driver.escalation
-        if escalation is not None:  # the core shut down on its own (api.md section 8)
+        if escalation is not None:  # the core shut down on its own (docs/spec/api.md section 8)
             error = escalation_error(escalation)
             if body_error is not None:
                 raise error from body_error
@@ -212,7 +214,7 @@ class Supervisor:
 
 
 def escalation_error(escalation: Escalate) -> CriticalTaskFailed | RestartIntensityExceeded:
-    """The error ``run()``/``serve()`` raise after the core escalated (api.md section 8)."""
+    """The error ``run()``/``serve()`` raise after the core escalated (docs/spec/api.md 8)."""
     if escalation.rule == "critical task":
         assert escalation.name is not None
         assert escalation.outcome is not None

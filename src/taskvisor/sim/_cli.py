@@ -27,7 +27,7 @@ from taskvisor.sim._registry import SCENARIOS
 from taskvisor.sim._scenario import ParamError, Scenario, Value
 from taskvisor.sim._sweep import Row, sweep
 
-__all__ = ["OneLineParser", "add_sim_arguments", "main", "run_command"]
+__all__ = ["OneLineParser", "add_sim_arguments", "main", "run", "run_command"]
 
 EXIT_OK, EXIT_VIOLATION, EXIT_USAGE = 0, 1, 2
 _PRESETS = ("aws",)
@@ -59,14 +59,24 @@ def _jitters(text: str) -> list[JitterPolicy]:
     return out
 
 
-def _number(flag: str, text: str, low: float, high: float, *, integer: bool = False) -> float:
-    kind = "an integer" if integer else "a number"
+def _number(flag: str, text: str, low: float, high: float) -> float:
     try:
-        value = int(text) if integer else float(text)
+        value = float(text)
     except ValueError:
-        raise UsageError(f"{flag} must be {kind} in [{low:g}, {high:g}], got {text}") from None
+        value = math.nan
     if not (math.isfinite(value) and low <= value <= high):
-        raise UsageError(f"{flag} must be {kind} in [{low:g}, {high:g}], got {text}")
+        raise UsageError(f"{flag} must be a number in [{low:g}, {high:g}], got {text}")
+    return value
+
+
+def _integer(flag: str, text: str, low: int, high: int) -> int:
+    # Bounds written out in full: 2**63 - 1 is 9223372036854775807, not 9.22337e+18.
+    try:
+        value = int(text)
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        raise UsageError(f"{flag} must be an integer in [{low}, {high}], got {text}")
     return value
 
 
@@ -172,6 +182,8 @@ def _policies(sc: Scenario, ns: argparse.Namespace) -> list[tuple[str, BackoffPo
     out = []
     for j in dict.fromkeys(jitters):
         for first, cap, factor, floor in itertools.product(*axes.values()):
+            if first > cap and ns.first is None:  # the user set --max below the default first
+                raise UsageError(f"--max must not be below --first ({first:g}), got {cap:g}")
             if first > cap:
                 raise UsageError(f"--first must not exceed --max ({cap:g}), got {first:g}")
             values = {"first": first, "max": cap, "factor": factor, "floor": floor}
@@ -260,14 +272,24 @@ def _table(sc: Scenario, rows: Sequence[Row], varying: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: Significant digits of the numbers in CSV and JSON (docs/simulator.md, "The command"): float
+#: noise sits at the 16th-17th digit (12.449156093000001); 12 digits drop it and keep whole
+#: nanoseconds for times up to 1000 s.
+DIGITS = 12
+
+
+def _rounded(x: float) -> float:
+    return x if not math.isfinite(x) else float(f"{x:.{DIGITS}g}")
+
+
 def _records(sc: Scenario, rows: Sequence[Row]) -> list[dict[str, Value | float]]:
     out: list[dict[str, Value | float]] = []
     for r in rows:
         rec: dict[str, Value | float] = {"policy": r.policy}
         rec.update(r.params)
         for m in sc.metrics:
-            rec[m.name] = r.metrics[m.name].mean
-            rec[f"{m.name}_ci95"] = r.metrics[m.name].ci95
+            rec[m.name] = _rounded(r.metrics[m.name].mean)
+            rec[f"{m.name}_ci95"] = _rounded(r.metrics[m.name].ci95)
         rec["seeds"] = r.seeds
         out.append(rec)
     return out
@@ -299,22 +321,16 @@ def run_command(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
         policies = _policies(sc, ns)
         given, varying = _params(sc, ns)
-        seeds = (
-            None if ns.seeds is None else int(_number("--seeds", ns.seeds, 1, 10**6, integer=True))
-        )
-        root = int(_number("--seed", ns.seed, 0, 2**63 - 1, integer=True))
-        workers = (
-            None
-            if ns.workers is None
-            else int(_number("--workers", ns.workers, 0, 4096, integer=True))
-        )
-        if ns.plot is not None:
-            from taskvisor.sim._plot import check_available
+        seeds = None if ns.seeds is None else _integer("--seeds", ns.seeds, 1, 10**6)
+        root = _integer("--seed", ns.seed, 0, 2**63 - 1)
+        workers = None if ns.workers is None else _integer("--workers", ns.workers, 0, 4096)
+        if ns.plot is not None:  # before the sweep: a bad path must not waste it
+            from taskvisor.sim._plot import check_available, check_path
 
             check_available()
+            check_path(ns.plot)
     except (UsageError, ConfigError) as exc:
-        err.write(f"taskvisor sim {sc.name}: error: {exc}\n")
-        return EXIT_USAGE
+        return _usage(sc, exc, err)
     bar = _ProgressBar(err) if err.isatty() else None
     try:
         rows = sweep(
@@ -333,8 +349,7 @@ def run_command(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         err.write(f"taskvisor sim {sc.name}: invariant violated: {exc}\n")
         return EXIT_VIOLATION
     except ConfigError as exc:  # a combination that cannot run, found before any run
-        err.write(f"taskvisor sim {sc.name}: error: {exc}\n")
-        return EXIT_USAGE
+        return _usage(sc, exc, err)
     if bar is not None:
         bar.close()
     if ns.format == "csv":
@@ -346,9 +361,33 @@ def run_command(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if ns.plot is not None:
         from taskvisor.sim._plot import plot
 
-        plot(sc, rows, ns.plot)
+        try:
+            plot(sc, rows, ns.plot)
+        except OSError as exc:  # checked before the sweep; the disk may still refuse
+            err.write(f"taskvisor sim {sc.name}: error: --plot {ns.plot}: {exc.strerror}\n")
+            return EXIT_USAGE
         err.write(f"wrote {ns.plot}\n")
     return EXIT_OK
+
+
+def _usage(sc: Scenario, exc: Exception, err: TextIO) -> int:
+    """Report a usage error on one line, parameters spelt as the command's flags."""
+    text = exc.for_command_line() if isinstance(exc, ParamError) else str(exc)
+    err.write(f"taskvisor sim {sc.name}: error: {text}\n")
+    return EXIT_USAGE
+
+
+def run(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
+    """Parse ``argv`` (default: the process's arguments) and carry out the ``sim`` command.
+
+    Shared by ``python -m taskvisor.sim`` and ``taskvisor sim``; returns the exit code.
+    """
+    ns = parser.parse_args(argv)
+    try:
+        return run_command(ns, sys.stdout, sys.stderr)
+    except KeyboardInterrupt:
+        sys.stderr.write("\ninterrupted\n")
+        return 130
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "python -m taskvisor.sim") -> int:
@@ -359,9 +398,4 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m taskvisor.sim
         "production core.",
     )
     add_sim_arguments(parser)
-    ns = parser.parse_args(argv)
-    try:
-        return run_command(ns, sys.stdout, sys.stderr)
-    except KeyboardInterrupt:
-        sys.stderr.write("\ninterrupted\n")
-        return 130
+    return run(parser, argv)

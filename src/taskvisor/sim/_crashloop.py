@@ -1,6 +1,6 @@
 """``crashloop``: tasks that crash with probability p, run by the supervisor machine itself.
 
-Owns the crash-loop model (simulator.md, scenario 4). N tasks are added at t = 0 as
+Owns the crash-loop model (docs/simulator.md, "crashloop"). N tasks are added at t = 0 as
 ``TaskSpec(restart=..., backoff=policy, max_retries=..., intensity=..., reset_after=...)``
 under ``CoreConfig(intensity=...)``, and the real core (``fsm.step``, through
 ``_engine.CoreDriver``) decides everything: restarts, backoff, the retry limit, the healthy-run
@@ -38,27 +38,26 @@ from taskvisor.fsm import (
 from taskvisor.sim._engine import CoreDriver
 from taskvisor.sim._metrics import RateCounter
 from taskvisor.sim._scenario import (
+    SUPERVISOR_BACKOFF,
     Metric,
     Param,
     ParamError,
-    PolicyDefaults,
     RunResult,
     RunSeeds,
     Scenario,
     Value,
+    horizon_param,
+    never_run,
     p_float,
     p_int,
     p_intensity,
     p_ns,
     p_opt_float,
     p_opt_int,
+    tasks_param,
 )
 
 __all__ = ["CRASHLOOP"]
-
-
-async def _never_run(ctx: object) -> None:  # pragma: no cover - the simulator runs no bodies
-    """Stands for the task's body; the world model decides how each attempt ends."""
 
 
 def _run(
@@ -133,7 +132,7 @@ def _run(
         (
             TaskId(i + 1),
             TaskSpec(
-                TaskFn(f"task-{i + 1}", _never_run),
+                TaskFn(f"task-{i + 1}", never_run),
                 restart=restart,
                 backoff=policy,
                 max_retries=retries,
@@ -171,13 +170,13 @@ def _check(params: Mapping[str, Value], policy: BackoffPolicy) -> None:
     if params["restart"] == "always" and p_ns(params, "interval") == 0:
         raise ParamError(
             "run",
-            "--run must be > 0 under --restart always with --interval 0: "
+            "{run} must be > 0 under {restart} always with {interval} 0: "
             "simulated time would not advance",
         )
     if policy.ceiling_ns == 0 and params["max_retries"] is None and p_float(params, "p") > 0:
         raise ParamError(
             "run",
-            "--run must be > 0 when failures retry at once without limit: "
+            "{run} must be > 0 when failures retry at once without limit: "
             "simulated time would not advance",
         )
 
@@ -186,7 +185,7 @@ CRASHLOOP = Scenario(
     name="crashloop",
     summary="tasks crash with probability p after running a while: limits, intensity, cadence",
     params=(
-        Param("tasks", "int", 100, "tasks under supervision", low=1, high=100_000),
+        tasks_param(100, 100_000, "tasks under supervision"),
         Param("p", "float", 0.8, "probability that an attempt fails", low=0.0, high=1.0),
         Param(
             "run", "float", 1.0, "how long an attempt runs before it ends (s)", low=0.0, high=1e6
@@ -243,7 +242,7 @@ CRASHLOOP = Scenario(
             high=1e7,
             none_ok=True,
         ),
-        Param("horizon", "float", 600.0, "simulated time (s)", low=1e-9, high=1e7),
+        horizon_param(600.0),
     ),
     metrics=(
         Metric("attempts", "attempts started, all tasks"),
@@ -260,7 +259,7 @@ CRASHLOOP = Scenario(
         Metric("escalate_time", "mean time at which the supervisor shut down (s)"),
     ),
     run_fn=_run,
-    policies=PolicyDefaults(first=0.2, max=30.0),
+    policies=SUPERVISOR_BACKOFF,
     seeds=10,
     durations="time at which a task exhausted its retries (s)",
     check_fn=_check,

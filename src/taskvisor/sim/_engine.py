@@ -8,7 +8,7 @@ Owns two drivers of the same idea, a heap of timestamped events popped in time o
   entity number, deterministically (I8). Models may inline ``heappush``/``heappop`` on
   ``Timeline.heap`` with the same encoding in their hottest loops.
 - ``CoreDriver``: drives the supervisor machine itself, ``fsm.step``, as the runtime does
-  (architecture.md rule 5): it feeds world inputs at their time, fires the core's one next
+  (docs/spec/architecture.md rule 5): it feeds world inputs at their time, fires the core's one next
   deadline (``fsm.next_deadline``) with ``TICK``, and hands every effect to the world model.
   It can check every step with the core's own invariant checks.
 

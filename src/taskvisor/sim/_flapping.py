@@ -47,18 +47,21 @@ from taskvisor.fsm import (
 from taskvisor.sim._engine import CoreDriver
 from taskvisor.sim._metrics import Quantiles, RateCounter
 from taskvisor.sim._scenario import (
+    LATENCY,
+    SUPERVISOR_BACKOFF,
     Metric,
     Param,
-    ParamError,
-    PolicyDefaults,
     RunResult,
     RunSeeds,
     Scenario,
     Value,
+    check_latency_advances_time,
+    horizon_param,
     p_int,
     p_ns,
     p_opt_float,
     p_opt_int,
+    tasks_param,
 )
 
 __all__ = ["FLAPPING"]
@@ -190,13 +193,18 @@ def _run(
         series,
     )
     driver = CoreDriver(CoreConfig(), seeds.policy_rng(), w.on_effects)
-    spec_kw = {
-        "backoff": policy,
-        "max_retries": p_opt_int(params, "max_retries"),
-        "reset_after": p_opt_float(params, "reset_after"),
-    }
+    max_retries = p_opt_int(params, "max_retries")
+    reset_after = p_opt_float(params, "reset_after")
     specs = tuple(
-        (TaskId(i + 1), TaskSpec.restartable(TaskFn(f"conn-{i + 1}", _never_run), **spec_kw))
+        (
+            TaskId(i + 1),
+            TaskSpec.restartable(
+                TaskFn(f"conn-{i + 1}", _never_run),
+                backoff=policy,
+                max_retries=max_retries,
+                reset_after=reset_after,
+            ),
+        )
         for i in range(n)
     )
     driver.at(0, AddTasks(1, specs))
@@ -226,19 +234,14 @@ def _run(
 
 
 def _check(params: Mapping[str, Value], policy: BackoffPolicy) -> None:
-    if p_ns(params, "latency") == 0 and policy.ceiling_ns == 0:
-        raise ParamError(
-            "latency",
-            "--latency must be > 0 when the backoff never waits (max 0): "
-            "simulated time would not advance while the dependency is down",
-        )
+    check_latency_advances_time(params, policy, why=" while the dependency is down")
 
 
 FLAPPING = Scenario(
     name="flapping",
     summary="the dependency alternates up and down: availability, load and exhaustion per policy",
     params=(
-        Param("tasks", "int", 100, "supervised tasks using the dependency", low=1, high=1_000_000),
+        tasks_param(100, 1_000_000),
         Param(
             "up", "float", 30.0, "length (or mean length) of an up period (s)", low=1e-3, high=1e6
         ),
@@ -250,9 +253,7 @@ FLAPPING = Scenario(
             "fixed periods, or random ones (exponential with those means)",
             choices=("fixed", "random"),
         ),
-        Param(
-            "latency", "float", 0.1, "time until a failed attempt reports (s)", low=0.0, high=3600.0
-        ),
+        LATENCY,
         Param(
             "max_retries",
             "int",
@@ -272,7 +273,7 @@ FLAPPING = Scenario(
             high=1e7,
             none_ok=True,
         ),
-        Param("horizon", "float", 3600.0, "simulated time (s)", low=1e-9, high=1e7),
+        horizon_param(3600.0),
     ),
     metrics=(
         Metric("availability", "fraction of task-time connected to the dependency"),
@@ -288,7 +289,7 @@ FLAPPING = Scenario(
         Metric("exhaust_time", "mean time at which an exhausted task ended (s)"),
     ),
     run_fn=_run,
-    policies=PolicyDefaults(first=0.2, max=30.0),
+    policies=SUPERVISOR_BACKOFF,
     seeds=20,
     durations="time to reconnect after the dependency returns (s)",
     check_fn=_check,

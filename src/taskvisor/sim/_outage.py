@@ -1,6 +1,6 @@
 """``outage``: N supervised tasks, one shared dependency that goes down and comes back.
 
-Owns the outage model (simulator.md, scenario 2), where a thundering herd forms:
+Owns the outage model (docs/simulator.md, "outage"), where a thundering herd forms:
 
 - N long-running tasks (``TaskSpec.restartable(..., backoff=policy)``, unlimited retries) are
   connected to the dependency. At t = 0 it goes down: every task's attempt fails at once.
@@ -29,16 +29,19 @@ from taskvisor.fsm import EMPTY_STREAK, NS_PER_S, BackoffPolicy, needs_draw, nex
 from taskvisor.sim._engine import ENTITY_BITS
 from taskvisor.sim._metrics import Quantiles, RateCounter
 from taskvisor.sim._scenario import (
+    LATENCY,
+    SUPERVISOR_BACKOFF,
     Metric,
     Param,
-    ParamError,
-    PolicyDefaults,
     RunResult,
     RunSeeds,
     Scenario,
     Value,
+    check_latency_advances_time,
+    horizon_param,
     p_int,
     p_ns,
+    tasks_param,
 )
 
 __all__ = ["OUTAGE"]
@@ -124,19 +127,15 @@ def _run(
 
 
 def _check(params: Mapping[str, Value], policy: BackoffPolicy) -> None:
-    if p_ns(params, "latency") == 0 and policy.ceiling_ns == 0 and p_ns(params, "down") > 0:
-        raise ParamError(
-            "latency",
-            "--latency must be > 0 when the backoff never waits (max 0): "
-            "simulated time would not advance",
-        )
+    if p_ns(params, "down") > 0:  # no outage, no failure: time advances
+        check_latency_advances_time(params, policy)
 
 
 OUTAGE = Scenario(
     name="outage",
     summary="a shared dependency is down, then admits a limited rate: the thundering herd",
     params=(
-        Param("tasks", "int", 1000, "supervised tasks using the dependency", low=1, high=1_000_000),
+        tasks_param(1000, 1_000_000),
         Param("down", "float", 60.0, "how long the dependency is down (s)", low=0.0, high=1e6),
         Param(
             "capacity",
@@ -146,16 +145,11 @@ OUTAGE = Scenario(
             low=1,
             high=10_000_000,
         ),
-        Param(
-            "latency", "float", 0.1, "time until a failed attempt reports (s)", low=0.0, high=3600.0
-        ),
-        Param(
-            "horizon",
-            "float",
+        LATENCY,
+        horizon_param(
             3600.0,
             "simulated time after which tasks still failing count as unrecovered (s)",
             low=0.0,
-            high=1e7,
         ),
     ),
     metrics=(
@@ -170,7 +164,7 @@ OUTAGE = Scenario(
         Metric("unrecovered", "tasks not healthy by the horizon"),
     ),
     run_fn=_run,
-    policies=PolicyDefaults(first=0.2, max=30.0),
+    policies=SUPERVISOR_BACKOFF,
     seeds=20,
     durations="per-task recovery time (s)",
     check_fn=_check,

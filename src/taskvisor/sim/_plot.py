@@ -9,12 +9,14 @@ over seeds. Imports matplotlib lazily, with the file-only ``Agg`` backend; write
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from pathlib import Path
 
-from taskvisor.sim._scenario import ParamError, Scenario
+from taskvisor.sim._scenario import ParamError, Scenario, literal
 from taskvisor.sim._sweep import Row
 
-__all__ = ["check_available", "plot"]
+__all__ = ["check_available", "check_path", "plot"]
 
 
 def check_available() -> None:
@@ -22,7 +24,32 @@ def check_available() -> None:
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        raise ParamError("plot", "--plot needs matplotlib: pip install 'taskvisor[plot]'") from None
+        raise ParamError("plot", "{plot} needs matplotlib: pip install 'taskvisor[plot]'") from None
+
+
+def _plot_error(detail: str) -> ParamError:
+    return ParamError("plot", "{plot} " + literal(detail))
+
+
+def check_path(path: str) -> None:
+    """Raise a one-line ``ParamError`` unless matplotlib can write a figure to ``path``.
+
+    Checked before a sweep runs, so a typo does not cost the sweep: the format must be one
+    matplotlib writes (from the extension: ``.png``, ``.svg``, ``.pdf``...) and the directory
+    must exist and be writable.
+    """
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    formats = sorted(FigureCanvasBase.get_supported_filetypes())
+    target = Path(path)
+    if target.suffix.lower().lstrip(".") not in formats:
+        known = ", ".join("." + f for f in formats)
+        raise _plot_error(f"must name an image file ({known}), got {path}")
+    folder = target.parent
+    if not folder.is_dir():
+        raise _plot_error(f"{path}: no such directory {folder}")
+    if target.is_dir() or not os.access(target if target.exists() else folder, os.W_OK):
+        raise _plot_error(f"{path}: not writable")
 
 
 def _label(row: Row, varying: Sequence[str]) -> str:

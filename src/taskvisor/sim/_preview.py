@@ -1,10 +1,10 @@
 """Preview a backoff policy: the delays the core schedules for a run of failures.
 
-Owns: ``backoff_delays`` (api.md section 7), the simulator's smallest entry point. It draws
-exactly as the supervisor machine does (``fsm._supervisor._Txn.failure``): one ``random()``
+Owns: ``backoff_delays`` (docs/spec/api.md section 7), the simulator's smallest entry point. It
+draws exactly as the supervisor machine does (``fsm._supervisor._Txn.failure``): one ``random()``
 per delay, and only when the policy's jitter needs one (``fsm.needs_draw``), then
-``fsm.next_delay_ns`` on the task's ``RetryStreak``. Must not import the runtime or do I/O
-beyond creating its own ``random.Random``.
+``fsm.next_delay_ns`` on the task's ``RetryStreak``. Must not import the runtime or do I/O beyond
+creating its own ``random.Random``.
 """
 
 from __future__ import annotations

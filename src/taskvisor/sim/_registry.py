@@ -10,7 +10,7 @@ from taskvisor.sim._contention import CONTENTION
 from taskvisor.sim._crashloop import CRASHLOOP
 from taskvisor.sim._flapping import FLAPPING
 from taskvisor.sim._outage import OUTAGE
-from taskvisor.sim._scenario import ParamError, Scenario
+from taskvisor.sim._scenario import ParamError, Scenario, literal
 from taskvisor.sim._storm import SUPERVISOR
 
 __all__ = ["SCENARIOS", "get_scenario"]
@@ -28,6 +28,7 @@ def get_scenario(scenario: str | Scenario) -> Scenario:
     found = SCENARIOS.get(scenario)
     if found is None:
         raise ParamError(
-            "scenario", f"unknown scenario {scenario!r}; choose from {', '.join(SCENARIOS)}"
+            "scenario",
+            literal(f"unknown scenario {scenario!r}; choose from {', '.join(SCENARIOS)}"),
         )
     return found

@@ -19,6 +19,8 @@ from taskvisor._errors import ConfigError
 from taskvisor.fsm import BackoffPolicy, Intensity, JitterPolicy, to_ns
 
 __all__ = [
+    "LATENCY",
+    "SUPERVISOR_BACKOFF",
     "Metric",
     "Param",
     "ParamError",
@@ -26,30 +28,72 @@ __all__ = [
     "RunResult",
     "RunSeeds",
     "Scenario",
+    "check_latency_advances_time",
+    "flag",
+    "horizon_param",
+    "literal",
+    "never_run",
     "p_float",
     "p_int",
     "p_intensity",
     "p_ns",
     "p_opt_float",
     "p_opt_int",
+    "tasks_param",
 ]
 
 Value = int | float | str | None
 
 
-class ParamError(ConfigError):
-    """A scenario parameter is out of range; the message names it and its range (one line)."""
+class _Spelling(dict[str, str]):
+    """``str.format_map`` names: every ``{name}`` of a template spelt by ``spell``."""
 
-    def __init__(self, param: str, message: str) -> None:
+    def __init__(self, spell: Callable[[str], str]) -> None:
+        super().__init__()
+        self.spell = spell
+
+    def __missing__(self, key: str) -> str:
+        return self.spell(key)
+
+
+def flag(name: str) -> str:
+    """How the command spells a Python parameter name: ``leg_sd`` -> ``--leg-sd``."""
+    return "--" + name.replace("_", "-")
+
+
+def literal(text: object) -> str:
+    """``text`` as it must appear in a ``ParamError`` template (braces doubled)."""
+    return str(text).replace("{", "{{").replace("}", "}}")
+
+
+class ParamError(ConfigError):
+    """A scenario parameter is out of range; the message names it and its range (one line).
+
+    ``template`` writes each parameter it mentions as ``{name}``: a Python caller reads the
+    Python names (``str(err)``: ``tasks must be ...``), the command its flags
+    (``for_command_line()``: ``--tasks must be ...``).
+    """
+
+    def __init__(self, param: str, template: str) -> None:
+        message = template.format_map(_Spelling(str))
         super().__init__(param, message)
         self.param = param
+        self.template = template
         self.message = message
 
     def __str__(self) -> str:
         return self.message
 
+    def for_command_line(self) -> str:
+        """The message with every parameter spelt as the command's flag."""
+        return self.template.format_map(_Spelling(flag))
+
     def __reduce__(self) -> tuple[type[ParamError], tuple[str, str]]:
-        return ParamError, (self.param, self.message)
+        return ParamError, (self.param, self.template)
+
+
+async def never_run(ctx: object) -> None:  # pragma: no cover - the simulator runs no bodies
+    """The body of every task a scenario hands the core; the world decides how attempts end."""
 
 
 def _fmt(x: float) -> str:
@@ -131,7 +175,7 @@ class Param:
     @property
     def flag(self) -> str:
         """The command-line spelling, ``--leg-sd``."""
-        return "--" + self.name.replace("_", "-")
+        return flag(self.name)
 
     def allowed(self) -> str:
         """The allowed values in words, for help and errors."""
@@ -148,7 +192,9 @@ class Param:
         return text + (" or none" if self.none_ok else "")
 
     def _error(self, got: object) -> ParamError:
-        return ParamError(self.name, f"{self.flag} must be {self.allowed()}, got {got!s}")
+        return ParamError(
+            self.name, f"{{{self.name}}} must be {self.allowed()}, got {literal(got)}"
+        )
 
     def parse(self, text: str) -> Value:
         """Read the command line's text for this parameter; ``ParamError`` when out of range."""
@@ -277,6 +323,45 @@ class PolicyDefaults:
         ]
 
 
+# -- the parameters several scenarios share, defined once ----------------------------------------
+
+
+def tasks_param(
+    default: int, high: int, help: str = "supervised tasks using the dependency"
+) -> Param:
+    """``tasks``: how many tasks a scenario supervises."""
+    return Param("tasks", "int", default, help, low=1, high=high)
+
+
+def horizon_param(default: float, help: str = "simulated time (s)", *, low: float = 1e-9) -> Param:
+    """``horizon``: how much simulated time a run covers."""
+    return Param("horizon", "float", default, help, low=low, high=1e7)
+
+
+#: ``latency``: how long an attempt at a dependency that is down takes to fail.
+LATENCY = Param(
+    "latency", "float", 0.1, "time until a failed attempt reports (s)", low=0.0, high=3600.0
+)
+
+#: The supervisor's default backoff (``BackoffPolicy()``'s first and max), one per jitter.
+SUPERVISOR_BACKOFF = PolicyDefaults(first=0.2, max=30.0)
+
+
+def check_latency_advances_time(
+    params: Mapping[str, Value], policy: BackoffPolicy, *, why: str = ""
+) -> None:
+    """``ParamError`` when failed attempts report at once and the backoff never waits.
+
+    Then simulated time would not advance while the dependency is down: the run would spin.
+    """
+    if p_ns(params, "latency") == 0 and policy.ceiling_ns == 0:
+        raise ParamError(
+            "latency",
+            "{latency} must be > 0 when the backoff never waits (max 0): "
+            f"simulated time would not advance{why}",
+        )
+
+
 RunFn = Callable[[Mapping[str, Value], BackoffPolicy, RunSeeds, bool], RunResult]
 CheckFn = Callable[[Mapping[str, Value], BackoffPolicy], None]
 
@@ -320,7 +405,7 @@ class Scenario:
             if p.name == name:
                 return p
         known = ", ".join(p.name for p in self.params)
-        raise ParamError(name, f"{self.name} has no parameter {name!r} (it has: {known})")
+        raise ParamError(name, literal(f"{self.name} has no parameter {name!r} (it has: {known})"))
 
     def resolve(self, given: Mapping[str, object] | None = None) -> dict[str, Value]:
         """Every parameter's value: ``given`` validated, the rest at their defaults."""

@@ -1,10 +1,11 @@
 """``supervisor``: the supervisor machine under a seeded storm, checked against I1-I8.
 
-Owns the storm (simulator.md, scenario 5). The real core (``fsm.step`` through
+Owns the storm (docs/simulator.md, scenario 5). The real core (``fsm.step`` through
 ``_engine.CoreDriver``) faces a seeded script of adds (some batches carry a duplicate name and
 must be rejected whole), controller submissions to a few shared slots (QUEUE, REPLACE and
 DROP_IF_RUNNING), removals by id and by name, and finally a shutdown followed by late adds and
-submissions. Task bodies end in every way api.md lists (return, fail, fatal, cancel, a backend
+submissions. Task bodies end in every way docs/spec/api.md lists (return, fail, fatal, cancel, a
+backend
 interruption, a timeout); some ignore cooperative cancellation and some even ignore force, so
 grace, force and abandonment all happen. Two subscribers have bounded queues: ``fast`` is
 drained every 10 ms, ``slow`` only ``slow_batch`` events every ``slow_every`` seconds, fed to
@@ -95,7 +96,7 @@ _ENDINGS = (
 )
 _END_KINDS = [k for k, _ in _ENDINGS]
 _END_WEIGHTS = [w for _, w in _ENDINGS]
-# The storm's operations (weights). SUBMIT goes through the controller (api.md section 6).
+# The storm's operations (weights). SUBMIT goes through the controller (docs/spec/api.md section 6).
 _OPS = ("add", "submit", "remove_id", "remove_name")
 _OP_WEIGHTS = (50, 20, 20, 10)
 

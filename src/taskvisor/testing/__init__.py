@@ -1,7 +1,7 @@
 """taskvisor.testing — the test kit this project's own suites use, shipped to users.
 
 - ``assert_event_sequence`` / ``event_kinds``: compare a task's events with the expected kinds
-  (api.md section 5), with a readable diff on mismatch. Plain Python.
+  (docs/spec/api.md section 5), with a readable diff on mismatch. Plain Python.
 - ``CheckedCore``: drive the pure core (``taskvisor.fsm``) step by step at virtual time; every
   step is checked against invariants I1-I8 and a model of the contract. Plain Python.
 - ``SupervisorMachine``: a Hypothesis ``RuleBasedStateMachine`` over the whole core; subclass it

@@ -1,4 +1,4 @@
-"""Event-sequence assertions with a readable diff (api.md section 5's per-task tables).
+"""Event-sequence assertions with a readable diff (docs/spec/api.md section 5's per-task tables).
 
 Owns: ``event_kinds`` and ``assert_event_sequence``. Plain Python: no Hypothesis and no pytest,
 so it works in any test runner and with the runtime's recorded events as well as the core's.

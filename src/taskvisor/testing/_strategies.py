@@ -182,7 +182,7 @@ def intensities(max_restarts: int = 3, max_within: float = 5.0) -> st.SearchStra
 
 @st.composite
 def crash_loop_controls(draw: st.DrawFn) -> dict[str, Any]:
-    """Keywords of ``TaskSpec`` for the controls of api.md section 8 (each often left out).
+    """Keywords of ``TaskSpec`` for the controls of docs/spec/api.md section 8 (often left out).
 
     Small durations so the stateful machines reach every rule within a few seconds of
     virtual time: a healthy-run reset, a full intensity window, a give-up age, a watchdog.

@@ -1,4 +1,4 @@
-"""The event bus part of the contract model (I5, rule 7; api.md section 9).
+"""The event bus part of the contract model (I5, rule 7; docs/spec/api.md section 9).
 
 Owns: ``BusModel``: each subscriber's queue depth (events delivered minus events consumed), its
 drops, and its overflow and panic episodes. It checks that an event reaches every subscriber
@@ -95,7 +95,8 @@ class BusModel:
             fail("I5", f"drops for subscribers {s.overflows} were not reported")
         inp = s.inp
         if isinstance(inp, SubscriberPanicked):
-            # Reported once per episode (api.md section 9), and never for a panic while handling
+            # Reported once per episode (docs/spec/api.md section 9), and never for a panic while
+            # handling
             # a diagnostic event (rule 7); the episode ends when the subscriber recovers.
             due = 0
             if inp.event_kind not in DIAGNOSTIC_KINDS and inp.subscriber not in self.panicking:

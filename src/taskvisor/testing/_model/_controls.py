@@ -1,4 +1,4 @@
-"""The crash-loop controls part of the contract model (I10, I4; api.md section 8).
+"""The crash-loop controls part of the contract model (I10, I4; docs/spec/api.md section 8).
 
 Owns: ``ControlModel``: the latest heartbeat heard from each running attempt, when each task's
 failure streak began, the restarts after failures per task and supervisor-wide (the intensity
@@ -83,7 +83,7 @@ class ControlModel:
         now, started = s.now, self.m.restarts.started_at[tid]
         reset = policy.reset_after_ns
         if reset is not None and now - started >= reset:
-            failures = 0  # healthy-run reset (api.md section 8)
+            failures = 0  # healthy-run reset (docs/spec/api.md section 8)
         if failures == 0:
             self.streak_start[tid] = now  # the streak begins with its first failure
         return failures
@@ -129,7 +129,7 @@ class ControlModel:
     # -- after the step ----------------------------------------------------------------------
 
     def check_escalation(self, s: StepRecord) -> None:
-        """I10 and critical tasks (api.md section 8): the core escalates exactly when due."""
+        """I10 and critical tasks (docs/spec/api.md 8): the core escalates exactly when due."""
         policies = self.m.registry.policies
         for tid, outcome in s.outcomes.items():
             policy = policies.get(tid)

@@ -1,4 +1,4 @@
-"""The run-permit part of the contract model (I3; api.md section 2, ``max_concurrent``).
+"""The run-permit part of the contract model (I3; docs/spec/api.md section 2, ``max_concurrent``).
 
 Owns: ``PermitModel``: the tasks waiting for a run permit, in the order they began to wait. It
 checks that attempts in flight never exceed ``max_concurrent``, that permits go out in FIFO

@@ -1,4 +1,4 @@
-"""The registry and outcomes part of the contract model (I1, I2; api.md sections 1, 4, 5).
+"""The registry and outcomes part of the contract model (I1, I2; docs/spec/api.md sections 1, 4, 5).
 
 Owns: ``RegistryModel``: every task id fed (``AddTasks`` items and submissions) and its spec,
 which ids were added and removed (``TASK_ADDED`` / ``TASK_REMOVED``), the live names, each

@@ -1,4 +1,6 @@
-"""The attempts, restarts and delays part of the contract model (I3, I4; api.md sections 2, 3, 8).
+"""The attempts, restarts and delays part of the contract model (I3, I4).
+
+The contract: docs/spec/api.md sections 2, 3 and 8.
 
 Owns: ``RestartModel``: the attempt each task runs (from ``StartAttempt``, until its end is
 taken or it is abandoned), attempt numbers, failure streaks, why a running attempt is being
@@ -99,7 +101,7 @@ class RestartModel:
             fail("I3", f"a stale {inp!r} changed the core")
 
     def _expected_end(self, s: StepRecord, inp: AttemptEnded) -> tuple[str, object]:
-        """The restart decision the contract requires for a real end (api.md sections 2, 3, 8).
+        """The restart decision the contract requires for a real end (docs/spec/api.md 2, 3, 8).
 
         Returns ``("finished", kind)``, ``("finished", rule)`` for a failure that a rule (the
         retry limit or a crash-loop control) ends as ``FAILED``, or ``("backoff", source)``.
@@ -112,7 +114,7 @@ class RestartModel:
             forced = self.m.stopping.forced
             return "finished", OK.FORCE_ABORTED if tid in forced else OK.CANCELED
         if cause is None and controls.permanent(inp, policy):
-            return "finished", OK.FATAL  # outside retry_on: permanent (api.md section 8)
+            return "finished", OK.FATAL  # outside retry_on: permanent (docs/spec/api.md section 8)
         if cause != "timeout":
             if inp.end is EndKind.RETURNED:
                 self.failures[tid] = 0  # a success ends the streak

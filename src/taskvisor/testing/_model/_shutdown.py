@@ -1,4 +1,4 @@
-"""The stopping and shutdown part of the contract model (I7; api.md sections 4, 8).
+"""The stopping and shutdown part of the contract model (I7; docs/spec/api.md sections 4, 8).
 
 Owns: ``StoppingModel``: when each running attempt was asked to stop and when it was forced,
 when shutdown was requested and whether it is done, which tasks had to be forced during it

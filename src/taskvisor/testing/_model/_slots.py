@@ -1,4 +1,4 @@
-"""The controller slots part of the contract model (I6; api.md section 6).
+"""The controller slots part of the contract model (I6; docs/spec/api.md section 6).
 
 Owns: ``SlotModel``: every submission's ``ControllerSpec`` and, per slot, its owner and its
 FIFO queue as the events describe them. It checks the admission decision for each submission
@@ -123,7 +123,7 @@ class SlotModel:
         self.submitted[inp.task_id] = inp.spec
 
     def _submit_decision(self, spec: ControllerSpec) -> RejectionKind | None:
-        """api.md section 6: what a submission must get, from the slot as events showed it."""
+        """What a submission must get, from the slot as events showed it (docs/spec/api.md 6)."""
         if self.m.stopping.shutdown_at is not None:
             return RK.CONTROLLER_SHUTTING_DOWN
         slot = self.slots.get(spec.slot)
