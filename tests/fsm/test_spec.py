@@ -193,12 +193,6 @@ def test_named_constructors_pass_other_fields_through() -> None:
     assert field_of(lambda: TaskSpec.periodic(fn("x"), -1.0)) == "TaskSpec.every"
 
 
-@pytest.mark.xfail(
-    reason="the contract (docs/spec/api.md section 3); turned on once "
-    "tests/stateful/test_permits_machine.py stops drawing every=0 (the lead's file)",
-    raises=pytest.fail.Exception,
-    strict=True,
-)
 @pytest.mark.parametrize("every", [0, 0.0, timedelta(0), 1e-10])
 def test_periodic_refuses_a_zero_interval(every: object) -> None:
     # every=0 restarts a succeeding task in a busy loop (~10^4 attempts per second);

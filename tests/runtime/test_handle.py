@@ -58,10 +58,6 @@ async def test_list_is_sorted_by_id_and_is_alive_follows_it() -> None:
     assert h.list() == []
 
 
-@pytest.mark.xfail(
-    reason="runtime/_handle.py does not call runtime._checks.check_task_id yet (the lead's file)",
-    strict=True,
-)
 @pytest.mark.parametrize("method", ["remove", "try_remove", "cancel", "try_cancel"])
 @pytest.mark.parametrize("value", ["x", 5])
 async def test_remove_and_cancel_refuse_what_is_not_a_task_id(method: str, value: object) -> None:

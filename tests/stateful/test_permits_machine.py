@@ -41,7 +41,7 @@ _BACKOFFS = st.builds(
 )
 _TIMEOUTS = strategies.timeouts(1.0)
 _RETRIES = st.one_of(st.none(), st.integers(1, 3))
-_INTERVALS = strategies.durations(1.0)
+_INTERVALS = strategies.durations(1.0, min_seconds=1e-9)  # periodic() refuses 0
 
 
 @st.composite

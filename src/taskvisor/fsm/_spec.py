@@ -352,7 +352,11 @@ class TaskSpec:
 
         ``options``: as for ``once``.
         """
-        to_ns(every, "TaskSpec.every")  # a bad ``every`` is named as the caller wrote it
+        # A bad ``every`` is named as the caller wrote it; 0 would restart a succeeding task in
+        # a busy loop (~10^4 attempts per second), so periodic() refuses it (always() keeps
+        # "at once" for those who mean it).
+        if to_ns(every, "TaskSpec.every") == 0:
+            raise ConfigError("TaskSpec.every", f"must be positive, got {every!r}")
         return cls(task, restart=RestartPolicy.always(every), **options)
 
     def resolve(self, defaults: TaskDefaults) -> ResolvedSpec:

@@ -47,6 +47,7 @@ from taskvisor.fsm import (
     to_ns,
 )
 from taskvisor.runtime._bus import SubscriberStats
+from taskvisor.runtime._checks import check_task_id
 from taskvisor.runtime._context import body_of
 from taskvisor.runtime._driver import Driver, Watch, new_task_id
 from taskvisor.runtime._snapshot import TaskSnapshot, task_snapshots
@@ -194,12 +195,12 @@ class SupervisorHandle:
         Cancellation is cooperative first (its ``TaskContext`` reports it), forced after
         ``grace``. Returns at once, without waiting for the task to be gone (see ``cancel``).
         """
-        reply = await self._remove(task_id, None, nowait=False)
+        reply = await self._remove(check_task_id(task_id, "remove"), None, nowait=False)
         return reply.claimed
 
     async def try_remove(self, task_id: TaskId) -> bool:
         """``remove``, raising ``CommandQueueFull`` instead of waiting for queue room."""
-        reply = await self._remove(task_id, None, nowait=True)
+        reply = await self._remove(check_task_id(task_id, "try_remove"), None, nowait=True)
         return reply.claimed
 
     async def remove_by_name(self, name: str) -> bool:
@@ -222,11 +223,11 @@ class SupervisorHandle:
         Raises:
             TaskTerminationTimeout: the task was still there after ``timeout``.
         """
-        return await self._cancel(task_id, None, timeout, nowait=False)
+        return await self._cancel(check_task_id(task_id, "cancel"), None, timeout, nowait=False)
 
     async def try_cancel(self, task_id: TaskId, timeout: Duration | None = None) -> bool:  # noqa: ASYNC109 - docs/spec/api.md
         """``cancel``, raising ``CommandQueueFull`` instead of waiting for queue room."""
-        return await self._cancel(task_id, None, timeout, nowait=True)
+        return await self._cancel(check_task_id(task_id, "try_cancel"), None, timeout, nowait=True)
 
     async def cancel_by_name(self, name: str, timeout: Duration | None = None) -> bool:  # noqa: ASYNC109 - docs/spec/api.md
         """``cancel`` the live task called ``name``."""
