@@ -277,7 +277,8 @@ class SupervisorHandle:
 
     def list(self) -> list[tuple[TaskId, str]]:
         """Live tasks as ``(TaskId, name)``, sorted by id (the core's registry: authoritative)."""
-        return sorted((tid, t.name) for tid, t in self._driver.state.tasks.items())
+        tasks = self._driver.state.tasks
+        return [(tid, tasks[tid].name) for tid in sorted(tasks, key=int)]  # ids sort as ints
 
     def is_alive(self, name: str) -> bool:
         """True while a task of that name is in ``list()``."""
