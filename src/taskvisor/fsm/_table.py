@@ -16,6 +16,11 @@ __all__ = ["TRANSITIONS", "IllegalTransition", "Phase", "Trigger", "check_move"]
 class Phase(enum.Enum):
     """Where one supervised task stands."""
 
+    # Identity hashing in C: ``Enum.__hash__`` is Python code in CPython 3.11 (it hashes the
+    # name), and the table below is looked up by (phase, trigger) on every move. Members are
+    # singletons compared by identity, so hashing by identity is the same equivalence.
+    __hash__ = object.__hash__
+
     NEW = "new"  # being added; not yet in the registry
     WAITING = "waiting"  # ready to start, waiting for a run permit (max_concurrent)
     RUNNING = "running"  # an attempt runs
@@ -26,6 +31,8 @@ class Phase(enum.Enum):
 
 class Trigger(enum.Enum):
     """What moves a task."""
+
+    __hash__ = object.__hash__  # as Phase's: keys the table without Python-level hashing
 
     ADMIT = "admit"  # accepted by AddTasks
     PERMIT = "permit"  # a run permit became free
@@ -62,16 +69,11 @@ class IllegalTransition(AssertionError):
     """The machine tried a move the table does not allow: a bug in the core."""
 
 
-#: The same table keyed by the members' ids: hashing an Enum member is Python code in CPython
-#: 3.11, and this check runs on every move (style: no ``Enum.__hash__`` on the hot path).
-_ALLOWED: dict[tuple[int, int], frozenset[int]] = {
-    (id(src), id(trig)): frozenset(id(p) for p in targets)
-    for (src, trig), targets in TRANSITIONS.items()
-}
-_NONE: frozenset[int] = frozenset()
+_ALLOWED = dict(TRANSITIONS)  # a plain dict: phases and triggers hash in C (no Enum.__hash__)
+_NONE: frozenset[Phase] = frozenset()
 
 
 def check_move(source: Phase, trigger: Trigger, target: Phase) -> None:
     """Raise ``IllegalTransition`` unless ``TRANSITIONS`` allows the move."""
-    if id(target) not in _ALLOWED.get((id(source), id(trigger)), _NONE):
+    if target not in _ALLOWED.get((source, trigger), _NONE):
         raise IllegalTransition(f"{source.name} --{trigger.name}--> {target.name}")
