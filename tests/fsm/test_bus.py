@@ -45,6 +45,30 @@ def test_offer_accepts_where_there_is_room_and_counts_drops() -> None:
     assert bus.overflowing == frozenset({0})  # taking nothing does not
 
 
+@given(
+    st.lists(st.tuples(st.integers(1, 4), st.integers(0, 4)), min_size=1, max_size=4),
+    st.integers(0, 6),
+)
+def test_take_is_offer_when_every_queue_has_room_and_writes_nothing_otherwise(
+    subs: list[tuple[int, int]], offers: int
+) -> None:
+    # ``take`` is the hot path's shortcut for ``offer``: the same state and recipients while no
+    # queue is full; when one is, it changes nothing and leaves the decision to ``offer``.
+    caps = tuple(cap for cap, _ in subs)
+    start = tuple(min(depth, cap) for cap, depth in subs)
+    fast, slow = BusState(start, start, start), BusState(start, start, start)
+    for _ in range(offers):
+        before = fast.snapshot()
+        recipients = fast.take(caps)
+        if recipients is None:
+            assert any(d >= c for d, c in zip(fast.depths, caps, strict=True))
+            assert fast.snapshot() == before
+            return
+        slow, accepted, report = offer(slow, caps)
+        assert (recipients, report) == (accepted, ())
+        assert fast == slow
+
+
 def test_no_subscribers() -> None:
     assert offer(BusState.empty(0), ()) == (BusState((), (), ()), (), ())
 
