@@ -25,7 +25,7 @@ from taskvisor._task_errors import TaskError
 from taskvisor.fsm._backoff import EMPTY_STREAK, RetryStreak, needs_draw, next_delay_ns
 from taskvisor.fsm._budget import exhausted
 from taskvisor.fsm._bus import BusState, SubscriberInfo
-from taskvisor.fsm._duration import capacity, ns_to_s, to_ns
+from taskvisor.fsm._duration import NS_PER_S, capacity, ns_to_s, to_ns
 from taskvisor.fsm._effects import (
     Abandon,
     AddReply,
@@ -408,10 +408,12 @@ class SupervisorState:
         "tasks",
         "timer_seq",
         "timers",
+        "txn",
     )
 
     def __init__(self, config: CoreConfig) -> None:
         self.config = config
+        self.txn: _Txn | None = None  # the step's scratch, made once per state (see ``step``)
         self.tasks: dict[TaskId, TaskState] = {}
         self.names: dict[str, TaskId] = {}
         self.running = 0
@@ -510,7 +512,17 @@ def step(
     A refused input (a bug in the driver, e.g. more events consumed than queued) raises before
     anything is written, so the state is left as it was (architecture rule 3).
     """
-    txn = _Txn(state, now, rng)
+    # One scratch object per state, reset here rather than built per step: a step runs per
+    # attempt, and building one cost a tenth of a step (benchmarks/bench_core.py).
+    txn = state.txn
+    if txn is None:
+        txn = state.txn = _Txn(state, rng)
+    txn.tasks = state.tasks
+    txn.now = now
+    txn.at = now / NS_PER_S
+    txn.rng = rng
+    effects: list[Effect] = []
+    txn.effects = effects
     kind = type(inp)
     if kind is AttemptEnded:
         txn.attempt_ended(inp)  # type: ignore[arg-type]
@@ -538,8 +550,13 @@ def step(
         txn.heartbeat(inp)
     else:  # pragma: no cover - mypy proves the union is handled (see _dispatch_is_total)
         raise TypeError(f"not an input: {inp!r}")
-    txn.drop_stale_timers()
-    return state, txn.effects
+    timers = state.timers
+    if timers:  # the common case inline: a live entry on top and the heap within bounds
+        _, token, tid = timers[0]
+        t = state.tasks.get(tid)
+        if t is None or t.timer != token or len(timers) > 2 * len(state.tasks) + _TIMER_SLACK:
+            txn.drop_stale_timers()
+    return state, effects
 
 
 def _dispatch_is_total(inp: Input) -> None:  # pragma: no cover - a type-level proof only
@@ -564,14 +581,16 @@ def _dispatch_is_total(inp: Input) -> None:  # pragma: no cover - a type-level p
 class _Txn:
     """One transition in progress over the state it mutates (the one chokepoint)."""
 
-    __slots__ = ("at", "config", "effects", "now", "rng", "s", "tasks")
+    __slots__ = ("at", "caps", "config", "effects", "now", "rng", "s", "tasks")
 
-    def __init__(self, s: SupervisorState, now: int, rng: RandomSource) -> None:
+    def __init__(self, s: SupervisorState, rng: RandomSource) -> None:
+        # Made once per state; ``step`` sets the per-step fields (tasks, now, at, rng, effects).
         self.s = s
         self.config = s.config
+        self.caps = s.config.capacities
         self.tasks = s.tasks
-        self.now = now
-        self.at = ns_to_s(now)
+        self.now = 0
+        self.at = 0.0
         self.rng = rng
         self.effects: list[Effect] = []
 
@@ -581,7 +600,6 @@ class _Txn:
         self,
         kind: EventKind,
         t: TaskState | None,
-        *,
         task_id: TaskId | None = None,
         task: str | None = None,
         reason: str | None = None,
@@ -596,16 +614,20 @@ class _Txn:
         """Publish one event to every subscriber with room; report drops (I5, rule 7).
 
         A task event takes its id, name and attempt from ``t``. The event is a tuple built in
-        one call (a fifth of an attrs instance); this runs three times per attempt.
+        one call (a fifth of an attrs instance); this runs three times per attempt. Pass the
+        fields after ``t`` by keyword: they are not keyword-only because CPython 3.11 looks up
+        every omitted keyword-only default in a dict on each call (twice the call's cost).
         """
         s = self.s
+        seq = s.seq
+        s.seq = seq + 1
         attempt = None
         if t is not None:
             task_id, task, attempt = t.id, t.name, t.attempt or None
         event = _new_event(
             Event,
             (
-                s.seq,
+                seq,
                 self.at,
                 kind,
                 task_id,
@@ -621,11 +643,20 @@ class _Txn:
                 rejection,
             ),
         )
-        s.seq += 1
-        caps = self.config.capacities
+        caps = self.caps
         if not caps:
             self.effects.append(_new_publish(Publish, (event, ())))
             return
+        recipients = s.bus.take(caps)
+        if recipients is None:  # a queue is full: the drop is counted, maybe reported (I5)
+            self.offer_with_drops(event)
+            return
+        self.effects.append(_new_publish(Publish, (event, recipients)))
+
+    def offer_with_drops(self, event: Event) -> None:
+        """Publish ``event`` when some subscriber's queue is full (``BusState.offer``)."""
+        s, kind = self.s, event.kind
+        caps = self.caps
         diagnostic = kind is EK.SUBSCRIBER_OVERFLOW or kind is EK.SUBSCRIBER_PANICKED
         accepted, report = s.bus.offer(caps, diagnostic)
         self.effects.append(_new_publish(Publish, (event, accepted)))
@@ -675,7 +706,7 @@ class _Txn:
         ``wait_token`` are None unless given, so a stale heap entry can never fire (I4).
         """
         check_move(t.phase, trigger, phase)
-        if phase is Phase.GONE:
+        if phase is _GONE:
             return t
         t.phase = phase
         t.timer = timer
@@ -1196,7 +1227,7 @@ class _Txn:
         s.shutdown = ShutdownState(self.now, reason=inp.reason)
         self.emit(EK.SHUTDOWN_REQUESTED, None, reason=inp.reason)
         self.close_slots()
-        for tid in sorted(self.tasks):
+        for tid in sorted(self.tasks, key=int):  # id order (I8); key=int sorts in C
             t = self.tasks.get(tid)
             if t is not None and t.cause not in _STOPPING_FOR_GOOD:
                 self.cancel(t, CancelCause.SHUTDOWN)
@@ -1374,6 +1405,7 @@ class _Txn:
                 self.put_slot(slot)
 
 
+_GONE = Phase.GONE  # a module constant: ``Phase.GONE`` is a Python-level lookup in CPython 3.11
 _new_event = tuple.__new__  # builds an Event from a tuple in one C call (no __new__ frame)
 _new_publish = tuple.__new__
 _TIMER_SLACK = 64  # stale timer entries tolerated beyond one per live task before compaction
