@@ -87,24 +87,29 @@ class BusState:
         return f"BusState(depths={d}, dropped={dr}, high_water={h}, overflowing={set(o)})"
 
     def take(self, capacities: tuple[int, ...]) -> tuple[int, ...] | None:
-        """Queue one event for every subscriber, if every queue has room.
+        """Offer one event, in the cases that need no decision: the common path of every step.
+
+        Every queue has room: the event is queued for all. One subscriber whose queue is full
+        and already in an overflow episode: the drop is counted and not reported (I5).
 
         Returns:
-            Every index (all accepted it), or None when some queue is full: then nothing was
-            written and ``offer`` decides (drops, episodes). The common case of every step,
-            kept apart from ``offer`` so that it costs one pass and no allocation.
+            The recipients, or None (nothing written) when ``offer`` must decide: a full
+            queue whose drop may start an episode, or several subscribers and one full.
         """
         depths = self.depths
         if len(depths) == 1:
             depth = depths[0]
-            if depth >= capacities[0]:
-                return None
-            depth += 1
-            depths[0] = depth
-            high = self.high_water
-            if depth > high[0]:
-                high[0] = depth
-            return self._all
+            if depth < capacities[0]:
+                depth += 1
+                depths[0] = depth
+                high = self.high_water
+                if depth > high[0]:
+                    high[0] = depth
+                return self._all
+            if self.overflowing:  # {0}: still dropping, already reported
+                self.dropped[0] += 1
+                return ()
+            return None
         for i, depth in enumerate(depths):
             if depth >= capacities[i]:
                 return None
@@ -145,7 +150,7 @@ class BusState:
             if not diagnostic and i not in self.overflowing:
                 self.overflowing.add(i)
                 report.append(i)
-        accepted = tuple(i for i in self._all if i not in full)
+        accepted = tuple([i for i in self._all if i not in full])
         return accepted, tuple(report)
 
     def check_consumed(self, index: int, count: int) -> None:
