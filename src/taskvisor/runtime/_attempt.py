@@ -50,6 +50,12 @@ Report = Callable[[Attempt, AttemptEnded], None]
 Crash = Callable[[BaseException], None]
 
 
+# Once per attempt: an input built in one C call, and EndKind members read once (in CPython
+# 3.11 ``EndKind.FAILED`` is a Python-level lookup through EnumType.__getattr__).
+_new_end = tuple.__new__
+_FAILED, _RETURNED = EndKind.FAILED, EndKind.RETURNED
+
+
 def describe(exc: BaseException) -> str:
     """``"ValueError: bad"`` (just ``"ValueError"`` when the message is empty)."""
     try:
@@ -75,7 +81,7 @@ def ended_by(ctx: TaskContext, exc: Exception) -> AttemptEnded:
         if kind is None:  # a subclass: the nearest of the three
             kind = next((k for c, k in _END_OF.items() if isinstance(leaf, c)), EndKind.FAILED)
         return AttemptEnded(ctx.task_id, ctx.attempt, kind, leaf.reason, leaf.exit_code, leaf)
-    return AttemptEnded(ctx.task_id, ctx.attempt, EndKind.FAILED, describe(exc), None, exc)
+    return _new_end(AttemptEnded, (ctx.task_id, ctx.attempt, _FAILED, describe(exc), None, exc))
 
 
 def _interrupted(ctx: TaskContext, exc: BaseException | None, reason: str) -> AttemptEnded:
@@ -157,7 +163,7 @@ class AsyncioLauncher(Launcher):
             self._escaped(rec, exc)
             return
         else:
-            end = AttemptEnded(ctx.task_id, ctx.attempt, EndKind.RETURNED)
+            end = _new_end(AttemptEnded, (ctx.task_id, ctx.attempt, _RETURNED, "", None, None))
         self._report(rec, end)
 
 
@@ -215,5 +221,5 @@ class TrioLauncher(Launcher):
             if scope.cancelled_caught:
                 end = _interrupted(ctx, None, "Cancelled")
             else:
-                end = AttemptEnded(ctx.task_id, ctx.attempt, EndKind.RETURNED)
+                end = _new_end(AttemptEnded, (ctx.task_id, ctx.attempt, _RETURNED, "", None, None))
         self._report(rec, end)
