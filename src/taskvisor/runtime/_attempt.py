@@ -1,7 +1,8 @@
 """Running one attempt on the real backend, and turning how it ended into ``fsm.AttemptEnded``.
 
 Owns: ``Attempt`` (the driver's record of a running attempt), the two launchers that start and
-force-cancel attempts (``AsyncioLauncher``, ``TrioLauncher``), and ``ended_by`` (api.md section
+force-cancel attempts (``AsyncioLauncher``, ``TrioLauncher``) and make each attempt's
+``TaskContext`` (on asyncio a lighter one, ``AsyncioTaskContext``), and ``ended_by`` (api.md section
 2's table: which ending is which ``EndKind``). The core decides what an ending *means* (whether an
 ``INTERRUPTED`` was the supervisor's own cancellation, whether to restart); this module only
 reports what happened. Must not import the driver; imports ``asyncio`` (stdlib) and, lazily,
@@ -24,7 +25,15 @@ from taskvisor._task_errors import Canceled, Fail, Fatal, TaskError
 from taskvisor.fsm import AttemptEnded, EndKind
 from taskvisor.runtime._context import Body, TaskContext
 
-__all__ = ["AsyncioLauncher", "Attempt", "Launcher", "TrioLauncher", "describe", "ended_by"]
+__all__ = [
+    "AsyncioLauncher",
+    "AsyncioTaskContext",
+    "Attempt",
+    "Launcher",
+    "TrioLauncher",
+    "describe",
+    "ended_by",
+]
 
 _END_OF: dict[type[TaskError], EndKind] = {
     Fail: EndKind.FAILED,
@@ -88,8 +97,46 @@ def _interrupted(ctx: TaskContext, exc: BaseException | None, reason: str) -> At
     return AttemptEnded(ctx.task_id, ctx.attempt, EndKind.INTERRUPTED, reason, None, exc)
 
 
+class _Waiters(list[asyncio.Future[None]]):
+    """The futures of the bodies waiting in ``ctx.cancelled()``; ``set`` wakes them all."""
+
+    __slots__ = ()
+
+    def set(self) -> None:
+        for fut in self:
+            if not fut.done():
+                fut.set_result(None)
+
+
+class AsyncioTaskContext(TaskContext):
+    """``TaskContext`` on asyncio: ``cancelled()`` waits on a bare future.
+
+    An ``anyio.Event`` costs an asyncio ``Event``, its deque of waiters and two more coroutine
+    frames per waiting body: about 1.2 KB and four objects for the cyclic GC per idle task
+    (benchmarks/bench_scale.py). Here a waiting body holds one future in a list.
+    """
+
+    __slots__ = ()
+
+    async def cancelled(self) -> None:
+        if self._requested:
+            return
+        waiters = self._event
+        if not isinstance(waiters, _Waiters):
+            waiters = self._event = _Waiters()
+        fut = asyncio.get_running_loop().create_future()
+        waiters.append(fut)
+        try:
+            await fut
+        finally:
+            waiters.remove(fut)
+
+
 class Launcher:
     """Starts attempts and force-cancels them on one backend."""
+
+    #: What each attempt is handed: ``context(task_id, name, attempt, now_ns, beats)``.
+    context: Callable[..., TaskContext] = TaskContext
 
     def __init__(self, report: Report, crash: Crash, context: contextvars.Context) -> None:
         self._report = report
@@ -123,6 +170,8 @@ class AsyncioLauncher(Launcher):
     semantics. The core then abandons it after ``force_wait``; the driver keeps the task
     referenced (asyncio holds tasks weakly) and reports it stuck.
     """
+
+    context = AsyncioTaskContext
 
     def __init__(self, report: Report, crash: Crash, context: contextvars.Context) -> None:
         super().__init__(report, crash, context)

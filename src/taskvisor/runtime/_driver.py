@@ -282,7 +282,9 @@ class Driver:
             # Even with no recipient: the bus counts it as dropped for everyone else.
             self.bus.publish(eff.event, eff.recipients)
         elif isinstance(eff, StartAttempt):
-            ctx = TaskContext(eff.task_id, eff.name, eff.attempt, self._now_ns, self._beats)
+            ctx = self._launcher.context(
+                eff.task_id, eff.name, eff.attempt, self._now_ns, self._beats
+            )
             rec = Attempt(ctx, body_of(eff.spec.task))
             self.attempts[eff.task_id] = rec
             self._launcher.start(rec)
