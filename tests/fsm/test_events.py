@@ -9,6 +9,7 @@ import pytest
 
 from taskvisor.fsm import (
     BackoffSource,
+    CancelCause,
     EndKind,
     EventKind,
     OutcomeKind,
@@ -49,6 +50,7 @@ ENUMS: list[type[enum.Enum]] = [
     EventKind,
     Phase,
     Trigger,
+    CancelCause,
     EndKind,
     RestartMode,
     BackoffSource,

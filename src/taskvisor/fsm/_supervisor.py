@@ -12,7 +12,6 @@ drives it: the asyncio runtime and the simulator call it alike. Must not import 
 
 from __future__ import annotations
 
-import enum
 from collections import deque
 from collections.abc import Sequence
 from heapq import heapify, heappop, heappush
@@ -79,10 +78,9 @@ from taskvisor.fsm._slots import (
     decide,
 )
 from taskvisor.fsm._spec import ResolvedSpec, TaskDefaults, TaskSpec
-from taskvisor.fsm._table import Phase, Trigger, check_move
+from taskvisor.fsm._table import CancelCause, Phase, Trigger, check_move
 
 __all__ = [
-    "CancelCause",
     "CoreConfig",
     "RandomSource",
     "ShutdownState",
@@ -103,11 +101,12 @@ if not TYPE_CHECKING:
     # step). In this module the enum names stand for plain classes holding the very same
     # members (``member_view``): ``is`` tests, events and effects are unchanged, and mypy
     # still reads the enums imported above. Here these names are only ever read for members
-    # (annotations are strings); CancelCause, defined and exported here, keeps its class.
+    # (annotations are strings).
     (
         EK,
         Phase,
         Trigger,
+        CancelCause,
         EndKind,
         RestartMode,
         BackoffSource,
@@ -122,6 +121,7 @@ if not TYPE_CHECKING:
             EventKind,
             Phase,
             Trigger,
+            CancelCause,
             EndKind,
             RestartMode,
             BackoffSource,
@@ -138,15 +138,6 @@ class RandomSource(Protocol):
     """Where the core's random draws come from: ``random.Random`` or any seeded equivalent."""
 
     def random(self) -> float: ...
-
-
-class CancelCause(enum.Enum):
-    """Why a running attempt is being stopped."""
-
-    REMOVE = "remove"
-    SHUTDOWN = "shutdown"
-    TIMEOUT = "timeout"
-    WATCHDOG = "watchdog"  # no heartbeat within ``watchdog`` (ended like a timeout)
 
 
 @attrs.frozen(init=False)

@@ -1,8 +1,9 @@
 """The task lifecycle as data: phases, triggers and the legal transitions (h11's rule).
 
-Owns: ``Phase``, ``Trigger`` and ``TRANSITIONS``. The supervisor machine moves a task only
-through ``check_move``, which consults this table, and ``docs/spec/lifecycle.md`` is generated
-from the same table, so the docs cannot drift from the code. Must not import I/O.
+Owns: ``Phase``, ``Trigger``, ``TRANSITIONS`` and ``CancelCause`` (what a STOPPING task stops
+for). The supervisor machine moves a task only through ``check_move``, which consults this
+table, and ``docs/spec/lifecycle.md`` is generated from the same table, so the docs cannot
+drift from the code. Must not import I/O.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 
-__all__ = ["TRANSITIONS", "IllegalTransition", "Phase", "Trigger", "check_move"]
+__all__ = ["TRANSITIONS", "CancelCause", "IllegalTransition", "Phase", "Trigger", "check_move"]
 
 
 class Phase(enum.Enum):
@@ -43,6 +44,15 @@ class Trigger(enum.Enum):
     DEADLINE = "deadline"  # a backoff, grace or force-wait deadline passed
 
 
+class CancelCause(enum.Enum):
+    """Why a running attempt is being stopped (what a STOPPING task is stopping for)."""
+
+    REMOVE = "remove"
+    SHUTDOWN = "shutdown"
+    TIMEOUT = "timeout"
+    WATCHDOG = "watchdog"  # no heartbeat within ``watchdog`` (ended like a timeout)
+
+
 P, T = Phase, Trigger
 
 #: (from phase, trigger) -> phases it may move to.
@@ -69,11 +79,16 @@ class IllegalTransition(AssertionError):
     """The machine tried a move the table does not allow: a bug in the core."""
 
 
-_ALLOWED = dict(TRANSITIONS)  # a plain dict: phases and triggers hash in C (no Enum.__hash__)
-_NONE: frozenset[Phase] = frozenset()
+#: Every allowed move as one (source, trigger, target) key: one lookup per move, and phases
+#: and triggers hash in C (no Enum.__hash__ on the hot path).
+_ALLOWED = frozenset(
+    (source, trigger, target)
+    for (source, trigger), targets in TRANSITIONS.items()
+    for target in targets
+)
 
 
 def check_move(source: Phase, trigger: Trigger, target: Phase) -> None:
     """Raise ``IllegalTransition`` unless ``TRANSITIONS`` allows the move."""
-    if target not in _ALLOWED.get((source, trigger), _NONE):
+    if (source, trigger, target) not in _ALLOWED:
         raise IllegalTransition(f"{source.name} --{trigger.name}--> {target.name}")
