@@ -136,7 +136,7 @@ def measure() -> Section:
             target = {"target": f"<= {TARGET_US:g} µs CPU", "met": s["best"] <= TARGET_US}
             section.rows.append(
                 Row(
-                    f"{what}, {label}",
+                    f"{what}, {label}: {s['best']:.2f} µs (median {s['median']:.2f})",
                     s["best"],
                     "µs CPU",
                     "hand-rolled retry loop, per attempt (asyncio)",
