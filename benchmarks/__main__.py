@@ -1,11 +1,11 @@
 """``make bench``: run every benchmark in order, write the report, print it.
 
-Runs ``bench_attempts``, ``bench_scale``, ``bench_fanout``, ``bench_dynamic`` and
-``bench_subscribers`` (each returns a ``Section`` of figures, every one a ratio against a
+Runs ``bench_attempts``, ``bench_core``, ``bench_scale``, ``bench_fanout``, ``bench_dynamic``
+and ``bench_subscribers`` (each returns a ``Section`` of figures, every one a ratio against a
 baseline measured in the same run), then the scripts written alongside them (``bench_bus``,
-``bench_sim``), whose printed tables are folded into the report as they are. Writes
-``results/latest.md`` (the Markdown tables) and ``results/latest.json`` (every figure, the
-machine, how long each part took) and prints the Markdown. Progress goes to stderr.
+``bench_sim``, ``bench_snapshot``), whose printed tables are folded into the report as they
+are. Writes ``results/latest.md`` (the Markdown tables) and ``results/latest.json`` (every
+figure, the machine, how long each part took) and prints the Markdown. Progress goes to stderr.
 
 Run: ``python -m benchmarks`` (``--only attempts,fanout`` runs a subset and writes nothing).
 """
@@ -26,7 +26,7 @@ from typing import Any
 from benchmarks._common import RESULTS, Section, log, machine, markdown
 
 #: Our benchmarks, in order: each module's ``measure()`` returns a Section.
-SECTIONS = ("attempts", "scale", "fanout", "dynamic", "subscribers")
+SECTIONS = ("attempts", "core", "scale", "fanout", "dynamic", "subscribers")
 #: Scripts written by others: their ``main()`` prints; the text is folded into the report.
 SCRIPTS = ("bus", "sim", "snapshot")
 #: Module constants set before a script runs, to keep ``make bench`` within its budget

@@ -5,8 +5,8 @@ and bare asyncio where aiojobs has no equivalent. Every task is idle: taskvisor'
 ``ctx.cancelled()`` (cooperative cancellation), aiojobs' and bare asyncio's await an event
 that is never set (so they are cancelled by ``Task.cancel``).
 
-- add: ``await h.add(spec)`` one after another (each a command through the bounded queue,
-  answered by the core) against ``await scheduler.spawn(coro)``;
+- add: ``await h.add(spec)`` one after another (each a command stepped by the core at once,
+  nothing being queued) against ``await scheduler.spawn(coro)``;
 - add + cancel: ``tid = await h.add(spec); await h.cancel(tid)`` (returns once the task is
   gone) against ``job = await scheduler.spawn(coro); await job.close()``;
 - ``h.list()`` with 10^4 live tasks against ``list(scheduler)``;
@@ -276,8 +276,9 @@ def measure() -> Section:
     section.notes += [
         f"Best of {REPEATS}, every case interleaved round by round; list() is the best of "
         f"{LIST_CALLS} calls in each run.",
-        "taskvisor's add and cancel are commands through the bounded queue, answered by the "
-        "core; cancel is cooperative (the body sees ctx.cancelled()) and returns once the task "
+        "taskvisor's add and cancel are commands the core steps at once (nothing is queued) "
+        "and answers in that step, then each yields once; cancel is cooperative (the body "
+        "sees ctx.cancelled()) and returns once the task "
         "has left list(). aiojobs' close is Task.cancel plus a wait.",
         "list() returns (TaskId, name) pairs sorted by id (docs/spec/api.md); aiojobs' "
         "iteration is "

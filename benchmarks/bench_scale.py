@@ -1,19 +1,23 @@
-"""Resident scale: many idle supervised tasks, against bare asyncio tasks doing the same wait.
+"""Resident scale: many idle supervised tasks, against bare asyncio tasks and aiojobs.
 
 Each taskvisor task is ``TaskSpec.restartable`` with a body that awaits ``ctx.cancelled()``;
-each bare task awaits its own ``asyncio.Event``. At 10^3, 10^4 and 10^5 tasks, per task:
+each bare task awaits its own ``asyncio.Event``; each aiojobs job awaits one shared event
+that is never set. At 2*10^3, 2*10^4 and 10^5 tasks, per task:
 
-- memory: ``tracemalloc`` (Python allocations, from before the specs are built until every
+- memory: ``tracemalloc`` (Python allocations, from after the specs are built until every
   body is waiting) and the RSS delta from ``/proc/self/statm`` (a separate run: tracemalloc's
   own bookkeeping would inflate RSS);
-- add: from the batch add (``SupervisorHandle.add_batch``, what ``run`` uses) until every body
-  has started; bare: from the first ``create_task`` until every task has started;
+- add: ``await h.add(spec)`` one task after another, until every body has started; bare: one
+  ``create_task`` after another, until every task has started; aiojobs: one
+  ``await scheduler.spawn(coro)`` after another;
 - shutdown: ``SupervisorHandle.shutdown()`` (cooperative: every context reports cancellation,
-  every attempt ends, the core reports each task gone); bare: set every event, await every task.
+  every attempt ends, the core reports each task gone); bare: set every event, await every
+  task; aiojobs: ``Scheduler.close()`` (cancels every job and waits for it).
 
 Every measurement runs in a fresh interpreter (``--child``), so allocator state left by an
-earlier size cannot hide or inflate memory. Times are best of ``REPEATS`` runs in that child;
-memory is from its first run.
+earlier size cannot hide or inflate memory. Times are best of ``REPEATS`` runs in that child
+(CPU time, ``time.process_time``); memory is from its first run. aiojobs runs only up to
+``AIOJOBS_MAX`` tasks: its ``close()`` grows quadratically (about 300 µs per job at 10^5).
 
 Run: ``python -m benchmarks.bench_scale``.
 """
@@ -35,14 +39,17 @@ from typing import Any
 import taskvisor as tv
 from benchmarks._common import ROOT, Row, Section, Stopwatch, log, markdown, rss_bytes
 
-SIZES = (1_000, 10_000, 100_000)
+SIZES = (2_000, 20_000, 100_000)
 REPEATS = 3
-BREAKDOWN_AT = 10_000  # where the tracemalloc run also reports allocation sites
+AIOJOBS_MAX = 20_000
+AIOJOBS_TARGET_AT = 20_000  # where issue 11 sets the target against aiojobs
+BREAKDOWN_AT = 20_000  # where the tracemalloc run also reports allocation sites
 BREAKDOWN_SITES = 15
 WARMUP = 50  # tasks in the untimed run each child does first
 CHILD_BUDGET_S = 40.0  # per size and implementation; see child()
 TARGET_MEMORY = 2.0
-TARGET_US = 50.0
+TARGET_AIOJOBS = 1.0  # add + stop per task: no slower than aiojobs' spawn + close
+TARGET_GROWTH = 1.3  # per-task add + stop from the smallest size to each larger one
 
 
 async def _bare(n: int, memory: str) -> dict[str, Any]:
@@ -60,7 +67,10 @@ async def _bare(n: int, memory: str) -> dict[str, Any]:
 
     sw = Stopwatch()
     events = [asyncio.Event() for _ in range(n)]
-    tasks = [asyncio.create_task(idle(e)) for e in events]
+    tasks = []
+    for e in events:  # one by one, as taskvisor's adds (each add yields once)
+        tasks.append(asyncio.create_task(idle(e)))
+        await asyncio.sleep(0)
     await all_started.wait()
     add = sw.stop()
     gc.collect()
@@ -75,8 +85,6 @@ async def _bare(n: int, memory: str) -> dict[str, Any]:
 
 
 async def _taskvisor(n: int, memory: str) -> dict[str, Any]:
-    gc.collect()
-    before = _memory(memory, n)
     started = 0
     all_started = asyncio.Event()
 
@@ -87,18 +95,16 @@ async def _taskvisor(n: int, memory: str) -> dict[str, Any]:
             all_started.set()
         await ctx.cancelled()
 
+    # The specs are the user's, built before measuring: only what supervising costs counts.
     specs = [tv.TaskSpec.restartable(tv.TaskFn(f"idle-{i}", idle)) for i in range(n)]
+    gc.collect()
+    before = _memory(memory, n)
     sup = tv.Supervisor(tv.SupervisorConfig(seed=0), subscribers=[])  # the supervisor alone
     async with sup.serve() as h:
-        add_batch = getattr(h, "add_batch", None)
         sw = Stopwatch()
-        if add_batch is not None:
-            await add_batch(specs)
-            how = "add_batch"
-        else:  # the batch form is gone: one add per task
-            for spec in specs:
-                await h.add(spec)
-            how = "add"
+        for spec in specs:
+            await h.add(spec)
+        how = "add"
         await all_started.wait()
         add = sw.stop()
         gc.collect()
@@ -110,6 +116,31 @@ async def _taskvisor(n: int, memory: str) -> dict[str, Any]:
         await h.shutdown()
         shut = sw.stop()
     return _figures(n, before, after, add, shut, how)
+
+
+async def _aiojobs(n: int, memory: str) -> dict[str, Any]:
+    import aiojobs
+
+    never = asyncio.Event()
+
+    async def idle() -> None:
+        await never.wait()
+
+    gc.collect()
+    before = _memory(memory, n)
+    sw = Stopwatch()
+    scheduler = aiojobs.Scheduler(limit=None, close_timeout=None)
+    for _ in range(n):
+        await scheduler.spawn(idle())
+    await asyncio.sleep(0)  # every job has started
+    add = sw.stop()
+    gc.collect()
+    after = _memory(memory)
+    _memory_only_exit(memory, n, before, after)
+    sw = Stopwatch()
+    await scheduler.close()
+    shut = sw.stop()
+    return _figures(n, before, after, add, shut, "spawn")
 
 
 def _memory_only_exit(memory: str, n: int, before: int, after: int) -> None:
@@ -174,7 +205,7 @@ def child(impl: str, n: int, memory: str, repeats: int) -> dict[str, Any]:
     Repeats up to ``repeats`` times, but starts another run only if it would still end
     within ``CHILD_BUDGET_S`` (a run at 10^5 tasks takes tens of seconds on 2 cores).
     """
-    fn = _taskvisor if impl == "taskvisor" else _bare
+    fn = {"taskvisor": _taskvisor, "aiojobs": _aiojobs, "asyncio": _bare}[impl]
     # Warm up: lazy imports and one-time caches are not per-task costs.
     asyncio.run(fn(WARMUP, "rss"))
     if memory == "tracemalloc":
@@ -210,15 +241,16 @@ def _spawn(impl: str, n: int, memory: str, repeats: int) -> dict[str, Any]:
 
 
 def measure() -> Section:
-    section = Section("scale", "Resident scale (idle tasks awaiting cancellation, asyncio)")
+    section = Section("scale", "Resident scale (idle tasks added one by one, asyncio)")
     data: dict[str, Any] = {}
     for n in SIZES:
-        for impl in ("asyncio", "taskvisor"):
+        impls = ["asyncio", "taskvisor"] + (["aiojobs"] if n <= AIOJOBS_MAX else [])
+        for impl in impls:
             log(f"  scale: {impl} x {n:,}")
             timed = _spawn(impl, n, "rss", REPEATS)
-            traced = _spawn(impl, n, "tracemalloc", 1)
+            traced = _spawn(impl, n, "tracemalloc", 1) if impl != "aiojobs" else {}
             data.setdefault(str(n), {})[impl] = {
-                "tracemalloc_bytes_per_task": traced["bytes_per_task"],
+                "tracemalloc_bytes_per_task": traced.get("bytes_per_task"),
                 "rss_bytes_per_task": timed["bytes_per_task"],
                 "add_us_per_task": timed["add_us_per_task"],
                 "add_cpu_us_per_task": timed["add_cpu_us_per_task"],
@@ -229,14 +261,13 @@ def measure() -> Section:
                 "sites": traced.get("sites"),
                 "child_seconds": {
                     "timed": timed["child_seconds"],
-                    "traced": traced["child_seconds"],
+                    "traced": traced.get("child_seconds"),
                 },
             }
     for n in SIZES:
         tvd, bare = data[str(n)]["taskvisor"], data[str(n)]["asyncio"]
         traced = tvd["tracemalloc_bytes_per_task"]
         traced_bare = bare["tracemalloc_bytes_per_task"]
-        total = tvd["add_us_per_task"] + tvd["shutdown_us_per_task"]
         section.rows += [
             Row(
                 f"{n:,} tasks: memory (tracemalloc)",
@@ -255,10 +286,10 @@ def measure() -> Section:
                 bare["rss_bytes_per_task"],
             ),
             Row(
-                f"{n:,} tasks: add (batch) until all started",
+                f"{n:,} tasks: add, one by one, until all started",
                 tvd["add_us_per_task"],
                 "µs/task",
-                "bare create_task",
+                "bare create_task, one by one",
                 bare["add_us_per_task"],
                 cpu_value=tvd["add_cpu_us_per_task"],
                 cpu_baseline=bare["add_cpu_us_per_task"],
@@ -272,24 +303,49 @@ def measure() -> Section:
                 cpu_value=tvd["shutdown_cpu_us_per_task"],
                 cpu_baseline=bare["shutdown_cpu_us_per_task"],
             ),
-            Row(
-                f"{n:,} tasks: add + shutdown",
-                total,
-                "µs/task",
-                "bare: create + set + await",
-                bare["add_us_per_task"] + bare["shutdown_us_per_task"],
-                f"< {TARGET_US:g} µs/task",
-                total < TARGET_US,
-                cpu_value=tvd["add_cpu_us_per_task"] + tvd["shutdown_cpu_us_per_task"],
-                cpu_baseline=bare["add_cpu_us_per_task"] + bare["shutdown_cpu_us_per_task"],
-            ),
+            _total_row(n, tvd, bare, "bare: create + set + await"),
         ]
-    small, large = data[str(SIZES[0])]["taskvisor"], data[str(SIZES[-1])]["taskvisor"]
-    growth = {
-        key: large[key] / small[key] if small[key] else None
-        for key in ("tracemalloc_bytes_per_task", "add_us_per_task", "shutdown_us_per_task")
-    }
-    data["per_task_growth_smallest_to_largest"] = growth
+        jobs = data[str(n)].get("aiojobs")
+        if jobs is not None:
+            cpu, cpu_jobs = _total(tvd, "cpu"), _total(jobs, "cpu")
+            target: dict[str, Any] = {}
+            if n == AIOJOBS_TARGET_AT:
+                target = {
+                    "target": f"<= {TARGET_AIOJOBS:g}x aiojobs (CPU)",
+                    "met": cpu <= TARGET_AIOJOBS * cpu_jobs,
+                }
+            section.rows.append(
+                _total_row(n, tvd, jobs, "aiojobs: spawn one by one + Scheduler.close()", **target)
+            )
+    growth: dict[str, Any] = {}
+    small = SIZES[0]
+    for impl in ("taskvisor", "asyncio"):
+        base = _total(data[str(small)][impl], "cpu")
+        growth[impl] = {
+            str(n): _total(data[str(n)][impl], "cpu") / base if base else None for n in SIZES[1:]
+        }
+        growth[impl]["memory"] = {
+            str(n): data[str(n)][impl]["tracemalloc_bytes_per_task"]
+            / data[str(small)][impl]["tracemalloc_bytes_per_task"]
+            for n in SIZES[1:]
+        }
+    for n in SIZES[1:]:
+        ratio = growth["taskvisor"][str(n)]
+        section.rows.append(
+            Row(
+                f"per-task add + shutdown, {n:,} vs {small:,} tasks (CPU)",
+                _total(data[str(n)]["taskvisor"], "cpu"),
+                "µs/task",
+                f"taskvisor at {small:,} tasks",
+                _total(data[str(small)]["taskvisor"], "cpu"),
+                f"<= {TARGET_GROWTH:g}x",
+                ratio is not None and ratio <= TARGET_GROWTH,
+                note=f"bare asyncio grows {_x(growth['asyncio'][str(n)])}",
+                cpu_value=_total(data[str(n)]["taskvisor"], "cpu"),
+                cpu_baseline=_total(data[str(small)]["taskvisor"], "cpu"),
+            )
+        )
+    data["per_task_growth_from_smallest"] = growth
     section.data = data
     sites = data[str(BREAKDOWN_AT)]["taskvisor"]["sites"] if BREAKDOWN_AT in SIZES else None
     if sites:
@@ -298,18 +354,41 @@ def measure() -> Section:
             f"Where a supervised task's memory goes ({BREAKDOWN_AT:,} tasks, tracemalloc, "
             f"top sites; all {BREAKDOWN_SITES} in latest.json): {top}."
         )
+    growth_note = "; ".join(
+        f"{n:,}: taskvisor {_x(growth['taskvisor'][str(n)])}, bare asyncio "
+        f"{_x(growth['asyncio'][str(n)])}"
+        for n in SIZES[1:]
+    )
     section.notes += [
-        "Linear growth means a flat per-task figure: from "
-        f"{SIZES[0]:,} to {SIZES[-1]:,} tasks the per-task memory changes "
-        f"{_x(growth['tracemalloc_bytes_per_task'])}, add {_x(growth['add_us_per_task'])}, "
-        f"shutdown {_x(growth['shutdown_us_per_task'])}.",
+        f"Per-task add + shutdown (CPU) against {small:,} tasks: {growth_note}. Memory per "
+        f"task: taskvisor {', '.join(_x(v) for v in growth['taskvisor']['memory'].values())}.",
         "Each size and implementation runs in a fresh interpreter; times are best of "
         f"{REPEATS} (fewer where a run would overrun {CHILD_BUDGET_S:g} s: see repeats in "
-        "latest.json), memory from the first run. RSS at 1,000 tasks is page-granular noise.",
-        "taskvisor's memory counts the specs (TaskFn + TaskSpec + name), the core's registry "
-        "entry, the TaskContext, the attempt record, the asyncio task and its coroutine.",
+        "latest.json), memory from the first run. aiojobs runs up to "
+        f"{AIOJOBS_MAX:,} tasks (its close() is quadratic).",
+        "taskvisor's memory counts the core's registry entry, the TaskContext, the attempt "
+        "record, the asyncio task and its coroutine; not the specs (built before measuring).",
     ]
     return section
+
+
+def _total(d: dict[str, Any], kind: str) -> float:
+    if kind == "cpu":
+        return float(d["add_cpu_us_per_task"] + d["shutdown_cpu_us_per_task"])
+    return float(d["add_us_per_task"] + d["shutdown_us_per_task"])
+
+
+def _total_row(n: int, tvd: dict[str, Any], base: dict[str, Any], baseline: str, **kw: Any) -> Row:
+    return Row(
+        f"{n:,} tasks: add + shutdown",
+        _total(tvd, "wall"),
+        "µs/task",
+        baseline,
+        _total(base, "wall"),
+        cpu_value=_total(tvd, "cpu"),
+        cpu_baseline=_total(base, "cpu"),
+        **kw,
+    )
 
 
 def _x(ratio: float | None) -> str:

@@ -45,6 +45,35 @@ def test_offer_accepts_where_there_is_room_and_counts_drops() -> None:
     assert bus.overflowing == frozenset({0})  # taking nothing does not
 
 
+@given(
+    st.lists(
+        st.tuples(st.integers(1, 4), st.integers(0, 4), st.booleans()), min_size=1, max_size=4
+    ),
+    st.integers(0, 6),
+)
+def test_take_is_offer_where_it_decides_and_writes_nothing_where_it_does_not(
+    subs: list[tuple[int, int, bool]], offers: int
+) -> None:
+    # ``take`` is the hot path's shortcut for ``offer``: the same state and recipients when it
+    # answers (room everywhere, or one subscriber already overflowing); otherwise it changes
+    # nothing and leaves the decision to ``offer``.
+    caps = tuple(cap for cap, _, _ in subs)
+    start = tuple(min(depth, cap) for cap, depth, _ in subs)
+    episodes = {i for i, (_, _, over) in enumerate(subs) if over}
+    fast = BusState(start, start, start, episodes)
+    slow = BusState(start, start, start, episodes)
+    for _ in range(offers):
+        before = fast.snapshot()
+        recipients = fast.take(caps)
+        if recipients is None:
+            assert any(d >= c for d, c in zip(fast.depths, caps, strict=True))
+            assert fast.snapshot() == before
+            return
+        slow, accepted, report = offer(slow, caps)
+        assert (recipients, report) == (accepted, ())
+        assert fast == slow
+
+
 def test_no_subscribers() -> None:
     assert offer(BusState.empty(0), ()) == (BusState((), (), ()), (), ())
 

@@ -1,9 +1,11 @@
-"""Helpers shared by the runtime tests: an event recorder, short policies, virtual time."""
+"""Helpers shared by the runtime tests: an event recorder, short policies, virtual time, and a
+held command queue."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+import contextlib
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pytest
@@ -117,3 +119,17 @@ def renumbered(events: Iterable[tv.Event]) -> list[tuple[Any, ...]]:
             )
         )
     return out
+
+
+@contextlib.contextmanager
+def queue_held(handle: tv.SupervisorHandle, *, intake: bool = False) -> Iterator[None]:
+    """Within the block, commands behave as if an earlier one were queued and not yet taken by
+    the actor: they go through the bounded queue (``intake``: the controller's) instead of
+    stepping the core at once, so its order and its fullness can be tested. (A private peek:
+    only a queued shutdown holds the command queue for real.)"""
+    driver = handle._driver
+    driver._queued[1 if intake else 0] += 1
+    try:
+        yield
+    finally:
+        driver._queued[1 if intake else 0] -= 1

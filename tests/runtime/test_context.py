@@ -16,6 +16,7 @@ import pytest
 from runtime_support import FAST, VIRTUAL_BACKENDS
 
 import taskvisor as tv
+from taskvisor.runtime._attempt import AsyncioTaskContext
 from taskvisor.runtime._context import TaskContext, body_of
 
 pytestmark = pytest.mark.anyio
@@ -56,6 +57,49 @@ async def test_cancelled_waits_until_requested() -> None:
         ctx._request_cancel()
         with anyio.fail_after(1):
             await woke.wait()
+
+
+def contexts(backend: str) -> list[TaskContext]:
+    """The contexts the launchers hand out on ``backend`` (asyncio's waits on bare futures)."""
+    found = [make()]
+    if backend == "asyncio":
+        found.append(AsyncioTaskContext(tv.TaskId(7), "job", 1))
+    return found
+
+
+async def test_every_waiter_wakes_and_an_abandoned_wait_leaves_nothing(anyio_backend: str) -> None:
+    for ctx in contexts(anyio_backend):
+        woke: list[int] = []
+
+        async def waiter(i: int, ctx: TaskContext = ctx, woke: list[int] = woke) -> None:
+            await ctx.cancelled()
+            woke.append(i)
+
+        with anyio.move_on_after(0.01):  # a body that stops waiting (a timeout around it)
+            await ctx.cancelled()
+        if isinstance(ctx, AsyncioTaskContext):
+            assert ctx._event == []  # its future is gone, not left to be woken
+        async with anyio.create_task_group() as tg:
+            for i in range(3):
+                tg.start_soon(waiter, i)
+            await anyio.sleep(0.01)
+            assert woke == []
+            ctx._request_cancel()
+        assert sorted(woke) == [0, 1, 2]
+        with anyio.fail_after(1):
+            await ctx.cancelled()  # already requested: at once
+        assert repr(ctx) == "TaskContext(TaskId(7), 'job', attempt=1, cancelled)"
+
+
+async def test_the_asyncio_launcher_hands_out_the_lighter_context(anyio_backend: str) -> None:
+    seen: list[type] = []
+
+    async def body(ctx: tv.TaskContext) -> None:
+        seen.append(type(ctx))
+
+    await tv.Supervisor(defaults=FAST).run([tv.TaskSpec(body)])
+    assert seen == [AsyncioTaskContext if anyio_backend == "asyncio" else TaskContext]
+    assert issubclass(seen[0], tv.TaskContext)
 
 
 async def test_run_until_cancelled_returns_the_result() -> None:

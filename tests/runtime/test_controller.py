@@ -14,7 +14,7 @@ from typing import Any
 
 import anyio
 import pytest
-from runtime_support import EK, FAST, VIRTUAL_BACKENDS, Recorder
+from runtime_support import EK, FAST, VIRTUAL_BACKENDS, Recorder, queue_held
 
 import taskvisor as tv
 
@@ -330,20 +330,26 @@ async def test_try_submit_raises_command_queue_full_when_the_intake_is_full() ->
             results.append("add ok")
 
         await anyio.wait_all_tasks_blocked()  # both actors are idle, waiting to receive
+        with queue_held(h, intake=True):  # submissions queue up instead of stepping at once
+            async with anyio.create_task_group() as tg:
+                # All five run before either actor gets a turn: one submission is handed to
+                # the intake's waiting actor, one fills its buffer (capacity 1), the other two
+                # find it full. The command queue is separate (and empty): the add gets in.
+                for i in range(4):
+                    tg.start_soon(one, i)
+                tg.start_soon(add)
+            assert sorted(results) == ["add ok", "full", "full", "ok", "ok"]
+            assert len(h.controller_snapshot()) == 2
+            # The waiting form waits for room instead: all of them get in.
+            async with anyio.create_task_group() as tg:
+                for i in range(4, 10):
+                    tg.start_soon(h.submit, gate.spec(f"j{i}", slot=f"j{i}"))
+            assert len(h.controller_snapshot()) == 8
+        # Nothing queued: submissions step the core at once and never find the intake full.
         async with anyio.create_task_group() as tg:
-            # All five run before either actor gets a turn: one submission is handed to the
-            # intake's waiting actor, one fills its buffer (capacity 1), the other two find it
-            # full. The command queue is separate, so the add gets in.
-            for i in range(4):
-                tg.start_soon(one, i)
-            tg.start_soon(add)
-        assert sorted(results) == ["add ok", "full", "full", "ok", "ok"]
-        assert len(h.controller_snapshot()) == 2
-        # The waiting form waits for room instead: all of them get in.
-        async with anyio.create_task_group() as tg:
-            for i in range(4, 10):
-                tg.start_soon(h.submit, gate.spec(f"j{i}", slot=f"j{i}"))
-        assert len(h.controller_snapshot()) == 8
+            for i in range(10, 14):
+                tg.start_soon(h.try_submit, gate.spec(f"j{i}", slot=f"j{i}"))
+        assert len(h.controller_snapshot()) == 12
         gate.release.set()
 
 

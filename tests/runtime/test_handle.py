@@ -13,7 +13,7 @@ from typing import Any
 
 import anyio
 import pytest
-from runtime_support import EK, FAST, VIRTUAL_BACKENDS, Recorder
+from runtime_support import EK, FAST, VIRTUAL_BACKENDS, Recorder, queue_held
 
 import taskvisor as tv
 
@@ -192,18 +192,29 @@ async def test_try_forms_raise_command_queue_full_instead_of_waiting() -> None:
             except tv.CommandQueueFull:
                 full += 1
 
-        async with anyio.create_task_group() as tg:
-            for i in range(20):  # all issued before the command actor gets a turn
-                tg.start_soon(try_add, i)
-        assert full >= 1
-        assert ok >= 1
-        assert full + ok == 20
-        assert len(h.list()) == ok
-        # The waiting forms queue up instead: all 20 get in.
+        with queue_held(h):  # commands queue up instead of stepping the core at once
+            async with anyio.create_task_group() as tg:
+                for i in range(20):  # all issued before the command actor gets a turn
+                    tg.start_soon(try_add, i)
+            assert full >= 1
+            assert ok >= 1
+            assert full + ok == 20
+            assert len(h.list()) == ok
+            # The waiting forms queue up instead: all 20 get in.
+            async with anyio.create_task_group() as tg:
+                for i in range(20):
+                    tg.start_soon(h.add, tv.TaskSpec(waits, name=f"w{i}"))
+            assert len(h.list()) == ok + 20
+
+
+async def test_try_forms_never_find_the_queue_full_while_nothing_is_queued() -> None:
+    # With nothing queued each command steps the core at once: a burst of try_add never
+    # waits for, nor fills, the bounded queue.
+    async with supervisor(registry_queue_capacity=1).serve() as h:
         async with anyio.create_task_group() as tg:
             for i in range(20):
-                tg.start_soon(h.add, tv.TaskSpec(waits, name=f"w{i}"))
-        assert len(h.list()) == ok + 20
+                tg.start_soon(h.try_add, tv.TaskSpec(waits, name=f"t{i}"))
+        assert len(h.list()) == 20
 
 
 async def test_every_try_form_reports_a_full_queue() -> None:
@@ -229,9 +240,10 @@ async def test_every_try_form_reports_a_full_queue() -> None:
                 except tv.TaskAlreadyExists:
                     outcome.append("ok")  # got in (a duplicate name: still a reply)
 
-            async with anyio.create_task_group() as tg:
-                for _ in range(3):  # one handed to the actor, one buffered, one finds it full
-                    tg.start_soon(one)
+            with queue_held(h):
+                async with anyio.create_task_group() as tg:
+                    for _ in range(3):  # one handed to the actor, one buffered, one finds it full
+                        tg.start_soon(one)
             assert "full" in outcome
 
 

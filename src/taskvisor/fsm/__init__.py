@@ -74,7 +74,6 @@ from taskvisor.fsm._slots import (
 from taskvisor.fsm._spec import INHERIT, ResolvedSpec, TaskDefaults, TaskFn, TaskSpec
 from taskvisor.fsm._stepper import CheckerChain, InvariantChecker, StepChecker, Stepper
 from taskvisor.fsm._supervisor import (
-    CancelCause,
     CoreConfig,
     RandomSource,
     ShutdownState,
@@ -86,7 +85,7 @@ from taskvisor.fsm._supervisor import (
     next_deadline,
     step,
 )
-from taskvisor.fsm._table import TRANSITIONS, IllegalTransition, Phase, Trigger
+from taskvisor.fsm._table import TRANSITIONS, CancelCause, IllegalTransition, Phase, Trigger
 
 __all__ = [
     "DIAGNOSTIC_KINDS",

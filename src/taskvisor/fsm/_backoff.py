@@ -9,7 +9,7 @@ Blog, 2015. Must not import anything that does I/O.
 
 from __future__ import annotations
 
-import attrs
+from typing import NamedTuple
 
 from taskvisor.fsm._policy import FIXED_POINT_BITS, BackoffPolicy, JitterPolicy
 
@@ -23,6 +23,9 @@ __all__ = [
 ]
 
 _ONE = 1 << FIXED_POINT_BITS
+# Members as module constants: ``JitterPolicy.NONE`` goes through ``EnumType.__getattr__`` (a
+# Python-level call) on every lookup in CPython 3.11, and these run on every failure.
+_NO_JITTER, _FULL, _EQUAL = JitterPolicy.NONE, JitterPolicy.FULL, JitterPolicy.EQUAL
 _U_BITS = 53  # random.random() returns multiples of 2**-53
 
 
@@ -93,7 +96,7 @@ def base_ns(policy: BackoffPolicy, n: int) -> int:
 
 def needs_draw(policy: BackoffPolicy) -> bool:
     """Whether a delay of this policy consumes one random draw (NONE does not)."""
-    return policy.jitter is not JitterPolicy.NONE
+    return policy.jitter is not _NO_JITTER
 
 
 def jitter_ns(policy: BackoffPolicy, base: int, prev: int, u: float) -> int:
@@ -112,11 +115,11 @@ def jitter_ns(policy: BackoffPolicy, base: int, prev: int, u: float) -> int:
     post: policy.jitter != JitterPolicy.DECORRELATED or policy.first_ns <= __return__ <= 3 * prev
     """
     jitter = policy.jitter
-    if jitter is JitterPolicy.NONE:
+    if jitter is _NO_JITTER:
         return base
-    if jitter is JitterPolicy.FULL:
+    if jitter is _FULL:
         return scale(base, u)
-    if jitter is JitterPolicy.EQUAL:
+    if jitter is _EQUAL:
         half = base // 2
         return base - half + scale(half, u)
     low = policy.first_ns
@@ -125,9 +128,11 @@ def jitter_ns(policy: BackoffPolicy, base: int, prev: int, u: float) -> int:
     return value if value < policy.max_ns else policy.max_ns
 
 
-@attrs.frozen
-class RetryStreak:
+class RetryStreak(NamedTuple):
     """Where a task stands in its current failure streak.
+
+    A named tuple, not an attrs class: every failure builds one, and a tuple is built in one C
+    call (architecture rule 3). Equality also compares the type (never a bare tuple).
 
     Attributes:
         failures: failed attempts in a row so far (the next retry has index ``failures - 1``).
@@ -137,8 +142,18 @@ class RetryStreak:
     failures: int = 0
     prev_ns: int | None = None
 
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and tuple.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        return not (type(other) is type(self) and tuple.__eq__(self, other))
+
+    def __hash__(self) -> int:
+        return tuple.__hash__(self)
+
 
 EMPTY_STREAK = RetryStreak()
+_new_streak = tuple.__new__  # RetryStreak from a tuple in one C call (no generated __new__ frame)
 
 
 def next_delay_ns(policy: BackoffPolicy, streak: RetryStreak, u: float) -> tuple[int, RetryStreak]:
@@ -158,4 +173,4 @@ def next_delay_ns(policy: BackoffPolicy, streak: RetryStreak, u: float) -> tuple
     prev = policy.first_ns if streak.prev_ns is None else streak.prev_ns
     raw = jitter_ns(policy, base_ns(policy, n), prev, u)
     delay = raw if raw > policy.floor_ns else policy.floor_ns
-    return delay, RetryStreak(n + 1, raw)
+    return delay, _new_streak(RetryStreak, (n + 1, raw))

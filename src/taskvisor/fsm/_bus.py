@@ -86,6 +86,41 @@ class BusState:
         d, dr, h, o, _ = self.snapshot()
         return f"BusState(depths={d}, dropped={dr}, high_water={h}, overflowing={set(o)})"
 
+    def take(self, capacities: tuple[int, ...]) -> tuple[int, ...] | None:
+        """Offer one event, in the cases that need no decision: the common path of every step.
+
+        Every queue has room: the event is queued for all. One subscriber whose queue is full
+        and already in an overflow episode: the drop is counted and not reported (I5).
+
+        Returns:
+            The recipients, or None (nothing written) when ``offer`` must decide: a full
+            queue whose drop may start an episode, or several subscribers and one full.
+        """
+        depths = self.depths
+        if len(depths) == 1:
+            depth = depths[0]
+            if depth < capacities[0]:
+                depth += 1
+                depths[0] = depth
+                high = self.high_water
+                if depth > high[0]:
+                    high[0] = depth
+                return self._all
+            if self.overflowing:  # {0}: still dropping, already reported
+                self.dropped[0] += 1
+                return ()
+            return None
+        for i, depth in enumerate(depths):
+            if depth >= capacities[i]:
+                return None
+        high = self.high_water
+        for i, depth in enumerate(depths):
+            depth += 1
+            depths[i] = depth
+            if depth > high[i]:
+                high[i] = depth
+        return self._all
+
     def offer(
         self, capacities: tuple[int, ...], diagnostic: bool
     ) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -115,7 +150,7 @@ class BusState:
             if not diagnostic and i not in self.overflowing:
                 self.overflowing.add(i)
                 report.append(i)
-        accepted = tuple(i for i in self._all if i not in full)
+        accepted = tuple([i for i in self._all if i not in full])
         return accepted, tuple(report)
 
     def check_consumed(self, index: int, count: int) -> None:

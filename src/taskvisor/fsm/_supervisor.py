@@ -12,11 +12,10 @@ drives it: the asyncio runtime and the simulator call it alike. Must not import 
 
 from __future__ import annotations
 
-import enum
 from collections import deque
 from collections.abc import Sequence
 from heapq import heapify, heappop, heappush
-from typing import NamedTuple, Protocol, assert_never
+from typing import TYPE_CHECKING, NamedTuple, Protocol, assert_never
 
 import attrs
 
@@ -25,7 +24,7 @@ from taskvisor._task_errors import TaskError
 from taskvisor.fsm._backoff import EMPTY_STREAK, RetryStreak, needs_draw, next_delay_ns
 from taskvisor.fsm._budget import exhausted
 from taskvisor.fsm._bus import BusState, SubscriberInfo
-from taskvisor.fsm._duration import capacity, ns_to_s, to_ns
+from taskvisor.fsm._duration import NS_PER_S, capacity, ns_to_s, to_ns
 from taskvisor.fsm._effects import (
     Abandon,
     AddReply,
@@ -48,6 +47,7 @@ from taskvisor.fsm._events import (
     RejectionKind,
     TaskId,
     TaskOutcome,
+    member_view,
 )
 from taskvisor.fsm._inputs import (
     AddTasks,
@@ -78,10 +78,9 @@ from taskvisor.fsm._slots import (
     decide,
 )
 from taskvisor.fsm._spec import ResolvedSpec, TaskDefaults, TaskSpec
-from taskvisor.fsm._table import Phase, Trigger, check_move
+from taskvisor.fsm._table import CancelCause, Phase, Trigger, check_move
 
 __all__ = [
-    "CancelCause",
     "CoreConfig",
     "RandomSource",
     "ShutdownState",
@@ -96,20 +95,49 @@ __all__ = [
 
 EK = EventKind
 
+if not TYPE_CHECKING:
+    # Enum members are read all through every step, and in CPython 3.11 ``Phase.RUNNING``
+    # dispatches through EnumType.__getattr__ (~0.1 µs a read: a fifth of an ended attempt's
+    # step). In this module the enum names stand for plain classes holding the very same
+    # members (``member_view``): ``is`` tests, events and effects are unchanged, and mypy
+    # still reads the enums imported above. Here these names are only ever read for members
+    # (annotations are strings).
+    (
+        EK,
+        Phase,
+        Trigger,
+        CancelCause,
+        EndKind,
+        RestartMode,
+        BackoffSource,
+        OutcomeKind,
+        RejectionKind,
+        SlotStatus,
+        SlotTrigger,
+        SlotDecision,
+    ) = (
+        member_view(e)
+        for e in (
+            EventKind,
+            Phase,
+            Trigger,
+            CancelCause,
+            EndKind,
+            RestartMode,
+            BackoffSource,
+            OutcomeKind,
+            RejectionKind,
+            SlotStatus,
+            SlotTrigger,
+            SlotDecision,
+        )
+    )
+
 
 class RandomSource(Protocol):
     """Where the core's random draws come from: ``random.Random`` or any seeded equivalent."""
 
     def random(self) -> float: ...
-
-
-class CancelCause(enum.Enum):
-    """Why a running attempt is being stopped."""
-
-    REMOVE = "remove"
-    SHUTDOWN = "shutdown"
-    TIMEOUT = "timeout"
-    WATCHDOG = "watchdog"  # no heartbeat within ``watchdog`` (ended like a timeout)
 
 
 @attrs.frozen(init=False)
@@ -408,10 +436,12 @@ class SupervisorState:
         "tasks",
         "timer_seq",
         "timers",
+        "txn",
     )
 
     def __init__(self, config: CoreConfig) -> None:
         self.config = config
+        self.txn: _Txn | None = None  # the step's scratch, made once per state (see ``step``)
         self.tasks: dict[TaskId, TaskState] = {}
         self.names: dict[str, TaskId] = {}
         self.running = 0
@@ -510,7 +540,17 @@ def step(
     A refused input (a bug in the driver, e.g. more events consumed than queued) raises before
     anything is written, so the state is left as it was (architecture rule 3).
     """
-    txn = _Txn(state, now, rng)
+    # One scratch object per state, reset here rather than built per step: a step runs per
+    # attempt, and building one cost a tenth of a step (benchmarks/bench_core.py).
+    txn = state.txn
+    if txn is None:
+        txn = state.txn = _Txn(state, rng)
+    txn.tasks = state.tasks
+    txn.now = now
+    txn.at = now / NS_PER_S
+    txn.rng = rng
+    effects: list[Effect] = []
+    txn.effects = effects
     kind = type(inp)
     if kind is AttemptEnded:
         txn.attempt_ended(inp)  # type: ignore[arg-type]
@@ -538,8 +578,13 @@ def step(
         txn.heartbeat(inp)
     else:  # pragma: no cover - mypy proves the union is handled (see _dispatch_is_total)
         raise TypeError(f"not an input: {inp!r}")
-    txn.drop_stale_timers()
-    return state, txn.effects
+    timers = state.timers
+    if timers:  # the common case inline: a live entry on top and the heap within bounds
+        _, token, tid = timers[0]
+        t = state.tasks.get(tid)
+        if t is None or t.timer != token or len(timers) > 2 * len(state.tasks) + _TIMER_SLACK:
+            txn.drop_stale_timers()
+    return state, effects
 
 
 def _dispatch_is_total(inp: Input) -> None:  # pragma: no cover - a type-level proof only
@@ -564,14 +609,16 @@ def _dispatch_is_total(inp: Input) -> None:  # pragma: no cover - a type-level p
 class _Txn:
     """One transition in progress over the state it mutates (the one chokepoint)."""
 
-    __slots__ = ("at", "config", "effects", "now", "rng", "s", "tasks")
+    __slots__ = ("at", "caps", "config", "effects", "now", "rng", "s", "tasks")
 
-    def __init__(self, s: SupervisorState, now: int, rng: RandomSource) -> None:
+    def __init__(self, s: SupervisorState, rng: RandomSource) -> None:
+        # Made once per state; ``step`` sets the per-step fields (tasks, now, at, rng, effects).
         self.s = s
         self.config = s.config
+        self.caps = s.config.capacities
         self.tasks = s.tasks
-        self.now = now
-        self.at = ns_to_s(now)
+        self.now = 0
+        self.at = 0.0
         self.rng = rng
         self.effects: list[Effect] = []
 
@@ -581,7 +628,6 @@ class _Txn:
         self,
         kind: EventKind,
         t: TaskState | None,
-        *,
         task_id: TaskId | None = None,
         task: str | None = None,
         reason: str | None = None,
@@ -596,16 +642,20 @@ class _Txn:
         """Publish one event to every subscriber with room; report drops (I5, rule 7).
 
         A task event takes its id, name and attempt from ``t``. The event is a tuple built in
-        one call (a fifth of an attrs instance); this runs three times per attempt.
+        one call (a fifth of an attrs instance); this runs three times per attempt. Pass the
+        fields after ``t`` by keyword: they are not keyword-only because CPython 3.11 looks up
+        every omitted keyword-only default in a dict on each call (twice the call's cost).
         """
         s = self.s
+        seq = s.seq
+        s.seq = seq + 1
         attempt = None
         if t is not None:
             task_id, task, attempt = t.id, t.name, t.attempt or None
         event = _new_event(
             Event,
             (
-                s.seq,
+                seq,
                 self.at,
                 kind,
                 task_id,
@@ -621,11 +671,20 @@ class _Txn:
                 rejection,
             ),
         )
-        s.seq += 1
-        caps = self.config.capacities
+        caps = self.caps
         if not caps:
             self.effects.append(_new_publish(Publish, (event, ())))
             return
+        recipients = s.bus.take(caps)
+        if recipients is None:  # a queue is full: the drop is counted, maybe reported (I5)
+            self.offer_with_drops(event)
+            return
+        self.effects.append(_new_publish(Publish, (event, recipients)))
+
+    def offer_with_drops(self, event: Event) -> None:
+        """Publish ``event`` when some subscriber's queue is full (``BusState.offer``)."""
+        s, kind = self.s, event.kind
+        caps = self.caps
         diagnostic = kind is EK.SUBSCRIBER_OVERFLOW or kind is EK.SUBSCRIBER_PANICKED
         accepted, report = s.bus.offer(caps, diagnostic)
         self.effects.append(_new_publish(Publish, (event, accepted)))
@@ -675,7 +734,7 @@ class _Txn:
         ``wait_token`` are None unless given, so a stale heap entry can never fire (I4).
         """
         check_move(t.phase, trigger, phase)
-        if phase is Phase.GONE:
+        if phase is _GONE:
             return t
         t.phase = phase
         t.timer = timer
@@ -797,12 +856,14 @@ class _Txn:
         t.timeout_at = timeout_at
         t.last_beat = now
         self.emit(EK.TASK_STARTING, t)
-        self.effects.append(StartAttempt(t.id, t.name, attempt, t.spec))
+        self.effects.append(_new_effect(StartAttempt, (t.id, t.name, attempt, t.spec)))
 
     def release_permit(self) -> None:
         """An attempt stopped holding a permit: start waiting tasks in FIFO order (I3)."""
         s = self.s
         s.running -= 1
+        if s.ready_head == s.ready_tail:  # nobody waits (always so without max_concurrent)
+            return
         limit = self.config.max_concurrent
         ready = s.ready
         while s.ready_head < s.ready_tail and (limit is None or s.running < limit):
@@ -1201,7 +1262,7 @@ class _Txn:
         s.shutdown = ShutdownState(self.now, reason=inp.reason)
         self.emit(EK.SHUTDOWN_REQUESTED, None, reason=inp.reason)
         self.close_slots()
-        for tid in sorted(self.tasks):
+        for tid in sorted(self.tasks, key=int):  # id order (I8); key=int sorts in C
             t = self.tasks.get(tid)
             if t is not None and t.cause not in _STOPPING_FOR_GOOD:
                 self.cancel(t, CancelCause.SHUTDOWN)
@@ -1380,8 +1441,10 @@ class _Txn:
                 self.put_slot(slot)
 
 
+_GONE = Phase.GONE  # a module constant: ``Phase.GONE`` is a Python-level lookup in CPython 3.11
 _new_event = tuple.__new__  # builds an Event from a tuple in one C call (no __new__ frame)
 _new_publish = tuple.__new__
+_new_effect = tuple.__new__  # the same for StartAttempt, once per attempt
 _TIMER_SLACK = 64  # stale timer entries tolerated beyond one per live task before compaction
 _STOPPING_FOR_GOOD = (CancelCause.REMOVE, CancelCause.SHUTDOWN)
 

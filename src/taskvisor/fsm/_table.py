@@ -1,8 +1,9 @@
 """The task lifecycle as data: phases, triggers and the legal transitions (h11's rule).
 
-Owns: ``Phase``, ``Trigger`` and ``TRANSITIONS``. The supervisor machine moves a task only
-through ``check_move``, which consults this table, and ``docs/spec/lifecycle.md`` is generated
-from the same table, so the docs cannot drift from the code. Must not import I/O.
+Owns: ``Phase``, ``Trigger``, ``TRANSITIONS`` and ``CancelCause`` (what a STOPPING task stops
+for). The supervisor machine moves a task only through ``check_move``, which consults this
+table, and ``docs/spec/lifecycle.md`` is generated from the same table, so the docs cannot
+drift from the code. Must not import I/O.
 """
 
 from __future__ import annotations
@@ -10,11 +11,16 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 
-__all__ = ["TRANSITIONS", "IllegalTransition", "Phase", "Trigger", "check_move"]
+__all__ = ["TRANSITIONS", "CancelCause", "IllegalTransition", "Phase", "Trigger", "check_move"]
 
 
 class Phase(enum.Enum):
     """Where one supervised task stands."""
+
+    # Identity hashing in C: ``Enum.__hash__`` is Python code in CPython 3.11 (it hashes the
+    # name), and the table below is looked up by (phase, trigger) on every move. Members are
+    # singletons compared by identity, so hashing by identity is the same equivalence.
+    __hash__ = object.__hash__
 
     NEW = "new"  # being added; not yet in the registry
     WAITING = "waiting"  # ready to start, waiting for a run permit (max_concurrent)
@@ -27,6 +33,8 @@ class Phase(enum.Enum):
 class Trigger(enum.Enum):
     """What moves a task."""
 
+    __hash__ = object.__hash__  # as Phase's: keys the table without Python-level hashing
+
     ADMIT = "admit"  # accepted by AddTasks
     PERMIT = "permit"  # a run permit became free
     END_RESTART = "end, restart"  # attempt ended; the policy restarts it after a pause
@@ -34,6 +42,15 @@ class Trigger(enum.Enum):
     CANCEL = "cancel"  # remove/cancel/shutdown
     TIMEOUT = "timeout"  # the attempt's timeout deadline passed
     DEADLINE = "deadline"  # a backoff, grace or force-wait deadline passed
+
+
+class CancelCause(enum.Enum):
+    """Why a running attempt is being stopped (what a STOPPING task is stopping for)."""
+
+    REMOVE = "remove"
+    SHUTDOWN = "shutdown"
+    TIMEOUT = "timeout"
+    WATCHDOG = "watchdog"  # no heartbeat within ``watchdog`` (ended like a timeout)
 
 
 P, T = Phase, Trigger
@@ -62,16 +79,16 @@ class IllegalTransition(AssertionError):
     """The machine tried a move the table does not allow: a bug in the core."""
 
 
-#: The same table keyed by the members' ids: hashing an Enum member is Python code in CPython
-#: 3.11, and this check runs on every move (style: no ``Enum.__hash__`` on the hot path).
-_ALLOWED: dict[tuple[int, int], frozenset[int]] = {
-    (id(src), id(trig)): frozenset(id(p) for p in targets)
-    for (src, trig), targets in TRANSITIONS.items()
-}
-_NONE: frozenset[int] = frozenset()
+#: Every allowed move as one (source, trigger, target) key: one lookup per move, and phases
+#: and triggers hash in C (no Enum.__hash__ on the hot path).
+_ALLOWED = frozenset(
+    (source, trigger, target)
+    for (source, trigger), targets in TRANSITIONS.items()
+    for target in targets
+)
 
 
 def check_move(source: Phase, trigger: Trigger, target: Phase) -> None:
     """Raise ``IllegalTransition`` unless ``TRANSITIONS`` allows the move."""
-    if id(target) not in _ALLOWED.get((id(source), id(trigger)), _NONE):
+    if (source, trigger, target) not in _ALLOWED:
         raise IllegalTransition(f"{source.name} --{trigger.name}--> {target.name}")

@@ -1,10 +1,11 @@
 """Running one attempt on the real backend, and turning how it ended into ``fsm.AttemptEnded``.
 
 Owns: ``Attempt`` (the driver's record of a running attempt), the two launchers that start and
-force-cancel attempts (``AsyncioLauncher``, ``TrioLauncher``), and ``ended_by`` (docs/spec/api.md
-section 2's table: which ending is which ``EndKind``). The core decides what an ending *means*
-(whether an ``INTERRUPTED`` was the supervisor's own cancellation, whether to restart); this module
-only reports what happened. Must not import the driver; imports ``asyncio`` (stdlib) and, lazily,
+force-cancel attempts (``AsyncioLauncher``, ``TrioLauncher``) and make each attempt's
+``TaskContext`` (on asyncio a lighter one, ``AsyncioTaskContext``), and ``ended_by``
+(docs/spec/api.md section 2's table: which ending is which ``EndKind``). The core decides what an
+ending *means* (whether an ``INTERRUPTED`` was the supervisor's own cancellation, whether to
+restart); this module only reports what happened. Must not import the driver; imports ``asyncio`` (stdlib) and, lazily,
 ``trio`` when running on it.
 
 Attempts are *detached* from the supervisor's task group: an asyncio task of their own, or a
@@ -28,6 +29,7 @@ from taskvisor.runtime._context import Body, TaskContext
 
 __all__ = [
     "AsyncioLauncher",
+    "AsyncioTaskContext",
     "Attempt",
     "Launcher",
     "NotAwaitable",
@@ -58,6 +60,12 @@ class Attempt:
 
 Report = Callable[[Attempt, AttemptEnded], None]
 Crash = Callable[[BaseException], None]
+
+
+# Once per attempt: an input built in one C call, and EndKind members read once (in CPython
+# 3.11 ``EndKind.FAILED`` is a Python-level lookup through EnumType.__getattr__).
+_new_end = tuple.__new__
+_FAILED, _RETURNED = EndKind.FAILED, EndKind.RETURNED
 
 
 def describe(exc: BaseException) -> str:
@@ -105,15 +113,53 @@ def ended_by(ctx: TaskContext, exc: Exception) -> AttemptEnded:
         return AttemptEnded(ctx.task_id, ctx.attempt, kind, leaf.reason, leaf.exit_code, leaf)
     if isinstance(leaf, NotAwaitable):
         return AttemptEnded(ctx.task_id, ctx.attempt, EndKind.FATAL, str(leaf), None, leaf)
-    return AttemptEnded(ctx.task_id, ctx.attempt, EndKind.FAILED, describe(exc), None, exc)
+    return _new_end(AttemptEnded, (ctx.task_id, ctx.attempt, _FAILED, describe(exc), None, exc))
 
 
 def _interrupted(ctx: TaskContext, exc: BaseException | None, reason: str) -> AttemptEnded:
     return AttemptEnded(ctx.task_id, ctx.attempt, EndKind.INTERRUPTED, reason, None, exc)
 
 
+class _Waiters(list[asyncio.Future[None]]):
+    """The futures of the bodies waiting in ``ctx.cancelled()``; ``set`` wakes them all."""
+
+    __slots__ = ()
+
+    def set(self) -> None:
+        for fut in self:
+            if not fut.done():
+                fut.set_result(None)
+
+
+class AsyncioTaskContext(TaskContext):
+    """``TaskContext`` on asyncio: ``cancelled()`` waits on a bare future.
+
+    An ``anyio.Event`` costs an asyncio ``Event``, its deque of waiters and two more coroutine
+    frames per waiting body: about 1.2 KB and four objects for the cyclic GC per idle task
+    (benchmarks/bench_scale.py). Here a waiting body holds one future in a list.
+    """
+
+    __slots__ = ()
+
+    async def cancelled(self) -> None:
+        if self._requested:
+            return
+        waiters = self._event
+        if not isinstance(waiters, _Waiters):
+            waiters = self._event = _Waiters()
+        fut = asyncio.get_running_loop().create_future()
+        waiters.append(fut)
+        try:
+            await fut
+        finally:
+            waiters.remove(fut)
+
+
 class Launcher:
     """Starts attempts and force-cancels them on one backend."""
+
+    #: What each attempt is handed: ``context(task_id, name, attempt, now_ns, beats)``.
+    context: Callable[..., TaskContext] = TaskContext
 
     def __init__(self, report: Report, crash: Crash, context: contextvars.Context) -> None:
         self._report = report
@@ -152,6 +198,8 @@ class AsyncioLauncher(Launcher):
     referenced (asyncio holds tasks weakly) and reports it stuck.
     """
 
+    context = AsyncioTaskContext
+
     def __init__(self, report: Report, crash: Crash, context: contextvars.Context) -> None:
         super().__init__(report, crash, context)
         self._loop = asyncio.get_running_loop()
@@ -189,7 +237,7 @@ class AsyncioLauncher(Launcher):
             self._escaped(rec, exc)
             return
         else:
-            end = AttemptEnded(ctx.task_id, ctx.attempt, EndKind.RETURNED)
+            end = _new_end(AttemptEnded, (ctx.task_id, ctx.attempt, _RETURNED, "", None, None))
         self._report(rec, end)
 
 
@@ -245,5 +293,5 @@ class TrioLauncher(Launcher):
             if scope.cancelled_caught:
                 end = _interrupted(ctx, None, "Cancelled")
             else:
-                end = AttemptEnded(ctx.task_id, ctx.attempt, EndKind.RETURNED)
+                end = _new_end(AttemptEnded, (ctx.task_id, ctx.attempt, _RETURNED, "", None, None))
         self._report(rec, end)

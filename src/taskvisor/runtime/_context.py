@@ -27,6 +27,12 @@ T = TypeVar("T")
 Body = Callable[["TaskContext"], Awaitable[Any]]
 
 
+class Wakeable(Protocol):
+    """What ``TaskContext._request_cancel`` sets to wake the bodies waiting in ``cancelled()``."""
+
+    def set(self) -> None: ...
+
+
 @runtime_checkable
 class Task(Protocol):
     """A task object that keeps state across attempts: ``run(ctx)`` is called once per attempt."""
@@ -77,7 +83,9 @@ class TaskContext:
         self._beat_pending = False
         self._beat_at = 0
         # Allocated only when a body waits on them: most attempts never do (cheap attempts).
-        self._event: anyio.Event | None = None
+        # Whatever wakes the bodies waiting in cancelled(): an anyio.Event here, a list of
+        # futures on asyncio (_attempt.AsyncioTaskContext).
+        self._event: Wakeable | None = None
         self._scopes: list[anyio.CancelScope] | None = None
 
     def heartbeat(self) -> None:
@@ -104,9 +112,10 @@ class TaskContext:
         """Return when cancellation is requested; at once if it already was."""
         if self._requested:
             return
-        if self._event is None:
-            self._event = anyio.Event()
-        await self._event.wait()
+        event = self._event
+        if not isinstance(event, anyio.Event):
+            event = self._event = anyio.Event()
+        await event.wait()
 
     async def run_until_cancelled(self, awaitable: Awaitable[T]) -> T:
         """Await ``awaitable`` unless cancellation is requested first.

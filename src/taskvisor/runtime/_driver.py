@@ -2,8 +2,9 @@
 
 Owns: ``Driver``, the one synchronous chokepoint ``feed(input)`` (``fsm.step`` then the effects,
 in order; inputs that arrive while effects run wait in a deque, so there is no re-entrancy), the
-one timer re-armed for ``fsm.next_deadline`` (aioquic's pattern), the bounded command queue and
-its actor, replies matched by ticket, outcome watches (driven by ``Finished``, never by events:
+one timer re-armed for ``fsm.next_deadline`` (aioquic's pattern), commands (stepped at once
+while nothing is queued, else through the bounded command queue and its actor), replies matched
+by ticket, outcome watches (driven by ``Finished``, never by events:
 rule 6), the admission controller's own bounded intake (``ControllerConfig.queue_capacity``) and
 its actor, what a signal means (a graceful shutdown), and the orderly stop (core done, commands
 and submissions drained, subscribers drained, background tasks stopped). It decides nothing
@@ -25,6 +26,7 @@ from typing import Any, assert_never
 
 import anyio
 import anyio.abc
+import anyio.lowlevel
 
 from taskvisor._errors import CommandQueueFull, ShuttingDown
 from taskvisor.fsm import (
@@ -75,13 +77,34 @@ Reply = AddReply | RemoveReply | SubmitReply
 
 
 class _Pending:
-    """A command waiting for its reply effect (matched by ticket)."""
+    """A command waiting for its reply effect (matched by ticket).
+
+    ``event`` exists only for a queued command, whose caller waits; an inline command reads
+    ``value`` right after its step.
+    """
 
     __slots__ = ("event", "value")
 
-    def __init__(self) -> None:
-        self.event = anyio.Event()
+    def __init__(self, event: anyio.Event | None) -> None:
+        self.event = event
         self.value: Reply | None = None
+
+    def wake(self) -> None:
+        if self.event is not None:
+            self.event.set()
+
+
+class _Queued:
+    """One input in a command queue. ``taken``: the actor received it (and fed it at once);
+    ``withdrawn``: its sender gave up before that (cancelled, or the queue was closed), so it
+    is never fed. Either way it no longer counts as queued (see ``Driver._queued``)."""
+
+    __slots__ = ("inp", "taken", "withdrawn")
+
+    def __init__(self, inp: Input) -> None:
+        self.inp = inp
+        self.taken = False
+        self.withdrawn = False
 
 
 class Watch:
@@ -153,13 +176,16 @@ class Driver:
         self._replies: dict[int, _Pending] = {}
         self._watches: dict[TaskId, Watch] = {}
         self._tickets = itertools.count(1).__next__
-        self._send, self._recv = anyio.create_memory_object_stream[Input](
+        self._send, self._recv = anyio.create_memory_object_stream[_Queued](
             config.registry_queue_capacity
         )
+        # Inputs sent to each queue (commands, intake) and not yet taken by its actor: a
+        # command steps the core inline only when its queue holds nothing (see ``command``).
+        self._queued = [0, 0]
         # Submissions have their own bounded intake and actor (docs/spec/api.md section 6: the
         # controller's bounded intake), so a burst of them never delays add/remove/shutdown.
         self.controller = controller
-        self._intake_send, self._intake_recv = anyio.create_memory_object_stream[Input](
+        self._intake_send, self._intake_recv = anyio.create_memory_object_stream[_Queued](
             1 if controller is None else controller.queue_capacity
         )
         self.accepting = True  # commands are taken (False once the core is done)
@@ -259,7 +285,9 @@ class Driver:
             # Even with no recipient: the bus counts it as dropped for everyone else.
             self.bus.publish(eff.event, eff.recipients)
         elif isinstance(eff, StartAttempt):
-            ctx = TaskContext(eff.task_id, eff.name, eff.attempt, self._now_ns, self._beats)
+            ctx = self._launcher.context(
+                eff.task_id, eff.name, eff.attempt, self._now_ns, self._beats
+            )
             rec = Attempt(ctx, body_of(eff.spec.task))
             self.attempts[eff.task_id] = rec
             self._launcher.start(rec)
@@ -269,7 +297,7 @@ class Driver:
             pending = self._replies.pop(eff.ticket, None)
             if pending is not None:
                 pending.value = eff
-                pending.event.set()
+                pending.wake()
         elif isinstance(eff, RequestCancel):
             running = self._attempt(eff.task_id, eff.attempt)
             if running is not None:
@@ -377,22 +405,48 @@ class Driver:
     async def command(
         self, build: Callable[[int], Input], *, nowait: bool, intake: bool = False
     ) -> Reply:
-        """Queue a command (``intake``: a submission, on the controller's intake) and wait for
-        its reply effect.
+        """Step the core with a command (``intake``: a submission) and return its reply effect.
+
+        When its queue holds nothing (no step can be running: a step never awaits), the
+        command is stepped here and now, then the caller yields once, as it did when every
+        command went through the actor; a caller already cancelled gets ``Cancelled`` and
+        nothing is done. Otherwise the command is queued behind the others and the actor steps
+        it. Either way the core sees one queue's commands in the order they were issued.
 
         Raises:
             CommandQueueFull: ``nowait`` and the queue is full.
             ShuttingDown: the supervisor no longer takes commands.
         """
         self._check_accepting()
+        index = 1 if intake else 0
+        if self._can_inline(index):
+            await anyio.lowlevel.checkpoint_if_cancelled()
+            if self._can_inline(index):  # (if that check yielded, other commands may be queued)
+                reply = self._inline(build)
+                await anyio.lowlevel.checkpoint()
+                return reply
         ticket = self._tickets()
-        pending = self._replies[ticket] = _Pending()
+        pending = self._replies[ticket] = _Pending(anyio.Event())
         try:
             await self._enqueue(build(ticket), nowait, intake)
         except BaseException:
             del self._replies[ticket]
             raise
+        assert pending.event is not None
         await pending.event.wait()
+        if pending.value is None:
+            raise self.failure or ShuttingDown("the supervisor stopped")
+        return pending.value
+
+    def _can_inline(self, index: int) -> bool:
+        return not self._queued[index] and not self._feeding and self.accepting
+
+    def _inline(self, build: Callable[[int], Input]) -> Reply:
+        """Step the core with the command now; its reply comes in the same step."""
+        ticket = self._tickets()
+        pending = self._replies[ticket] = _Pending(None)
+        self.feed(build(ticket))
+        self._replies.pop(ticket, None)  # answered (popped already) unless the step failed
         if pending.value is None:
             raise self.failure or ShuttingDown("the supervisor stopped")
         return pending.value
@@ -407,32 +461,55 @@ class Driver:
             raise self.failure or ShuttingDown("the supervisor has shut down")
 
     async def _enqueue(self, inp: Input, nowait: bool, intake: bool) -> None:
+        """Put ``inp`` in its queue: at once if there is room (so the queue's order is the
+        order of the calls), else wait for room (``nowait``: raise ``CommandQueueFull``)."""
+        await anyio.lowlevel.checkpoint_if_cancelled()
         send = self._intake_send if intake else self._send
+        index = 1 if intake else 0
+        item = _Queued(inp)
+        self._queued[index] += 1
         try:
-            if nowait:
-                send.send_nowait(inp)
-            else:
-                await send.send(inp)
-        except anyio.WouldBlock:
-            if intake:
-                assert self.controller is not None
-                capacity = self.controller.queue_capacity
+            try:
+                send.send_nowait(item)
+            except anyio.WouldBlock:
+                if nowait:
+                    raise
+                await send.send(item)
+        except BaseException as exc:
+            # Not sent (full, closed, or the sender was cancelled while waiting for room):
+            # it no longer holds back inline commands, and if the actor gets it after all it
+            # skips it. Taken already (anyio hands an item over, then the sender may still see
+            # a cancellation): the actor fed it and counted it off.
+            if not item.taken:
+                item.withdrawn = True
+                self._queued[index] -= 1
+            if isinstance(exc, anyio.WouldBlock):
+                if intake:
+                    assert self.controller is not None
+                    capacity = self.controller.queue_capacity
+                    raise CommandQueueFull(
+                        f"the controller's intake is full ({capacity} submissions)"
+                    ) from None
                 raise CommandQueueFull(
-                    f"the controller's intake is full ({capacity} submissions)"
+                    f"the command queue is full ({self.config.registry_queue_capacity} commands)"
                 ) from None
-            raise CommandQueueFull(
-                f"the command queue is full ({self.config.registry_queue_capacity} commands)"
-            ) from None
-        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
-            raise ShuttingDown("the supervisor has shut down") from None
+            if isinstance(exc, anyio.ClosedResourceError | anyio.BrokenResourceError):
+                raise ShuttingDown("the supervisor has shut down") from None
+            raise
 
     async def _actor(self, intake: bool = False) -> None:
         """The one consumer of the command queue (or of the intake): feeds each, in order."""
         recv, done = (
             (self._intake_recv, self._intake_done) if intake else (self._recv, self._actor_done)
         )
+        index = 1 if intake else 0
         try:
-            async for inp in recv:
+            async for item in recv:
+                if item.withdrawn:
+                    continue
+                item.taken = True
+                self._queued[index] -= 1
+                inp = item.inp
                 if type(inp) is Shutdown:
                     self._note_shutdown()
                 self.feed(inp)
@@ -572,5 +649,5 @@ class Driver:
 
     def _abort_replies(self) -> None:
         for pending in self._replies.values():
-            pending.event.set()
+            pending.wake()
         self._replies.clear()

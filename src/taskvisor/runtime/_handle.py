@@ -5,10 +5,11 @@ The contract: docs/spec/api.md section 4.
 Owns: the handle's methods (add, add_and_watch, remove, cancel, by-name forms, list, is_alive,
 shutdown, submit, submit_and_watch, controller_snapshot, subscriber_stats, and the ``try_*``
 forms that raise ``CommandQueueFull`` instead of waiting for room), the validation of what they
-are given, and ``TaskWaiter``. Every command goes through one of the driver's bounded queues
-(submissions through the controller's intake) and is answered by the core's reply effect;
-``list``/``is_alive``/``controller_snapshot`` read the core's current state (authoritative,
-rule 6), and ``subscriber_stats`` the event bus's counts. Must not import ``_supervisor``.
+are given, and ``TaskWaiter``. Every command is stepped by the driver (at once while nothing is
+queued, else through one of its bounded queues; submissions through the controller's intake)
+and is answered by the core's reply effect; ``list``/``is_alive``/``controller_snapshot`` read
+the core's current state (authoritative, rule 6), and ``subscriber_stats`` the event bus's
+counts. Must not import ``_supervisor``.
 """
 
 from __future__ import annotations
@@ -110,11 +111,11 @@ def _timeout_s(timeout: Duration | None) -> float | None:
 class SupervisorHandle:
     """Control a running supervisor: add, submit, remove, cancel, list, shut down.
 
-    Every ``async`` command waits for room in the bounded command queue
-    (``SupervisorConfig.registry_queue_capacity``; submissions: the controller's intake,
-    ``ControllerConfig.queue_capacity``); its ``try_*`` form raises ``CommandQueueFull``
-    instead. Commands after the shutdown completed raise ``ShuttingDown`` (``add``,
-    ``submit``) or find nothing (``remove``: False).
+    Every ``async`` command is stepped at once while nothing is queued; behind queued ones it
+    waits for room in the bounded command queue (``SupervisorConfig.registry_queue_capacity``;
+    submissions: the controller's intake, ``ControllerConfig.queue_capacity``), where its
+    ``try_*`` form raises ``CommandQueueFull`` instead. Commands after the shutdown completed
+    raise ``ShuttingDown`` (``add``, ``submit``) or find nothing (``remove``: False).
     """
 
     __slots__ = ("_driver",)
@@ -280,7 +281,8 @@ class SupervisorHandle:
 
     def list(self) -> list[tuple[TaskId, str]]:
         """Live tasks as ``(TaskId, name)``, sorted by id (the core's registry: authoritative)."""
-        return sorted((tid, t.name) for tid, t in self._driver.state.tasks.items())
+        tasks = self._driver.state.tasks
+        return [(tid, tasks[tid].name) for tid in sorted(tasks, key=int)]  # ids sort as ints
 
     def is_alive(self, name: str) -> bool:
         """True while a task of that name is in ``list()``."""
