@@ -91,14 +91,15 @@ async def test_every_waiter_wakes_and_an_abandoned_wait_leaves_nothing(anyio_bac
         assert repr(ctx) == "TaskContext(TaskId(7), 'job', attempt=1, cancelled)"
 
 
-async def test_the_asyncio_launcher_hands_out_the_lighter_context(anyio_backend: str) -> None:
+async def test_the_asyncio_launcher_hands_out_the_lighter_context(anyio_backend: object) -> None:
+    backend = anyio_backend[0] if isinstance(anyio_backend, tuple) else anyio_backend
     seen: list[type] = []
 
     async def body(ctx: tv.TaskContext) -> None:
         seen.append(type(ctx))
 
     await tv.Supervisor(defaults=FAST).run([tv.TaskSpec(body)])
-    assert seen == [AsyncioTaskContext if anyio_backend == "asyncio" else TaskContext]
+    assert seen == [AsyncioTaskContext if backend == "asyncio" else TaskContext]
     assert issubclass(seen[0], tv.TaskContext)
 
 

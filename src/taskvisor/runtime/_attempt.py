@@ -5,8 +5,8 @@ force-cancel attempts (``AsyncioLauncher``, ``TrioLauncher``) and make each atte
 ``TaskContext`` (on asyncio a lighter one, ``AsyncioTaskContext``), and ``ended_by``
 (docs/spec/api.md section 2's table: which ending is which ``EndKind``). The core decides what an
 ending *means* (whether an ``INTERRUPTED`` was the supervisor's own cancellation, whether to
-restart); this module only reports what happened. Must not import the driver; imports ``asyncio`` (stdlib) and, lazily,
-``trio`` when running on it.
+restart); this module only reports what happened. Must not import the driver; imports
+``asyncio`` (stdlib) and, lazily, ``trio`` when running on it.
 
 Attempts are *detached* from the supervisor's task group: an asyncio task of their own, or a
 trio system task. That is what lets an attempt that survives even the forced cancellation be
