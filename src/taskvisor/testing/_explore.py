@@ -18,6 +18,7 @@ Python: no Hypothesis, no pytest, no I/O.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -402,6 +403,45 @@ class _Search:
         self.found: set[str] = set()
         self.transitions = 0
 
+    def run(
+        self, depth: int, deadline: float | None, max_violations: int
+    ) -> tuple[int, int, list[int]]:
+        """Breadth-first to ``depth``: (states seen, depth completed, new states per level)."""
+        config = self.config
+        state = fsm.SupervisorState.initial(config)
+        model = CheckedCore(config, Draws(())) if self.contract else None
+        book = _Book(0, 1, (), (), (), (0,) * len(config.subscribers), None)
+        root = _Node(state, model, book, None, 0)
+        seen = {(_key(state), book)}
+        levels = [1]
+        frontier = [root] if self.check_live(root) else []
+        reached = 0
+        while reached < depth and frontier:
+            last = reached == depth - 1  # the last level is checked, not kept for expansion
+            found: list[_Node] = []
+            new = 0
+            for node in frontier:
+                for succ in self.successors(node):
+                    if succ is None:
+                        continue
+                    key = (_key(succ.state), succ.book)
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    new += 1
+                    if self.check_live(succ) and not last:
+                        found.append(succ)
+                if len(self.violations) >= max_violations or (
+                    deadline is not None and time.perf_counter() > deadline
+                ):
+                    return len(seen), reached, levels
+            reached += 1
+            levels.append(new)
+            frontier = found
+        if not frontier and reached < depth and not self.violations:
+            reached = depth  # no new state anywhere: longer sequences only revisit these
+        return len(seen), reached, levels
+
     # -- one transition ----------------------------------------------------------------------
 
     def _run(
@@ -574,41 +614,15 @@ def explore(
     search = _Search(specs, core_config, slots, contract, liveness)
     started = time.perf_counter()
     deadline = None if max_seconds is None else started + max_seconds
-    state = fsm.SupervisorState.initial(core_config)
-    model = CheckedCore(core_config, Draws(())) if contract else None
-    book = _Book(0, 1, (), (), (), (0,) * len(core_config.subscribers), None)
-    root = _Node(state, model, book, None, 0)
-    seen = {(_key(state), book)}
-    levels = [1]
-    frontier = [root] if search.check_live(root) else []
-    reached = 0
-    stopped = False
-    while reached < depth and frontier and not stopped:
-        found: list[_Node] = []
-        for node in frontier:
-            for succ in search.successors(node):
-                if succ is None:
-                    continue
-                key = (_key(succ.state), succ.book)
-                if key in seen:
-                    continue
-                seen.add(key)
-                if search.check_live(succ):
-                    found.append(succ)
-            if len(search.violations) >= max_violations or (
-                deadline is not None and time.perf_counter() > deadline
-            ):
-                stopped = True
-                break
-        if stopped:
-            break
-        reached += 1
-        levels.append(len(found))
-        frontier = found
-    if not frontier and not stopped and not search.violations:
-        reached = depth  # no new state anywhere: longer sequences only revisit these states
+    collecting = gc.isenabled()
+    gc.disable()  # the search builds millions of acyclic objects: no cycle to collect
+    try:
+        states, reached, levels = search.run(depth, deadline, max_violations)
+    finally:
+        if collecting:
+            gc.enable()
     return Exploration(
-        states=len(seen),
+        states=states,
         transitions=search.transitions,
         depth=reached,
         seconds=time.perf_counter() - started,

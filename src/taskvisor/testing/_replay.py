@@ -37,6 +37,9 @@ __all__ = ["render_script"]
 
 _SPEC_FIELDS = ("restart", "backoff", "timeout", "max_retries")
 _BACKOFF_FIELDS = ("first", "max", "factor", "jitter", "floor")
+_DEFAULT_BACKOFF = BackoffPolicy()
+_DEFAULT_DEFAULTS = TaskDefaults()
+_DEFAULT_CONTROLLER = ControllerConfig()
 
 _HEADER = '''\
 """{title}
@@ -46,6 +49,7 @@ _HEADER = '''\
 Found by taskvisor.testing.explore (breadth-first, so no shorter input sequence breaks this).
 Each input goes through CheckedCore.feed, which calls taskvisor.fsm.step and checks the step
 (fsm.check_step and the contract model); the random draws the core makes are replayed in order.
+{ending}
 """
 
 {imports}
@@ -56,13 +60,13 @@ async def body(ctx: object) -> None:
 
 
 class Draws:
-    """The core's random source, replaying the draws each step made."""
+    """The core's random source, replaying the draws each step made (then 0.0)."""
 
     def __init__(self) -> None:
         self.values: list[float] = []
 
     def random(self) -> float:
-        return self.values.pop(0)
+        return self.values.pop(0) if self.values else 0.0
 
 
 config = {config}
@@ -126,34 +130,38 @@ class _Writer:
             return self.call(type(v).__name__, args)
         return repr(v)
 
+    def changed(self, v: object, default: object, names: Sequence[str]) -> list[str]:
+        """``name=value`` for each field of ``v`` that differs from ``default``'s."""
+        return [self.kw(v, f) for f in names if getattr(v, f) != getattr(default, f)]
+
     def _special(self, v: object) -> str | None:
         """Values whose constructor takes other arguments than their fields."""
         if isinstance(v, BackoffPolicy):
-            return self.call("BackoffPolicy", [self.kw(v, f) for f in _BACKOFF_FIELDS])
+            return self.call("BackoffPolicy", self.changed(v, _DEFAULT_BACKOFF, _BACKOFF_FIELDS))
         if isinstance(v, TaskSpec):
             fn = self.call("TaskFn", [repr(v.name), "body"])
             kw = [self.kw(v, f) for f in _SPEC_FIELDS if getattr(v, f) is not INHERIT]
             return self.call("TaskSpec", [fn, f"name={v.name!r}", *kw])
         if isinstance(v, TaskDefaults):
-            return self.call("TaskDefaults", [self.kw(v, f) for f in _SPEC_FIELDS])
+            return self.call("TaskDefaults", self.changed(v, _DEFAULT_DEFAULTS, _SPEC_FIELDS))
         if isinstance(v, ControllerConfig):
-            args = [f"queue_capacity={v.queue_capacity}", f"max_slot_queue={v.max_slot_queue}"]
-            return self.call("ControllerConfig", args)
+            names = ("queue_capacity", "max_slot_queue")
+            return self.call("ControllerConfig", self.changed(v, _DEFAULT_CONTROLLER, names))
         if isinstance(v, ControllerSpec):
             args = [self.value(v.task_spec), self.value(v.admission), f"slot={v.slot!r}"]
             return self.call("ControllerSpec", args)
         if isinstance(v, SubscriberInfo):
             return self.call("SubscriberInfo", [repr(v.name), str(v.capacity)])
         if isinstance(v, CoreConfig):
-            subs = ", ".join(self.value(s) for s in v.subscribers)
-            args = [
-                repr(ns_to_s(v.grace_ns)),
-                f"force_wait={ns_to_s(v.force_wait_ns)!r}",
-                f"max_concurrent={v.max_concurrent!r}",
-                f"subscribers=[{subs}]",
-                f"defaults={self.value(v.defaults)}",
-                f"controller={self.value(v.controller)}",
-            ]
+            args = [repr(ns_to_s(v.grace_ns)), f"force_wait={ns_to_s(v.force_wait_ns)!r}"]
+            if v.max_concurrent is not None:
+                args.append(f"max_concurrent={v.max_concurrent}")
+            if v.subscribers:
+                args.append(f"subscribers=[{', '.join(self.value(s) for s in v.subscribers)}]")
+            if v.defaults != _DEFAULT_DEFAULTS:
+                args.append(self.kw(v, "defaults"))
+            if v.controller is not None:
+                args.append(self.kw(v, "controller"))
             return self.call("CoreConfig", args)
         return None
 
@@ -175,8 +183,14 @@ def render_script(
     w = _Writer()
     config_src = w.value(config)
     rows = [f"    ({now}, {w.value(inp)}, {w.value(tuple(draws))})," for now, inp, draws in steps]
+    ending = (
+        "The assert at the end fails."
+        if final_check
+        else "The last step raises (fsm.InvariantViolation, or the core's own error)."
+    )
     text = _HEADER.format(
         title=title,
+        ending=ending,
         message=message.replace('"""', "'''"),
         imports=w.imports() if not final_check else _with_checks(w, final_check),
         config=config_src,
@@ -186,7 +200,7 @@ def render_script(
 
 
 def _with_checks(w: _Writer, final_check: str) -> str:
-    for name in ("ShutdownDone", "next_deadline", "TaskId"):
+    for name in ("Finished", "ShutdownDone", "TaskId"):
         if name in final_check:
             w.name(name)
     return w.imports()

@@ -1,0 +1,97 @@
+"""The configurations ``explore`` checks exhaustively (docs/model-checking.md, "Bounds").
+
+Each scope is small on purpose (the small-scope hypothesis): two or three tasks, one run
+permit, one slot, one subscriber with a queue of one, so that the features meet each other
+within a few inputs. ``make test`` explores each to its ``depth``; ``make proof``
+(``tools/model_check.py``) explores them further, for as long as it is given.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from taskvisor.fsm import (
+    BackoffPolicy,
+    ControllerConfig,
+    CoreConfig,
+    JitterPolicy,
+    SubscriberInfo,
+    TaskFn,
+    TaskSpec,
+)
+
+
+async def body(ctx: object) -> None:
+    """A task body; the core never runs it."""
+
+
+def fn(name: str) -> TaskFn:
+    """A ``TaskFn`` named ``name``."""
+    return TaskFn(name, body)
+
+
+#: A service that fails: jittered backoff (each failure draws), one retry, a timeout.
+SERVICE = TaskSpec.restartable(
+    fn("svc"),
+    backoff=BackoffPolicy(first=1.0, max=4.0, jitter=JitterPolicy.EQUAL),
+    max_retries=1,
+    timeout=3.0,
+)
+#: A periodic job: a pause after each success, a fixed backoff after a failure.
+POLLER = TaskSpec.periodic(fn("poll"), 2.0, backoff=BackoffPolicy.constant(1.0))
+#: Run-once tasks.
+ONCE_A = TaskSpec.once(fn("a"))
+ONCE_B = TaskSpec.once(fn("b"))
+ONCE_C = TaskSpec.once(fn("c"))
+
+
+@attrs.frozen
+class Scope:
+    """One configuration to explore: the ``explore`` arguments and the depth for make test."""
+
+    name: str
+    specs: tuple[TaskSpec, ...]
+    config: CoreConfig
+    depth: int
+    controller: ControllerConfig | None = None
+    slots: tuple[str | None, ...] = (None,)
+
+    def kwargs(self) -> dict[str, Any]:
+        """``explore``'s keyword arguments (all but ``depth``)."""
+        return {
+            "specs": self.specs,
+            "config": self.config,
+            "controller": self.controller,
+            "slots": self.slots,
+        }
+
+
+SCOPES = (
+    # Restarts, backoff draws, retry budgets, timeouts, one run permit shared by two tasks,
+    # removal and shutdown with a grace period and a force-wait.
+    Scope(
+        "lifecycle",
+        (SERVICE, POLLER),
+        CoreConfig(1.0, force_wait=0.5, max_concurrent=1),
+        depth=6,
+    ),
+    # Admission control: three policies into one shared slot with a queue of one.
+    Scope(
+        "slots",
+        (ONCE_A, ONCE_B),
+        CoreConfig(1.0, force_wait=0.5),
+        depth=5,
+        controller=ControllerConfig(max_slot_queue=1),
+        slots=("s",),
+    ),
+    # The event bus: a subscriber with a queue of one (drops, overflow episodes, panics),
+    # and cancellation forced at once (grace 0).
+    Scope(
+        "bus",
+        (SERVICE,),
+        CoreConfig(0.0, force_wait=0.5, subscribers=[SubscriberInfo("sub", 1)]),
+        depth=6,
+    ),
+)
