@@ -95,3 +95,26 @@ SCOPES = (
         depth=6,
     ),
 )
+
+#: ``make proof`` (``tools/model_check.py proof``): larger scopes, explored as deep as the time
+#: given to each allows (``depth`` is only an upper bound here).
+PROOF_SCOPES = (
+    # Three tasks contending for one run permit: FIFO order among two waiting (I3).
+    Scope(
+        "lifecycle-3",
+        (SERVICE, POLLER, ONCE_A),
+        CoreConfig(1.0, force_wait=0.5, max_concurrent=1),
+        depth=40,
+    ),
+    # Every feature at once: a permit, a slot with a queue, a subscriber with a queue of one.
+    Scope(
+        "everything",
+        (SERVICE, ONCE_A),
+        CoreConfig(1.0, force_wait=0.5, max_concurrent=1, subscribers=[SubscriberInfo("sub", 1)]),
+        depth=40,
+        controller=ControllerConfig(max_slot_queue=1),
+        slots=("s",),
+    ),
+    attrs.evolve(SCOPES[0], depth=40),
+    attrs.evolve(SCOPES[1], depth=40),
+)
