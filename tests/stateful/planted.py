@@ -65,14 +65,14 @@ SLOT_FREED_ON_REPLY = PlantedBug(
     f"{_TXN}.remove",
     "        self.effects.append(RemoveReply(inp.ticket, True, t.id))\n",
     "        self.effects.append(RemoveReply(inp.ticket, True, t.id))\n"
-    "        if t.id in self.slot_of:\n"
+    "        if t.id in s.slot_of:\n"
     "            self.owner_gone(t.id)\n",
 )
 BACKOFF_1NS_EARLY = PlantedBug(
     "backoff deadline 1 ns early",
     f"{_TXN}.failure",
-    "timing = self.schedule(t, self.now + delay)",
-    "timing = self.schedule(t, self.now + delay - 1)",
+    "*self.schedule(t, self.now + delay))",
+    "*self.schedule(t, self.now + delay - 1))",
 )
 ONE_RETRY_SHORT = PlantedBug(
     "one retry short",
@@ -83,21 +83,19 @@ ONE_RETRY_SHORT = PlantedBug(
 PERMITS_NEWEST_FIRST = PlantedBug(
     "run permits started newest-first",
     f"{_TXN}.release_permit",
-    "            token = self.ready_head\n"
-    "            tid = self.ready[token]\n"
-    "            self.ready = self.ready.delete(token)\n"
-    "            self.ready_head += 1\n",
-    "            token = self.ready_tail - 1\n"
-    "            tid = self.ready[token]\n"
-    "            self.ready = self.ready.delete(token)\n"
-    "            self.ready_tail -= 1\n",
+    "            token = s.ready_head\n"
+    "            tid = ready.pop(token)\n"
+    "            s.ready_head += 1\n",
+    "            token = s.ready_tail - 1\n"
+    "            tid = ready.pop(token)\n"
+    "            s.ready_tail -= 1\n",
 )
 
 #: Liveness bugs no state or step check sees: a core that waits forever.
 SHUTDOWN_OF_NOTHING_HANGS = PlantedBug(
     "shutdown with no task never completes",
     f"{_TXN}.begin_shutdown",
-    "        if not self.tasks and not self.shutdown.done:\n            self.complete_shutdown()\n",
+    "        if not self.tasks and not sd.done:\n            self.complete_shutdown()\n",
     "",
 )
 REMOVAL_IN_BACKOFF_IGNORED = PlantedBug(

@@ -124,8 +124,8 @@ def test_each_boundary_draw_is_tried(value: float) -> None:
     bug = PlantedBug(
         f"jitter wrong at u={value}",
         "taskvisor.fsm._supervisor:_Txn.failure",
-        "        delay, streak = next_delay_ns(backoff, t.streak, u)\n",
-        "        delay, streak = next_delay_ns(backoff, t.streak, u)\n"
+        "        delay, streak = next_delay_ns(backoff, streak, u)\n",
+        "        delay, streak = next_delay_ns(backoff, streak, u)\n"
         f"        delay += 10**12 if u == {value!r} else 0\n",
     )
     spec = TaskSpec.restartable(fn("j"), backoff=BackoffPolicy(first=1.0, jitter=JitterPolicy.FULL))

@@ -36,11 +36,13 @@ from taskvisor.fsm import (
     ControllerConfig,
     ControllerSpec,
     CoreConfig,
+    Duration,
     Effect,
     EndKind,
     EventKind,
     EventsConsumed,
     Finished,
+    Heartbeat,
     Input,
     InvariantViolation,
     Publish,
@@ -49,6 +51,7 @@ from taskvisor.fsm import (
     StartAttempt,
     Submit,
     SubscriberPanicked,
+    SubscriberRecovered,
     TaskId,
     TaskSpec,
     Tick,
@@ -151,7 +154,7 @@ class _Book(NamedTuple):
 class _Node:
     """A state to expand: the checked core holding it, the book, and the path to it."""
 
-    __slots__ = ("book", "depth", "model", "state", "trail")
+    __slots__ = ("book", "depth", "key", "model", "state", "trail")
 
     def __init__(
         self, state: Any, model: CheckedCore | None, book: _Book, trail: Any, depth: int
@@ -161,16 +164,34 @@ class _Node:
         self.book = book
         self.trail = trail  # (parent trail, step) or None: a linked list back to the root
         self.depth = depth
+        self.key: Any = None  # (_key(state), book), once the search has taken it
 
 
 def _key(state: Any) -> Any:
-    """A hashable value equal for states that behave alike: ``snapshot()`` where it exists.
+    """A hashable value equal for states that behave alike: ``snapshot()``, and tie order.
 
-    Today's ``SupervisorState`` is an immutable attrs value, hashable and compared by value
-    (its timer heap is left out of equality: stale entries never fire, rule 7).
+    The snapshot leaves the timer tokens out, but among deadlines at the same instant the
+    token decides which fires first (FIFO, I8), and with one free run permit that decides who
+    runs: two states that differ only there must not be merged. So the key also holds the
+    order in which the live deadlines fire. (A state without ``snapshot()`` is its own key.)
     """
     snapshot = getattr(state, "snapshot", None)
-    return snapshot() if snapshot is not None else state
+    if snapshot is None:
+        return state
+    return snapshot(), _firing_order(state)
+
+
+def _firing_order(state: Any) -> tuple[TaskId, ...]:
+    """The ids of the live deadlines of ``state``, in the order a tick fires them."""
+    timers = getattr(state, "timers", None)
+    tasks = getattr(state, "tasks", None)
+    if timers is None or tasks is None:
+        return ()
+    return tuple(
+        tid
+        for _, token, tid in sorted(timers)
+        if (t := tasks.get(tid)) is not None and t.timer == token
+    )
 
 
 def _fork(state: Any) -> Any:
@@ -178,22 +199,25 @@ def _fork(state: Any) -> Any:
     return fork_state(state)
 
 
-def _fork_model(model: CheckedCore) -> CheckedCore:
-    """An independent copy of a checked core: its model's containers and its state copied.
+def _fork_model(model: CheckedCore, draws: Draws) -> CheckedCore:
+    """An independent copy of a checked core that steps with ``draws``.
 
-    Objects of the test kit's own classes and the builtin containers are copied; everything
-    else (the core's immutable values: events, specs, ids) is shared. The state is forked
-    with ``_fork`` wherever the model refers to it.
+    Objects of the test kit's own classes, the stepping loop and the builtin containers are
+    copied; everything else (the core's immutable values: events, specs, ids) is shared. The
+    state is forked with ``_fork`` and the random source replaced by ``draws`` wherever the
+    model refers to them.
     """
     state = model.state
     _COPY_KIND[type(state)] = _STATE
-    copied = _copy(model, {id(state): _fork(state)})
+    copied = _copy(model, {id(state): _fork(state), id(model.rng): draws})
     assert isinstance(copied, CheckedCore)
     return copied
 
 
 _COPY_KIND: dict[type, int] = {}
 _SHARE, _DICT, _SEQ, _SET, _OBJECT, _STATE = range(6)
+#: The core's mutable helpers a checked core may hold (its stepping loop and checkers).
+_STEPPING = (fsm.Stepper, fsm.InvariantChecker, fsm.CheckerChain)
 
 
 def _kind(t: type) -> int:
@@ -205,7 +229,7 @@ def _kind(t: type) -> int:
             kind = _SEQ
         elif issubclass(t, set):
             kind = _SET
-        elif t.__module__.startswith("taskvisor.testing"):
+        elif t.__module__.startswith("taskvisor.testing") or issubclass(t, _STEPPING):
             kind = _OBJECT
         else:
             kind = _SHARE
@@ -270,18 +294,28 @@ class _Alphabet:
     """Every input a runtime can feed at a state (the preconditions of the stateful machines).
 
     Adds of each spec and of all specs at once (duplicates included: a name that is live is
-    rejected, I2); removals (the core sees ``cancel`` as the same input) by every id ever
-    given out and by every name; every way each attempt in flight can end; the late end of
-    an abandoned attempt; submissions of each spec under each admission policy to each slot
-    (with a controller); a subscriber taking one or all of its queued events; a panic on a
-    task event and on a diagnostic event; shutdown (again, too); and time: a tick at the next
-    deadline, and one at the instant before it (nothing may fire there, I4).
+    rejected, I2); removals (the core sees ``cancel`` as the same input) of every id not yet
+    finished, of one finished id (all are answered alike), and by every name; every way each
+    attempt in flight can end (a failure also with an exception outside ``retry_on`` when a
+    spec narrows it), and its heartbeat when a spec has a watchdog; the late end of an
+    abandoned attempt; submissions of each spec under each admission policy to each slot
+    (with a controller); a subscriber taking one or all of its queued events, panicking on a
+    task event and on a diagnostic event, and recovering; shutdown (again, too); and time: a
+    tick at the next deadline, one at the instant before it (nothing may fire there, I4), and
+    one ``jump`` later for each of ``jumps`` (a run that long, or a timer that late).
     """
 
-    def __init__(self, specs: Sequence[TaskSpec], config: CoreConfig, slots: Sequence[str | None]):
+    def __init__(
+        self,
+        specs: Sequence[TaskSpec],
+        config: CoreConfig,
+        slots: Sequence[str | None],
+        jumps: Sequence[int],
+    ) -> None:
         self.specs = tuple(specs)
         self.names = tuple(dict.fromkeys(spec.name for spec in specs))
         self.subscribers = len(config.subscribers)
+        self.jumps = tuple(jumps)
         self.submits: tuple[ControllerSpec, ...] = ()
         if config.controller is not None:
             self.submits = tuple(
@@ -290,6 +324,17 @@ class _Alphabet:
                 for admission in AdmissionPolicy
                 for slot in slots
             )
+        policies = [spec.resolve(config.defaults) for spec in self.specs]
+        self.heartbeats = any(p.watchdog_ns is not None for p in policies)
+        # A builtin exception some spec does not retry (api.md section 8), if any.
+        self.unretried = next(
+            (
+                exc
+                for exc in (LookupError, ValueError, OSError, RuntimeError)
+                if any(not issubclass(exc, p.retry_on) for p in policies)
+            ),
+            None,
+        )
 
     def inputs(self, book: _Book, state: Any, ticket: int) -> Iterator[tuple[Input, int]]:
         now, nid = book.now, book.next_id
@@ -297,24 +342,12 @@ class _Alphabet:
         for spec in self.specs:
             yield AddTasks(ticket, ((fresh, spec),)), now
         if len(self.specs) > 1:
-            yield (
-                AddTasks(ticket, tuple((TaskId(nid + i), s) for i, s in enumerate(self.specs))),
-                now,
-            )
+            batch = tuple((TaskId(nid + i), spec) for i, spec in enumerate(self.specs))
+            yield AddTasks(ticket, batch), now
         for cspec in self.submits:
             yield Submit(ticket, fresh, cspec), now
-        for tid in book.pending:
-            yield Remove(ticket, task_id=tid), now
-        gone = [v for v in range(nid - 1, 0, -1) if TaskId(v) not in book.pending]
-        if gone:  # every finished id is answered alike (not claimed): the newest stands for all
-            yield Remove(ticket, task_id=TaskId(gone[0])), now
-        for name in self.names:
-            yield Remove(ticket, name=name), now
-        for tid, attempt in book.in_flight:
-            for end, reason in _REASONS.items():
-                yield AttemptEnded(tid, attempt, end, reason), now
-        for tid, attempt in book.abandoned:
-            yield AttemptEnded(tid, attempt, EndKind.RETURNED, "late end"), now
+        yield from self._removals(book, ticket)
+        yield from ((inp, now) for inp in self._attempts(book))
         for index, depth in enumerate(book.depths):
             if depth:
                 yield EventsConsumed(index, 1), now
@@ -323,12 +356,38 @@ class _Alphabet:
         for index in range(self.subscribers):
             for kind in _PANICS:
                 yield SubscriberPanicked(index, "on_event raised", kind), now
-        yield Shutdown(ticket), now
+            yield SubscriberRecovered(index), now
+        yield Shutdown(), now
         deadline = fsm.next_deadline(state)
         if deadline is not None:
             yield TICK, max(deadline, now)
             if deadline - 1 > now:
                 yield TICK, deadline - 1
+        for jump in self.jumps:
+            yield TICK, now + jump
+
+    def _removals(self, book: _Book, ticket: int) -> Iterator[tuple[Input, int]]:
+        now = book.now
+        for tid in book.pending:
+            yield Remove(ticket, task_id=tid), now
+        gone = [v for v in range(book.next_id - 1, 0, -1) if TaskId(v) not in book.pending]
+        if gone:  # every finished id is answered alike (not claimed): the newest stands for all
+            yield Remove(ticket, task_id=TaskId(gone[0])), now
+        for name in self.names:
+            yield Remove(ticket, name=name), now
+
+    def _attempts(self, book: _Book) -> Iterator[Input]:
+        for tid, attempt in book.in_flight:
+            for end, reason in _REASONS.items():
+                yield AttemptEnded(tid, attempt, end, reason)
+            if self.unretried is not None:
+                error = self.unretried("boom")
+                reason = f"{type(error).__name__}: boom"
+                yield AttemptEnded(tid, attempt, EndKind.FAILED, reason, error=error)
+            if self.heartbeats:
+                yield Heartbeat(tid, attempt, book.now)
+        for tid, attempt in book.abandoned:
+            yield AttemptEnded(tid, attempt, EndKind.RETURNED, "late end")
 
 
 def _advance(book: _Book, inp: Input, now: int, effects: Sequence[Effect]) -> _Book:
@@ -392,11 +451,12 @@ class _Search:
         specs: Sequence[TaskSpec],
         config: CoreConfig,
         slots: Sequence[str | None],
+        jumps: Sequence[int],
         contract: bool,
         liveness: bool,
     ) -> None:
         self.config = config
-        self.alphabet = _Alphabet(specs, config, slots)
+        self.alphabet = _Alphabet(specs, config, slots, jumps)
         self.contract = contract
         self.liveness = liveness
         self.violations: list[Violation] = []
@@ -408,11 +468,12 @@ class _Search:
     ) -> tuple[int, int, list[int]]:
         """Breadth-first to ``depth``: (states seen, depth completed, new states per level)."""
         config = self.config
-        state = fsm.SupervisorState.initial(config)
         model = CheckedCore(config, Draws(())) if self.contract else None
+        state = model.state if model is not None else fsm.SupervisorState(config)
         book = _Book(0, 1, (), (), (), (0,) * len(config.subscribers), None)
         root = _Node(state, model, book, None, 0)
-        seen = {(_key(state), book)}
+        root.key = (_key(state), book)
+        seen = {root.key}
         levels = [1]
         frontier = [root] if self.check_live(root) else []
         reached = 0
@@ -424,7 +485,7 @@ class _Search:
                 for succ in self.successors(node):
                     if succ is None:
                         continue
-                    key = (_key(succ.state), succ.book)
+                    key = succ.key = (_key(succ.state), succ.book)
                     if key in seen:
                         continue
                     seen.add(key)
@@ -449,14 +510,13 @@ class _Search:
     ) -> tuple[Any, Any, list[Effect]]:
         """Step a copy of ``node``'s state; every check the configuration asks for."""
         if node.model is not None:
-            model = _fork_model(node.model)
-            model.rng = draws
+            model = _fork_model(node.model, draws)
             effects = model.feed(inp, now)
             after = model.state
         else:
             model = None
             after, effects = fsm.step(_fork(node.state), inp, now, draws)
-            fsm.check_step(node.state, after, effects, now)
+            fsm.check_step(_snapshot(node), after, effects, now)
         deadline = fsm.next_deadline(after)
         if deadline is not None and (deadline < now or (isinstance(inp, Tick) and deadline <= now)):
             # I4: once a step returns, no deadline is in the past (a tick fires all that are due).
@@ -525,6 +585,12 @@ class _Search:
         return False
 
 
+def _snapshot(node: _Node) -> Any:
+    """The snapshot of ``node``'s state the search already took for its key."""
+    key, _book = node.key
+    return key[0] if isinstance(key, tuple) else key
+
+
 def _path(trail: Any) -> list[Step]:
     steps: list[Step] = []
     while trail is not None:
@@ -572,6 +638,7 @@ def explore(
     config: CoreConfig | SupervisorConfig | None = None,
     controller: ControllerConfig | None = None,
     slots: Sequence[str | None] = (None,),
+    jumps: Sequence[Duration] = (),
     contract: bool = True,
     liveness: bool = True,
     max_seconds: float | None = None,
@@ -594,6 +661,9 @@ def explore(
             force-wait and concurrency); default ``CoreConfig()``.
         controller: admission control to explore submissions under.
         slots: the slots submissions go to (None: the task's own name).
+        jumps: extra time advances (seconds): from every state, a tick that much later, due
+            deadlines or not (a timer that fires late), so an attempt can run that long
+            (``reset_after``) or failures go on that long (``give_up_after``).
         contract: check each step against ``CheckedCore``'s contract model too (else only
             ``fsm.check_step``: about twice as fast).
         liveness: check the liveness properties from every new state.
@@ -611,7 +681,10 @@ def explore(
     if max_violations < 1:
         raise ConfigError("explore.max_violations", f"must be >= 1, got {max_violations!r}")
     core_config = _core_config(config, controller)
-    search = _Search(specs, core_config, slots, contract, liveness)
+    steps = tuple(fsm.to_ns(jump, "explore.jumps") for jump in jumps)
+    if 0 in steps:
+        raise ConfigError("explore.jumps", "must be positive")
+    search = _Search(specs, core_config, slots, steps, contract, liveness)
     started = time.perf_counter()
     deadline = None if max_seconds is None else started + max_seconds
     collecting = gc.isenabled()

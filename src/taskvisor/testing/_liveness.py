@@ -132,10 +132,10 @@ def _shutdown_done_check(bound: int, message: str) -> str:
     )
 
 
-def _deaf_shutdown(run: _Run, config: CoreConfig, ticket: int, began: int | None) -> Failure | None:
+def _deaf_shutdown(run: _Run, config: CoreConfig, began: int | None) -> Failure | None:
     start = run.now if began is None else began
     bound = start + config.grace_ns + config.force_wait_ns
-    run.feed(Shutdown(ticket))
+    run.feed(Shutdown())
     for _ in range(_MAX_TICKS):
         if run.done or run.now > bound:
             break
@@ -152,8 +152,8 @@ def _deaf_shutdown(run: _Run, config: CoreConfig, ticket: int, began: int | None
     return Failure("liveness:shutdown", message, run.steps, _shutdown_done_check(bound, message))
 
 
-def _cooperative_shutdown(run: _Run, ticket: int) -> Failure | None:
-    run.feed(Shutdown(ticket))
+def _cooperative_shutdown(run: _Run) -> Failure | None:
+    run.feed(Shutdown())
     for _ in range(_MAX_TICKS):
         if not run.in_flight:
             break
@@ -204,9 +204,9 @@ def check_liveness(
             if tid is not None:
                 failure = _task_ends(run, config, ticket, tid)
             elif i == 0:
-                failure = _deaf_shutdown(run, config, ticket, shutdown_at)
+                failure = _deaf_shutdown(run, config, shutdown_at)
             else:
-                failure = _cooperative_shutdown(run, ticket)
+                failure = _cooperative_shutdown(run)
         except Exception as exc:  # the step itself raised during the run
             failure = Failure("crash", f"{type(exc).__name__}: {exc}", run.steps, "")
         if failure is not None:

@@ -11,16 +11,16 @@ Plain Python: no Hypothesis, no I/O.
 
 from __future__ import annotations
 
+import builtins
 import enum
 from collections.abc import Sequence
 from typing import Any
 
 import attrs
 
+from taskvisor import fsm
 from taskvisor.fsm import (
     INHERIT,
-    BackoffPolicy,
-    ControllerConfig,
     ControllerSpec,
     CoreConfig,
     Input,
@@ -28,6 +28,7 @@ from taskvisor.fsm import (
     RestartPolicy,
     SubscriberInfo,
     TaskDefaults,
+    TaskFn,
     TaskId,
     TaskSpec,
     ns_to_s,
@@ -35,11 +36,20 @@ from taskvisor.fsm import (
 
 __all__ = ["render_script"]
 
-_SPEC_FIELDS = ("restart", "backoff", "timeout", "max_retries")
-_BACKOFF_FIELDS = ("first", "max", "factor", "jitter", "floor")
-_DEFAULT_BACKOFF = BackoffPolicy()
+#: The keyword fields of ``TaskSpec`` after the task and its name.
+_SPEC_FIELDS = (
+    "restart",
+    "backoff",
+    "timeout",
+    "max_retries",
+    "reset_after",
+    "intensity",
+    "critical",
+    "retry_on",
+    "give_up_after",
+    "watchdog",
+)
 _DEFAULT_DEFAULTS = TaskDefaults()
-_DEFAULT_CONTROLLER = ControllerConfig()
 
 _HEADER = '''\
 """{title}
@@ -83,17 +93,28 @@ for now, inp, values in STEPS:
 
 
 class _Writer:
-    """Renders values as constructor calls and collects the names they need."""
+    """Renders values as constructor calls and collects the imports they need."""
 
     def __init__(self) -> None:
-        self.names: set[str] = {"CheckedCore"}
+        self.names: set[str] = set()  # from taskvisor.fsm
+        self.others: set[tuple[str, str]] = set()  # (module, name)
 
     def name(self, name: str) -> str:
         self.names.add(name)
         return name
 
-    def call(self, cls: str, args: Sequence[str]) -> str:
-        return f"{self.name(cls)}({', '.join(args)})"
+    def type_name(self, cls: type) -> str:
+        """The name a script refers to ``cls`` by (a builtin, a core name, or imported)."""
+        name = cls.__qualname__
+        if getattr(builtins, name, None) is cls:
+            return name
+        if getattr(fsm, name, None) is cls:
+            return self.name(name)
+        self.others.add((cls.__module__, name))
+        return name
+
+    def call(self, cls: type, args: Sequence[str]) -> str:
+        return f"{self.type_name(cls)}({', '.join(args)})"
 
     def kw(self, v: object, field: str) -> str:
         return f"{field}={self.value(getattr(v, field))}"
@@ -105,70 +126,91 @@ class _Writer:
         if v is INHERIT:
             return self.name("INHERIT")
         if isinstance(v, enum.Enum):
-            return f"{self.name(type(v).__name__)}.{v.name}"
+            return f"{self.type_name(type(v))}.{v.name}"
         if isinstance(v, tuple):
             inner = ", ".join(self.value(x) for x in v)
             return f"({inner},)" if len(v) == 1 else f"({inner})"
+        if isinstance(v, type):
+            return self.type_name(v)
+        if isinstance(v, BaseException):
+            return self.call(type(v), [repr(arg) for arg in v.args])
         if isinstance(v, TaskId):
-            return self.call("TaskId", [str(v.value)])
+            return self.call(TaskId, [str(v.value)])
         if isinstance(v, RestartPolicy):
             if v.mode is RestartMode.ALWAYS:
-                return f"{self.name('RestartPolicy')}.always({v.interval!r})"
-            return f"{self.name('RestartPolicy')}.{v.mode.name}"
-        special = self._special(v)
-        if special is not None:
-            return special
-        cls: Any = type(v)
-        if attrs.has(cls):
-            args = []
-            for field in attrs.fields(cls):
-                current = getattr(v, field.name)
-                if field.init and not (
-                    field.default is not attrs.NOTHING and current == field.default
-                ):
-                    args.append(f"{field.name}={self.value(current)}")
-            return self.call(type(v).__name__, args)
-        return repr(v)
-
-    def changed(self, v: object, default: object, names: Sequence[str]) -> list[str]:
-        """``name=value`` for each field of ``v`` that differs from ``default``'s."""
-        return [self.kw(v, f) for f in names if getattr(v, f) != getattr(default, f)]
-
-    def _special(self, v: object) -> str | None:
-        """Values whose constructor takes other arguments than their fields."""
-        if isinstance(v, BackoffPolicy):
-            return self.call("BackoffPolicy", self.changed(v, _DEFAULT_BACKOFF, _BACKOFF_FIELDS))
+                return f"{self.type_name(RestartPolicy)}.always({v.interval!r})"
+            return f"{self.type_name(RestartPolicy)}.{v.mode.name}"
         if isinstance(v, TaskSpec):
-            fn = self.call("TaskFn", [repr(v.name), "body"])
-            kw = [self.kw(v, f) for f in _SPEC_FIELDS if getattr(v, f) is not INHERIT]
-            return self.call("TaskSpec", [fn, f"name={v.name!r}", *kw])
-        if isinstance(v, TaskDefaults):
-            return self.call("TaskDefaults", self.changed(v, _DEFAULT_DEFAULTS, _SPEC_FIELDS))
-        if isinstance(v, ControllerConfig):
-            names = ("queue_capacity", "max_slot_queue")
-            return self.call("ControllerConfig", self.changed(v, _DEFAULT_CONTROLLER, names))
+            fn = self.call(TaskFn, [repr(v.name), "body"])
+            kw = [
+                self.kw(v, f)
+                for f in _SPEC_FIELDS
+                if getattr(v, f) is not INHERIT and getattr(v, f) is not False
+            ]
+            return self.call(TaskSpec, [fn, f"name={v.name!r}", *kw])
+        if isinstance(v, CoreConfig):
+            return self._core_config(v)
+        if isinstance(v, SubscriberInfo):
+            return self.call(SubscriberInfo, [repr(v.name), str(v.capacity)])
         if isinstance(v, ControllerSpec):
             args = [self.value(v.task_spec), self.value(v.admission), f"slot={v.slot!r}"]
-            return self.call("ControllerSpec", args)
-        if isinstance(v, SubscriberInfo):
-            return self.call("SubscriberInfo", [repr(v.name), str(v.capacity)])
-        if isinstance(v, CoreConfig):
-            args = [repr(ns_to_s(v.grace_ns)), f"force_wait={ns_to_s(v.force_wait_ns)!r}"]
-            if v.max_concurrent is not None:
-                args.append(f"max_concurrent={v.max_concurrent}")
-            if v.subscribers:
-                args.append(f"subscribers=[{', '.join(self.value(s) for s in v.subscribers)}]")
-            if v.defaults != _DEFAULT_DEFAULTS:
-                args.append(self.kw(v, "defaults"))
-            if v.controller is not None:
-                args.append(self.kw(v, "controller"))
-            return self.call("CoreConfig", args)
-        return None
+            return self.call(ControllerSpec, args)
+        if attrs.has(type(v)):
+            return self._attrs(v)
+        return repr(v)
+
+    def _attrs(self, v: object) -> str:
+        """An attrs value as keywords: the fields that differ from the class's defaults.
+
+        A class with its own ``__init__`` (``init=False``) takes its shown fields as keywords
+        (``BackoffPolicy``, ``TaskDefaults``, ``Intensity``, ``ControllerConfig``).
+        """
+        cls: Any = type(v)
+        custom = hasattr(cls, "__attrs_init__")
+        default = _default_of(cls)
+        args = []
+        for field in attrs.fields(cls):
+            if not field.init or (custom and not field.repr):
+                continue
+            current = getattr(v, field.name)
+            if default is not None:
+                if current == getattr(default, field.name):
+                    continue
+            elif not custom and field.default is not attrs.NOTHING and current == field.default:
+                continue
+            args.append(f"{field.name}={self.value(current)}")
+        return self.call(cls, args)
+
+    def _core_config(self, v: CoreConfig) -> str:
+        args = [repr(ns_to_s(v.grace_ns)), f"force_wait={ns_to_s(v.force_wait_ns)!r}"]
+        if v.max_concurrent is not None:
+            args.append(f"max_concurrent={v.max_concurrent}")
+        if v.subscribers:
+            args.append(f"subscribers=[{', '.join(self.value(s) for s in v.subscribers)}]")
+        if v.defaults != _DEFAULT_DEFAULTS:
+            args.append(self.kw(v, "defaults"))
+        for name in ("controller", "intensity"):
+            if getattr(v, name, None) is not None:
+                args.append(self.kw(v, name))
+        return self.call(CoreConfig, args)
 
     def imports(self) -> str:
-        fsm = sorted(self.names - {"CheckedCore"})
-        lines = ["from taskvisor.fsm import (", *(f"    {n}," for n in fsm), ")"]
+        lines = ["from taskvisor.fsm import (", *(f"    {n}," for n in sorted(self.names)), ")"]
+        lines += [f"from {module} import {name}" for module, name in sorted(self.others)]
         return "\n".join([*lines, "from taskvisor.testing import CheckedCore"])
+
+
+_DEFAULTS_OF: dict[type, object] = {}
+
+
+def _default_of(cls: Any) -> object | None:
+    """``cls()``, when the class can be built with no arguments (cached); else None."""
+    if cls not in _DEFAULTS_OF:
+        try:
+            _DEFAULTS_OF[cls] = cls()
+        except Exception:  # a value with required arguments: every field is shown
+            _DEFAULTS_OF[cls] = None
+    return _DEFAULTS_OF[cls]
 
 
 def render_script(
