@@ -31,6 +31,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "stateful"))
 
@@ -164,30 +166,53 @@ def _explore_bug(bug: planted.PlantedBug, kwargs: dict[str, Any]) -> Exploration
         return explore(depth=8, **kwargs)
 
 
+#: Machines that cannot reach a bug by construction (PermitsMachine has no controller).
+_UNREACHABLE = {(planted.SLOT_FREED_ON_REPLY.name, "PermitsMachine")}
+
+
+def _found(result: Exploration) -> str:
+    if not result.violations:
+        return f"not within depth {result.depth}"
+    v = result.violations[0]
+    return f"{v.invariant}, {len(v.steps)} inputs"
+
+
 def run_planted(ns: argparse.Namespace) -> int:
     from test_explore import CASES
 
-    machines = _machines()
-    print("| bug | explore: property | shortest | states | transitions | s |")
-    print("|---|---|---|---|---|---|")
+    print("Targeted scopes (tests/stateful/test_explore.py CASES):")
+    print("| bug | property, shortest | states | transitions | s |")
+    print("|---|---|---|---|---|")
     found_all = True
     for bug, kwargs, _invariant, _length in CASES:
         result = _explore_bug(bug, kwargs)
-        if not result.violations:
-            found_all = False
-            print(f"| {bug.name} | NOT FOUND | | {result.states} | {result.transitions} | |")
-            continue
-        v = result.violations[0]
+        found_all &= bool(result.violations)
         print(
-            f"| {bug.name} | {v.invariant} | {len(v.steps)} | {result.states:,} | "
-            f"{result.transitions:,} | {result.seconds:.2f} |",
+            f"| {bug.name} | {_found(result)} | {result.states:,} | {result.transitions:,} | "
+            f"{result.seconds:.2f} |",
             flush=True,
         )
+    general = (*scopes.SCOPES, attrs.evolve(scopes.PROOF_SCOPES[0], depth=5))
     print()
+    print("The general scopes, each at its make-test depth (lifecycle-3 at 5):")
+    print("| bug | " + " | ".join(scope.name for scope in general) + " |")
+    print("|---|" + "---|" * len(general))
+    for bug, _kwargs, _invariant, _length in CASES:
+        cells = []
+        for scope in general:
+            with planted.plant(bug):
+                result = explore(depth=scope.depth, **scope.kwargs())
+            cells.append(_found(result))
+        print(f"| {bug.name} | " + " | ".join(cells) + " |", flush=True)
+    print()
+    machines = _machines()
     print("| bug | machine | derandomized: examples / inputs / s | seeds: examples (median) |")
     print("|---|---|---|---|")
     for bug in planted.BUGS:
         for name, machine in machines.items():
+            if (bug.name, name) in _UNREACHABLE:
+                print(f"| {bug.name} | {name} | n/a (no controller) | |")
+                continue
             with planted.plant(bug):
                 derand = _hypothesis_examples(machine, ns.examples, None)
                 seeded = [_hypothesis_examples(machine, ns.examples, k)[0] for k in range(ns.seeds)]

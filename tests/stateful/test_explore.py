@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import math
+import random
 
 import pytest
 from planted import (
@@ -208,3 +209,28 @@ def test_a_supervisor_config_and_a_separate_controller_are_accepted() -> None:
 def test_bad_arguments_are_refused(kwargs: dict[str, object], error: type, match: str) -> None:
     with pytest.raises(error, match=match):
         explore(**kwargs)  # type: ignore[arg-type]
+
+
+def test_states_alike_but_for_the_order_of_equal_deadlines_are_not_merged() -> None:
+    # Two tasks fail at the same instant in either order: same snapshot, but the one that failed
+    # first fires first at the shared deadline and takes the one free run permit.
+    from taskvisor.fsm import TICK, AttemptEnded, EndKind, SupervisorState, TaskId, step
+    from taskvisor.testing._explore import _key
+
+    retry = BackoffPolicy.constant(1.0)
+    specs = [TaskSpec.restartable(fn(n), backoff=retry) for n in ("a", "b")] + [ONCE_C]
+    config = CoreConfig(1.0, force_wait=0.5, max_concurrent=2)
+    states = []
+    for order in ((1, 2), (2, 1)):
+        state = SupervisorState(config)
+        items = tuple((TaskId(i + 1), spec) for i, spec in enumerate(specs))
+        step(state, AddTasks(1, items), 0, random.Random(0))
+        for tid in order:
+            step(state, AttemptEnded(TaskId(tid), 1, EndKind.FAILED, "boom"), 0, random.Random(0))
+        states.append(state)
+    first, second = states
+    assert first.snapshot() == second.snapshot()
+    assert _key(first) != _key(second)
+    for state in states:
+        step(state, TICK, 10**9, random.Random(0))
+    assert first.snapshot() != second.snapshot()  # a started in one, b in the other
