@@ -5,6 +5,7 @@ Usage (from the repository root; ``make proof`` runs ``proof``):
     .venv/bin/python tools/model_check.py scopes              # make test's scopes, figures
     .venv/bin/python tools/model_check.py proof [--seconds 600] [--jobs 2]
     .venv/bin/python tools/model_check.py planted [--examples 1000] [--seeds 5]
+    .venv/bin/python tools/model_check.py counterexamples
     .venv/bin/python tools/model_check.py profile [SCOPE] [--depth 5]
 
 ``scopes`` explores each scope of ``tests/stateful/scopes.py`` to its make-test depth and
@@ -232,6 +233,54 @@ def run_planted(ns: argparse.Namespace) -> int:
     return 0 if found_all else 1
 
 
+def describe(inp: object) -> str:
+    """One input in a few words (for the docs' counterexample listings)."""
+    from taskvisor.fsm import (
+        AddTasks,
+        AttemptEnded,
+        EventsConsumed,
+        Remove,
+        Shutdown,
+        Submit,
+        SubscriberPanicked,
+        Tick,
+    )
+
+    if isinstance(inp, AddTasks):
+        return "add " + ", ".join(f"{spec.name} as {tid}" for tid, spec in inp.items)
+    if isinstance(inp, AttemptEnded):
+        error = f" ({type(inp.error).__name__})" if inp.error is not None else ""
+        return f"{inp.task_id} attempt {inp.attempt} ends {inp.end.name}{error}"
+    if isinstance(inp, Remove):
+        return f"remove {inp.task_id}" if inp.task_id is not None else f"remove {inp.name!r}"
+    if isinstance(inp, Submit):
+        spec = inp.spec
+        policy = spec.admission.name
+        return f"submit {spec.task_spec.name} to slot {spec.slot!r} ({policy}) as {inp.task_id}"
+    if isinstance(inp, Tick):
+        return "tick"
+    if isinstance(inp, Shutdown):
+        return "shutdown"
+    if isinstance(inp, EventsConsumed):
+        return f"subscriber {inp.subscriber} takes {inp.count}"
+    if isinstance(inp, SubscriberPanicked):
+        return f"subscriber {inp.subscriber} panics"
+    return repr(inp)
+
+
+def run_counterexamples(_: argparse.Namespace) -> int:
+    from test_explore import CASES
+
+    for bug, kwargs, _invariant, _length in CASES:
+        result = _explore_bug(bug, kwargs)
+        v = result.violations[0]
+        print(f"{bug.name}: {v}")
+        for i, (now, inp, draws) in enumerate(v.steps, 1):
+            drawn = f", draws {', '.join(repr(d) for d in draws)}" if draws else ""
+            print(f"  {i}. t={now / 1e9:g} s: {describe(inp)}{drawn}")
+    return 0
+
+
 def run_profile(ns: argparse.Namespace) -> int:
     scope = next(s for s in (*scopes.SCOPES, *scopes.PROOF_SCOPES) if s.name == ns.scope)
     profile = cProfile.Profile()
@@ -249,6 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("scopes")
+    sub.add_parser("counterexamples")
     proof = sub.add_parser("proof")
     proof.add_argument("--seconds", type=int, default=300)
     proof.add_argument("--jobs", type=int, default=2)
@@ -263,6 +313,7 @@ def main(argv: list[str] | None = None) -> int:
         "scopes": run_scopes,
         "proof": run_proof,
         "planted": run_planted,
+        "counterexamples": run_counterexamples,
         "profile": run_profile,
     }
     return commands[ns.command](ns)
