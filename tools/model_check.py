@@ -175,7 +175,7 @@ def _found(result: Exploration) -> str:
     if not result.violations:
         return f"not within depth {result.depth}"
     v = result.violations[0]
-    return f"{v.invariant}, {len(v.steps)} inputs"
+    return f"{v.invariant}, {len(v.steps)} inputs ({result.transitions:,} transitions)"
 
 
 def run_planted(ns: argparse.Namespace) -> int:
@@ -205,6 +205,8 @@ def run_planted(ns: argparse.Namespace) -> int:
                 result = explore(depth=scope.depth, **scope.kwargs())
             cells.append(_found(result))
         print(f"| {bug.name} | " + " | ".join(cells) + " |", flush=True)
+    if ns.examples == 0:
+        return 0 if found_all else 1
     print()
     machines = _machines()
     print("| bug | machine | derandomized: examples / inputs / s | seeds: examples (median) |")
@@ -303,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     proof.add_argument("--seconds", type=int, default=300)
     proof.add_argument("--jobs", type=int, default=2)
     bugs = sub.add_parser("planted")
-    bugs.add_argument("--examples", type=int, default=1000)
+    bugs.add_argument("--examples", type=int, default=1000, help="0: explore only")
     bugs.add_argument("--seeds", type=int, default=5)
     prof = sub.add_parser("profile")
     prof.add_argument("scope", nargs="?", default="lifecycle")
