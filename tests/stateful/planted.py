@@ -91,6 +91,14 @@ PERMITS_NEWEST_FIRST = PlantedBug(
     "            s.ready_tail -= 1\n",
 )
 
+#: A restart control (issue 10): a task's restart intensity lets one restart too many through.
+INTENSITY_ONE_TOO_MANY = PlantedBug(
+    "task intensity allows one restart too many",
+    f"{_TXN}.failure",
+    "            policy.intensity.max_restarts,\n",
+    "            policy.intensity.max_restarts + 1,\n",
+)
+
 #: Liveness bugs no state or step check sees: a core that waits forever.
 SHUTDOWN_OF_NOTHING_HANGS = PlantedBug(
     "shutdown with no task never completes",

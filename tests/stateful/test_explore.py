@@ -16,6 +16,7 @@ import random
 import pytest
 from planted import (
     BACKOFF_1NS_EARLY,
+    INTENSITY_ONE_TOO_MANY,
     ONE_RETRY_SHORT,
     PERMITS_NEWEST_FIRST,
     REMOVAL_IN_BACKOFF_IGNORED,
@@ -31,6 +32,7 @@ from taskvisor.fsm import (
     BackoffPolicy,
     ControllerConfig,
     CoreConfig,
+    Intensity,
     InvariantViolation,
     JitterPolicy,
     TaskSpec,
@@ -39,6 +41,10 @@ from taskvisor.runtime import SupervisorConfig
 from taskvisor.testing import Exploration, Violation, explore
 
 GRACE = CoreConfig(1.0, force_wait=0.5)
+#: At most one restart after failures within any 10 s.
+FLAKY = TaskSpec.restartable(
+    fn("flaky"), backoff=BackoffPolicy.constant(1.0), intensity=Intensity(1, 10.0)
+)
 #: The scope each planted bug is explored in, the property it breaks, and the length of the
 #: shortest input sequence that shows it (BFS: nothing shorter exists).
 CASES = [
@@ -49,6 +55,7 @@ CASES = [
     (ONE_RETRY_SHORT, {"specs": (SERVICE,), "config": GRACE}, "I4", 2),
     (PERMITS_NEWEST_FIRST, {"specs": (ONCE_A, ONCE_B, ONCE_C),
                             "config": CoreConfig(1.0, force_wait=0.5, max_concurrent=1)}, "I3", 2),
+    (INTENSITY_ONE_TOO_MANY, {"specs": (FLAKY,), "config": GRACE}, "I1", 4),
     (SHUTDOWN_OF_NOTHING_HANGS, {"specs": (SERVICE,), "config": GRACE}, "liveness:shutdown", 1),
     (REMOVAL_IN_BACKOFF_IGNORED, {"specs": (SERVICE,), "config": GRACE}, "liveness:task-end", 5),
 ]  # fmt: skip
