@@ -1,18 +1,19 @@
 """``explore``: exhaustive breadth-first model checking of the pure core, up to a depth.
 
 Owns: ``explore``, ``Exploration``, ``Violation`` and the search. From a supervisor holding
-nothing, the search feeds every input a runtime can legally produce at each state (the
-alphabet of ``_Alphabet``), with every random draw the step makes enumerated at the ends and
-the middle of its range, deduplicates the states it reaches, and checks each transition with
-``CheckedCore`` (``fsm.check_step`` plus the contract model), each state's next deadline, and
-from each new state the liveness properties of ``_liveness``. Breadth-first order makes the
-first counterexample found a shortest one (docs/model-checking.md).
+nothing, the search feeds every input a runtime can legally produce at each state
+(``_alphabet.Alphabet``), with every random draw the step makes enumerated at the ends and the
+middle of its range, deduplicates the states it reaches, and checks each transition with a copy
+of the ``CheckedCore`` that reached the state (``_branch``: ``fsm.check_step`` plus the contract
+model), each state's next deadline, and from each new state the liveness properties of
+``_liveness``. Breadth-first order makes the first counterexample found a shortest one
+(docs/model-checking.md).
 
 The search reads the core only through ``fsm.step``, ``fsm.next_deadline``, the effects and
 the events; what it needs to know about a state (attempts in flight, ids not yet finished,
 subscriber queue depths, when shutdown began) it keeps itself, from the effects seen along the
-path, in ``_Book``. Two private functions touch the state's representation: ``_key`` (a
-hashable value, equal for equal states) and ``_fork`` (an independent copy to step). Plain
+path, in ``_alphabet.Book``. Two private functions touch the state's representation: ``_key``
+(``snapshot()`` and the firing order of equal deadlines) and ``_fork`` (``clone()``). Plain
 Python: no Hypothesis, no pytest, no I/O.
 """
 
@@ -21,41 +22,25 @@ from __future__ import annotations
 import gc
 import time
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from taskvisor import fsm
 from taskvisor._errors import ConfigError
 from taskvisor.fsm import (
-    TICK,
-    Abandon,
-    AddTasks,
-    AdmissionPolicy,
-    AttemptEnded,
     ControllerConfig,
-    ControllerSpec,
     CoreConfig,
     Duration,
     Effect,
-    EndKind,
-    EventKind,
-    EventsConsumed,
-    Finished,
-    Heartbeat,
     Input,
     InvariantViolation,
-    Publish,
-    Remove,
-    Shutdown,
-    StartAttempt,
-    Submit,
-    SubscriberPanicked,
-    SubscriberRecovered,
     TaskId,
     TaskSpec,
     Tick,
 )
+from taskvisor.testing._alphabet import Alphabet, Book, advance
+from taskvisor.testing._branch import fork_model
 from taskvisor.testing._checked import CheckedCore
 from taskvisor.testing._liveness import DRAWS, Draws, check_liveness, fork_state
 from taskvisor.testing._replay import render_script
@@ -64,17 +49,6 @@ if TYPE_CHECKING:
     from taskvisor.runtime import SupervisorConfig
 
 __all__ = ["Exploration", "Violation", "explore"]
-
-#: How each way of ending an attempt is reported (the reason a runtime would give).
-_REASONS = {
-    EndKind.RETURNED: "",
-    EndKind.FAILED: "Fail: boom",
-    EndKind.FATAL: "Fatal: boom",
-    EndKind.CANCELED: "canceled",
-    EndKind.INTERRUPTED: "interrupted",
-}
-#: A panic while handling a task event is reported; one on a diagnostic event is not (I5).
-_PANICS = (EventKind.TASK_STARTING, EventKind.SUBSCRIBER_OVERFLOW)
 
 Step = tuple[int, Input, tuple[float, ...]]
 """One input of a counterexample: ``(now in ns, input, the random draws the step made)``."""
@@ -139,25 +113,13 @@ class Exploration:
         return line
 
 
-class _Book(NamedTuple):
-    """What the search knows about a state from the effects seen on the way to it."""
-
-    now: int
-    next_id: int
-    pending: tuple[TaskId, ...]  # ids fed (added or submitted) without a Finished yet
-    in_flight: tuple[tuple[TaskId, int], ...]  # attempts started, not ended nor abandoned
-    abandoned: tuple[tuple[TaskId, int], ...]  # abandoned attempts whose late end may come
-    depths: tuple[int, ...]  # subscriber queue depths
-    shutdown_at: int | None
-
-
 class _Node:
     """A state to expand: the checked core holding it, the book, and the path to it."""
 
     __slots__ = ("book", "depth", "key", "model", "state", "trail")
 
     def __init__(
-        self, state: Any, model: CheckedCore | None, book: _Book, trail: Any, depth: int
+        self, state: Any, model: CheckedCore | None, book: Book, trail: Any, depth: int
     ) -> None:
         self.state = state
         self.model = model
@@ -199,261 +161,6 @@ def _fork(state: Any) -> Any:
     return fork_state(state)
 
 
-def _fork_model(model: CheckedCore, draws: Draws) -> CheckedCore:
-    """An independent copy of a checked core that steps with ``draws``.
-
-    Objects of the test kit's own classes, the stepping loop and the builtin containers are
-    copied; everything else (the core's immutable values: events, specs, ids) is shared. The
-    state is forked with ``_fork`` and the random source replaced by ``draws`` wherever the
-    model refers to them.
-    """
-    state = model.state
-    _COPY_KIND[type(state)] = _STATE
-    copied = _copy(model, {id(state): _fork(state), id(model.rng): draws})
-    assert isinstance(copied, CheckedCore)
-    return copied
-
-
-_COPY_KIND: dict[type, int] = {}
-_SHARE, _DICT, _SEQ, _SET, _OBJECT, _STATE = range(6)
-#: The core's mutable helpers a checked core may hold (its stepping loop and checkers).
-_STEPPING = (fsm.Stepper, fsm.InvariantChecker, fsm.CheckerChain)
-
-
-def _kind(t: type) -> int:
-    kind = _COPY_KIND.get(t)
-    if kind is None:
-        if issubclass(t, dict):
-            kind = _DICT
-        elif issubclass(t, list):
-            kind = _SEQ
-        elif issubclass(t, set):
-            kind = _SET
-        elif t.__module__.startswith("taskvisor.testing") or issubclass(t, _STEPPING):
-            kind = _OBJECT
-        else:
-            kind = _SHARE
-        _COPY_KIND[t] = kind
-    return kind
-
-
-def _shared(types: set[type]) -> bool:
-    """Whether values of all these types are shared, not copied (one lookup per type)."""
-    for t in types:
-        kind = _COPY_KIND.get(t)
-        if (kind if kind is not None else _kind(t)) != _SHARE:
-            return False
-    return True
-
-
-def _flat(t: type, item: Any) -> bool:
-    """Whether ``item`` (of type ``t``) is a set, or a dict or list of shared values only."""
-    if t is set:
-        return True
-    if t is dict:
-        return not item or _shared(set(map(type, item.values())))
-    return t is list and (not item or _shared(set(map(type, item))))
-
-
-def _copy(value: Any, memo: dict[int, Any]) -> Any:
-    kind = _COPY_KIND.get(type(value))
-    if kind is None:
-        kind = _kind(type(value))
-    if kind == _SHARE:
-        return value
-    found = memo.get(id(value))
-    if found is not None:
-        return found
-    if kind == _SET:
-        new: Any = value.copy()
-    elif kind == _SEQ:
-        new = value.copy()
-        if not _shared(set(map(type, value))):
-            for i, item in enumerate(value):
-                new[i] = _copy(item, memo)
-    elif kind == _DICT:
-        new = value.copy()
-        if not _shared(set(map(type, value.values()))):
-            for k, item in value.items():
-                new[k] = _copy(item, memo)
-    elif kind == _STATE:  # a state the memo does not know: not the model's own; fork it
-        new = _fork(value)
-    else:
-        cls: Any = type(value)
-        new = cls.__new__(cls)
-        memo[id(value)] = new
-        if hasattr(value, "__dict__"):
-            fields = vars(value).copy()
-            for name, item in fields.items():
-                t = type(item)
-                if t in _PLAIN:
-                    continue
-                # The common cases inline (a checked core has ~40 containers): a dict or list
-                # of immutable values is copied shallowly, a set always is.
-                if id(item) in memo:
-                    fields[name] = memo[id(item)]
-                elif _flat(t, item):
-                    fields[name] = memo[id(item)] = item.copy()
-                else:
-                    fields[name] = _copy(item, memo)
-            vars(new).update(fields)
-        for klass in cls.__mro__:
-            for name in getattr(klass, "__slots__", ()):
-                if name != "__dict__" and hasattr(value, name):
-                    object.__setattr__(new, name, _copy(getattr(value, name), memo))
-        return new
-    memo[id(value)] = new
-    return new
-
-
-#: Attribute values copied by reference without a lookup (the common immutable scalars).
-_PLAIN = frozenset({int, str, bool, float, type(None)})
-
-
-class _Alphabet:
-    """Every input a runtime can feed at a state (the preconditions of the stateful machines).
-
-    Adds of each spec and of all specs at once (duplicates included: a name that is live is
-    rejected, I2); removals (the core sees ``cancel`` as the same input) of every id not yet
-    finished, of one finished id (all are answered alike), and by every name; every way each
-    attempt in flight can end (a failure also with an exception outside ``retry_on`` when a
-    spec narrows it), and its heartbeat when a spec has a watchdog; the late end of an
-    abandoned attempt; submissions of each spec under each admission policy to each slot
-    (with a controller); a subscriber taking one or all of its queued events, panicking on a
-    task event and on a diagnostic event, and recovering; shutdown (again, too); and time: a
-    tick at the next deadline, one at the instant before it (nothing may fire there, I4), and
-    one ``jump`` later for each of ``jumps`` (a run that long, or a timer that late).
-    """
-
-    def __init__(
-        self,
-        specs: Sequence[TaskSpec],
-        config: CoreConfig,
-        slots: Sequence[str | None],
-        jumps: Sequence[int],
-    ) -> None:
-        self.specs = tuple(specs)
-        self.names = tuple(dict.fromkeys(spec.name for spec in specs))
-        self.subscribers = len(config.subscribers)
-        self.jumps = tuple(jumps)
-        self.submits: tuple[ControllerSpec, ...] = ()
-        if config.controller is not None:
-            self.submits = tuple(
-                ControllerSpec(spec, admission, slot)
-                for spec in self.specs
-                for admission in AdmissionPolicy
-                for slot in slots
-            )
-        policies = [spec.resolve(config.defaults) for spec in self.specs]
-        self.heartbeats = any(p.watchdog_ns is not None for p in policies)
-        # A builtin exception some spec does not retry (api.md section 8), if any.
-        self.unretried = next(
-            (
-                exc
-                for exc in (LookupError, ValueError, OSError, RuntimeError)
-                if any(not issubclass(exc, p.retry_on) for p in policies)
-            ),
-            None,
-        )
-
-    def inputs(self, book: _Book, state: Any, ticket: int) -> Iterator[tuple[Input, int]]:
-        now, nid = book.now, book.next_id
-        fresh = TaskId(nid)
-        for spec in self.specs:
-            yield AddTasks(ticket, ((fresh, spec),)), now
-        if len(self.specs) > 1:
-            batch = tuple((TaskId(nid + i), spec) for i, spec in enumerate(self.specs))
-            yield AddTasks(ticket, batch), now
-        for cspec in self.submits:
-            yield Submit(ticket, fresh, cspec), now
-        yield from self._removals(book, ticket)
-        yield from ((inp, now) for inp in self._attempts(book))
-        for index, depth in enumerate(book.depths):
-            if depth:
-                yield EventsConsumed(index, 1), now
-            if depth > 1:
-                yield EventsConsumed(index, depth), now
-        for index in range(self.subscribers):
-            for kind in _PANICS:
-                yield SubscriberPanicked(index, "on_event raised", kind), now
-            yield SubscriberRecovered(index), now
-        yield Shutdown(), now
-        deadline = fsm.next_deadline(state)
-        if deadline is not None:
-            yield TICK, max(deadline, now)
-            if deadline - 1 > now:
-                yield TICK, deadline - 1
-        for jump in self.jumps:
-            yield TICK, now + jump
-
-    def _removals(self, book: _Book, ticket: int) -> Iterator[tuple[Input, int]]:
-        now = book.now
-        for tid in book.pending:
-            yield Remove(ticket, task_id=tid), now
-        gone = [v for v in range(book.next_id - 1, 0, -1) if TaskId(v) not in book.pending]
-        if gone:  # every finished id is answered alike (not claimed): the newest stands for all
-            yield Remove(ticket, task_id=TaskId(gone[0])), now
-        for name in self.names:
-            yield Remove(ticket, name=name), now
-
-    def _attempts(self, book: _Book) -> Iterator[Input]:
-        for tid, attempt in book.in_flight:
-            for end, reason in _REASONS.items():
-                yield AttemptEnded(tid, attempt, end, reason)
-            if self.unretried is not None:
-                error = self.unretried("boom")
-                reason = f"{type(error).__name__}: boom"
-                yield AttemptEnded(tid, attempt, EndKind.FAILED, reason, error=error)
-            if self.heartbeats:
-                yield Heartbeat(tid, attempt, book.now)
-        for tid, attempt in book.abandoned:
-            yield AttemptEnded(tid, attempt, EndKind.RETURNED, "late end")
-
-
-def _advance(book: _Book, inp: Input, now: int, effects: Sequence[Effect]) -> _Book:
-    """The book after ``inp`` at ``now`` had ``effects``."""
-    pending = set(book.pending)
-    in_flight = dict(book.in_flight)
-    abandoned = set(book.abandoned)
-    depths = list(book.depths)
-    next_id, shutdown_at = book.next_id, book.shutdown_at
-    if isinstance(inp, AddTasks):
-        next_id += len(inp.items)
-        pending.update(tid for tid, _ in inp.items)
-    elif isinstance(inp, Submit):
-        next_id += 1
-        pending.add(inp.task_id)
-    elif isinstance(inp, AttemptEnded):
-        if in_flight.get(inp.task_id) == inp.attempt:
-            del in_flight[inp.task_id]
-        else:
-            abandoned.discard((inp.task_id, inp.attempt))
-    elif isinstance(inp, EventsConsumed):
-        depths[inp.subscriber] -= inp.count
-    for eff in effects:
-        if isinstance(eff, Publish):
-            for index in eff.recipients:
-                depths[index] += 1
-            if eff.event.kind is EventKind.SHUTDOWN_REQUESTED:
-                shutdown_at = now
-        elif isinstance(eff, StartAttempt):
-            in_flight[eff.task_id] = eff.attempt
-        elif isinstance(eff, Abandon):
-            in_flight.pop(eff.task_id, None)
-            abandoned.add((eff.task_id, eff.attempt))
-        elif isinstance(eff, Finished):
-            pending.discard(eff.task_id)
-    return _Book(
-        now,
-        next_id,
-        tuple(sorted(pending)),
-        tuple(sorted(in_flight.items())),
-        tuple(sorted(abandoned)),
-        tuple(depths),
-        shutdown_at,
-    )
-
-
 def _invariant_of(exc: BaseException) -> tuple[str, str]:
     text = str(exc)
     if isinstance(exc, InvariantViolation):
@@ -476,7 +183,7 @@ class _Search:
         liveness: bool,
     ) -> None:
         self.config = config
-        self.alphabet = _Alphabet(specs, config, slots, jumps)
+        self.alphabet = Alphabet(specs, config, slots, jumps)
         self.contract = contract
         self.liveness = liveness
         self.violations: list[Violation] = []
@@ -490,7 +197,7 @@ class _Search:
         config = self.config
         model = CheckedCore(config, Draws(())) if self.contract else None
         state = model.state if model is not None else fsm.SupervisorState(config)
-        book = _Book(0, 1, (), (), (), (0,) * len(config.subscribers), None)
+        book = Book(0, 1, (), (), (), (0,) * len(config.subscribers), None)
         root = _Node(state, model, book, None, 0)
         root.key = (_key(state), book)
         seen = {root.key}
@@ -530,7 +237,7 @@ class _Search:
     ) -> tuple[Any, Any, list[Effect]]:
         """Step a copy of ``node``'s state; every check the configuration asks for."""
         if node.model is not None:
-            model = _fork_model(node.model, draws)
+            model = fork_model(node.model, draws, _fork)
             effects = model.feed(inp, now)
             after = model.state
         else:
@@ -567,7 +274,7 @@ class _Search:
                     self._violation(invariant, message, node.trail, [step])
                     yield None
                     continue
-                book = _advance(node.book, inp, now, effects)
+                book = advance(node.book, inp, now, effects)
                 yield _Node(after, model, book, (node.trail, step), node.depth + 1)
 
     # -- violations ----------------------------------------------------------------------------
