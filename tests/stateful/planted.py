@@ -99,6 +99,14 @@ INTENSITY_ONE_TOO_MANY = PlantedBug(
     "            policy.intensity.max_restarts + 1,\n",
 )
 
+#: Another (issue 10): the healthy-run reset needs a run twice as long as ``reset_after``.
+RESET_NEEDS_TWICE = PlantedBug(
+    "healthy-run reset needs twice reset_after",
+    f"{_TXN}.failure",
+    "now - t.started_at >= reset:",
+    "now - t.started_at >= 2 * reset:",
+)
+
 #: Liveness bugs no state or step check sees: a core that waits forever.
 SHUTDOWN_OF_NOTHING_HANGS = PlantedBug(
     "shutdown with no task never completes",

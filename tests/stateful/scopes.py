@@ -16,6 +16,7 @@ from taskvisor.fsm import (
     BackoffPolicy,
     ControllerConfig,
     CoreConfig,
+    Intensity,
     JitterPolicy,
     SubscriberInfo,
     TaskFn,
@@ -45,6 +46,19 @@ POLLER = TaskSpec.periodic(fn("poll"), 2.0, backoff=BackoffPolicy.constant(1.0))
 ONCE_A = TaskSpec.once(fn("a"))
 ONCE_B = TaskSpec.once(fn("b"))
 ONCE_C = TaskSpec.once(fn("c"))
+#: Restart controls (api.md section 8): one restart per 10 s, only connection errors are
+#: retried, a heartbeat due every 2 s.
+GUARDED = TaskSpec.restartable(
+    fn("guard"),
+    backoff=BackoffPolicy.constant(1.0),
+    intensity=Intensity(1, 10.0),
+    retry_on=(ConnectionError,),
+    watchdog=2.0,
+)
+#: One retry, but a run of 4 s ends the failure streak (the healthy-run reset).
+HEALER = TaskSpec.restartable(
+    fn("heal"), backoff=BackoffPolicy.constant(1.0), max_retries=1, reset_after=4.0
+)
 
 
 @attrs.frozen
@@ -57,6 +71,7 @@ class Scope:
     depth: int
     controller: ControllerConfig | None = None
     slots: tuple[str | None, ...] = (None,)
+    jumps: tuple[float, ...] = ()
 
     def kwargs(self) -> dict[str, Any]:
         """``explore``'s keyword arguments (all but ``depth``)."""
@@ -65,6 +80,7 @@ class Scope:
             "config": self.config,
             "controller": self.controller,
             "slots": self.slots,
+            "jumps": self.jumps,
         }
 
 
@@ -93,6 +109,15 @@ SCOPES = (
         (SERVICE,),
         CoreConfig(0.0, force_wait=0.5, subscribers=[SubscriberInfo("sub", 1)]),
         depth=7,
+    ),
+    # The restart controls: task and supervisor intensity (escalation), retry_on, the watchdog,
+    # the healthy-run reset; time jumps 5 s so an attempt can outlive reset_after.
+    Scope(
+        "controls",
+        (GUARDED, HEALER),
+        CoreConfig(1.0, force_wait=0.5, intensity=Intensity(2, 10.0)),
+        depth=5,
+        jumps=(5.0,),
     ),
 )
 

@@ -20,12 +20,13 @@ from planted import (
     ONE_RETRY_SHORT,
     PERMITS_NEWEST_FIRST,
     REMOVAL_IN_BACKOFF_IGNORED,
+    RESET_NEEDS_TWICE,
     SHUTDOWN_OF_NOTHING_HANGS,
     SLOT_FREED_ON_REPLY,
     PlantedBug,
     plant,
 )
-from scopes import ONCE_A, ONCE_B, ONCE_C, SCOPES, SERVICE, Scope, fn
+from scopes import HEALER, ONCE_A, ONCE_B, ONCE_C, SCOPES, SERVICE, Scope, fn
 
 from taskvisor.fsm import (
     AddTasks,
@@ -56,6 +57,7 @@ CASES = [
     (PERMITS_NEWEST_FIRST, {"specs": (ONCE_A, ONCE_B, ONCE_C),
                             "config": CoreConfig(1.0, force_wait=0.5, max_concurrent=1)}, "I3", 2),
     (INTENSITY_ONE_TOO_MANY, {"specs": (FLAKY,), "config": GRACE}, "I1", 4),
+    (RESET_NEEDS_TWICE, {"specs": (HEALER,), "config": GRACE, "jumps": (5.0,)}, "I4", 5),
     (SHUTDOWN_OF_NOTHING_HANGS, {"specs": (SERVICE,), "config": GRACE}, "liveness:shutdown", 1),
     (REMOVAL_IN_BACKOFF_IGNORED, {"specs": (SERVICE,), "config": GRACE}, "liveness:task-end", 5),
 ]  # fmt: skip

@@ -31,12 +31,14 @@ from taskvisor.fsm import (
     Publish,
     Remove,
     Shutdown,
+    ShutdownDone,
     StartAttempt,
     Submit,
     SubscriberPanicked,
     SubscriberRecovered,
     TaskId,
     TaskSpec,
+    Tick,
 )
 
 __all__ = ["Alphabet", "Book", "advance"]
@@ -62,7 +64,9 @@ class Book(NamedTuple):
     in_flight: tuple[tuple[TaskId, int], ...]  # attempts started, not ended nor abandoned
     abandoned: tuple[tuple[TaskId, int], ...]  # abandoned attempts whose late end may come
     depths: tuple[int, ...]  # subscriber queue depths
-    shutdown_at: int | None
+    shutdown_at: int | None  # when shutdown was requested
+    lag: int  # how late the timer fired since then, in all (a late tick delays shutdown, I7)
+    done: bool  # ShutdownDone was seen
 
 
 class Alphabet:
@@ -165,13 +169,15 @@ class Alphabet:
             yield AttemptEnded(tid, attempt, EndKind.RETURNED, "late end")
 
 
-def advance(book: Book, inp: Input, now: int, effects: Sequence[Effect]) -> Book:
-    """The book after ``inp`` at ``now`` had ``effects``."""
+def advance(book: Book, inp: Input, now: int, effects: Sequence[Effect], due: int | None) -> Book:
+    """The book after ``inp`` at ``now`` had ``effects`` (``due``: the deadline before it)."""
     pending = set(book.pending)
     in_flight = dict(book.in_flight)
     abandoned = set(book.abandoned)
     depths = list(book.depths)
-    next_id, shutdown_at = book.next_id, book.shutdown_at
+    next_id, shutdown_at, lag, done = book.next_id, book.shutdown_at, book.lag, book.done
+    if isinstance(inp, Tick) and shutdown_at is not None and due is not None and due < now:
+        lag += now - due
     if isinstance(inp, AddTasks):
         next_id += len(inp.items)
         pending.update(tid for tid, _ in inp.items)
@@ -198,6 +204,8 @@ def advance(book: Book, inp: Input, now: int, effects: Sequence[Effect]) -> Book
             abandoned.add((eff.task_id, eff.attempt))
         elif isinstance(eff, Finished):
             pending.discard(eff.task_id)
+        elif isinstance(eff, ShutdownDone):
+            done = True
     return Book(
         now,
         next_id,
@@ -206,4 +214,6 @@ def advance(book: Book, inp: Input, now: int, effects: Sequence[Effect]) -> Book
         tuple(sorted(abandoned)),
         tuple(depths),
         shutdown_at,
+        lag,
+        done,
     )

@@ -197,7 +197,7 @@ class _Search:
         config = self.config
         model = CheckedCore(config, Draws(())) if self.contract else None
         state = model.state if model is not None else fsm.SupervisorState(config)
-        book = Book(0, 1, (), (), (), (0,) * len(config.subscribers), None)
+        book = Book(0, 1, (), (), (), (0,) * len(config.subscribers), None, 0, False)
         root = _Node(state, model, book, None, 0)
         root.key = (_key(state), book)
         seen = {root.key}
@@ -254,6 +254,7 @@ class _Search:
 
     def successors(self, node: _Node) -> Iterator[_Node | None]:
         """Every successor of ``node``; None for a transition that broke a property."""
+        due = fsm.next_deadline(node.state)
         for inp, now in list(self.alphabet.inputs(node.book, node.state, node.depth + 1)):
             todo: list[tuple[float, ...]] = [()]
             while todo:
@@ -274,7 +275,7 @@ class _Search:
                     self._violation(invariant, message, node.trail, [step])
                     yield None
                     continue
-                book = advance(node.book, inp, now, effects)
+                book = advance(node.book, inp, now, effects, due)
                 yield _Node(after, model, book, (node.trail, step), node.depth + 1)
 
     # -- violations ----------------------------------------------------------------------------
@@ -295,15 +296,7 @@ class _Search:
         if not self.liveness:
             return True
         book = node.book
-        failure = check_liveness(
-            node.state,
-            self.config,
-            book.now,
-            book.pending,
-            book.in_flight,
-            book.shutdown_at,
-            node.depth + 1,
-        )
+        failure = check_liveness(node.state, self.config, book, node.depth + 1)
         if failure is None:
             return True
         self._violation(

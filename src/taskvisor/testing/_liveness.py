@@ -6,7 +6,8 @@ short deterministic run can. Three runs, each on a copy of the state, stepping `
 only with inputs a runtime may feed:
 
 - deaf shutdown: ``Shutdown``, then only ticks at the next deadline (no attempt ever ends):
-  ``ShutdownDone`` must come, by the time shutdown began plus grace plus force-wait (I7);
+  ``ShutdownDone`` must come, by the time shutdown began plus grace plus force-wait, plus how
+  late the timer fired since (I7); once done, a repeated ``Shutdown`` is answered at once;
 - cooperative shutdown: ``Shutdown``, then every attempt in flight ends ``CANCELED`` at once:
   ``ShutdownDone`` must come at that same instant (nothing waits on a timer);
 - each task ends: for every id added or submitted and not finished, ``Remove`` it, then only
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -41,6 +42,9 @@ from taskvisor.fsm import (
 )
 
 __all__ = ["DRAWS", "Draws", "Failure", "check_liveness", "fork_state"]
+
+if TYPE_CHECKING:
+    from taskvisor.testing._alphabet import Book
 
 #: The values each random draw is tried at: the lowest, just below the highest, the middle.
 #: The first is what a draw gets before the search enumerates it.
@@ -132,9 +136,11 @@ def _shutdown_done_check(bound: int, message: str) -> str:
     )
 
 
-def _deaf_shutdown(run: _Run, config: CoreConfig, began: int | None) -> Failure | None:
-    start = run.now if began is None else began
-    bound = start + config.grace_ns + config.force_wait_ns
+def _deaf_shutdown(run: _Run, config: CoreConfig, book: Book) -> Failure | None:
+    start = run.now if book.shutdown_at is None else book.shutdown_at
+    bound = start + config.grace_ns + config.force_wait_ns + book.lag
+    if book.done:  # done long ago, perhaps: the answer must come at once
+        bound = run.now
     run.feed(Shutdown())
     for _ in range(_MAX_TICKS):
         if run.done or run.now > bound:
@@ -182,29 +188,20 @@ def _task_ends(run: _Run, config: CoreConfig, ticket: int, tid: TaskId) -> Failu
     return Failure("liveness:task-end", message, run.steps, check)
 
 
-def check_liveness(
-    state: Any,
-    config: CoreConfig,
-    now: int,
-    pending: Sequence[TaskId],
-    in_flight: Sequence[tuple[TaskId, int]],
-    shutdown_at: int | None,
-    ticket: int,
-) -> Failure | None:
+def check_liveness(state: Any, config: CoreConfig, book: Book, ticket: int) -> Failure | None:
     """The first liveness property broken from ``state`` (see the module), or None.
 
-    ``pending`` are the ids added or submitted and not finished, ``in_flight`` the attempts
-    running, ``shutdown_at`` when shutdown began (None: not yet), ``ticket`` the ticket the
-    next command uses.
+    ``book`` is what the search knows of the state (ids not finished, attempts in flight, when
+    shutdown began and how late the timer was since); ``ticket`` the next command's ticket.
     """
-    targets: list[TaskId | None] = [None, None, *pending]  # two shutdowns, then each task
+    targets: list[TaskId | None] = [None, None, *book.pending]  # two shutdowns, then each task
     for i, tid in enumerate(targets):
-        run = _Run(state, now, in_flight)
+        run = _Run(state, book.now, book.in_flight)
         try:
             if tid is not None:
                 failure = _task_ends(run, config, ticket, tid)
             elif i == 0:
-                failure = _deaf_shutdown(run, config, shutdown_at)
+                failure = _deaf_shutdown(run, config, book)
             else:
                 failure = _cooperative_shutdown(run)
         except Exception as exc:  # the step itself raised during the run
