@@ -243,3 +243,18 @@ def test_states_alike_but_for_the_order_of_equal_deadlines_are_not_merged() -> N
     for state in states:
         step(state, TICK, 10**9, random.Random(0))
     assert first.snapshot() != second.snapshot()  # a started in one, b in the other
+
+
+def test_a_controller_given_apart_keeps_the_rest_of_the_config() -> None:
+    from taskvisor.testing._explore import _core_config
+
+    config = CoreConfig(1.5, force_wait=0.25, max_concurrent=2, intensity=Intensity(3, 60.0))
+    controller = ControllerConfig(max_slot_queue=1)
+    built = _core_config(config, controller)
+    assert built.controller == controller
+    assert (built.grace_ns, built.force_wait_ns, built.max_concurrent, built.intensity) == (
+        config.grace_ns,
+        config.force_wait_ns,
+        2,
+        config.intensity,
+    )

@@ -338,17 +338,15 @@ def _core_config(
         return config
     if config.controller is not None:
         raise ConfigError("explore.controller", "the config already has a different controller")
-    rebuilt = CoreConfig(
-        fsm.ns_to_s(config.grace_ns),
-        force_wait=fsm.ns_to_s(config.force_wait_ns),
+    return CoreConfig.checked(
+        grace_ns=config.grace_ns,
+        force_wait_ns=config.force_wait_ns,
         max_concurrent=config.max_concurrent,
         subscribers=config.subscribers,
         defaults=config.defaults,
         controller=controller,
+        intensity=config.intensity,
     )
-    if (rebuilt.grace_ns, rebuilt.force_wait_ns) != (config.grace_ns, config.force_wait_ns):
-        raise ConfigError("explore.config", "give the controller in the CoreConfig itself")
-    return rebuilt
 
 
 def explore(
