@@ -43,13 +43,15 @@ from taskvisor.fsm import (
 
 __all__ = ["Alphabet", "Book", "advance"]
 
-#: How each way of ending an attempt is reported (the reason a runtime would give).
+#: How each way of ending an attempt is reported. One reason for all: the core decides nothing
+#: on it, but keeps the latest failure's reason (``h.snapshot()``), and a second wording would
+#: only split equal states in two.
 _REASONS = {
     EndKind.RETURNED: "",
-    EndKind.FAILED: "Fail: boom",
-    EndKind.FATAL: "Fatal: boom",
-    EndKind.CANCELED: "canceled",
-    EndKind.INTERRUPTED: "interrupted",
+    EndKind.FAILED: "boom",
+    EndKind.FATAL: "boom",
+    EndKind.CANCELED: "boom",
+    EndKind.INTERRUPTED: "boom",
 }
 #: A panic while handling a task event is reported; one on a diagnostic event is not (I5).
 _PANICS = (EventKind.TASK_STARTING, EventKind.SUBSCRIBER_OVERFLOW)
@@ -161,8 +163,7 @@ class Alphabet:
                 yield AttemptEnded(tid, attempt, end, reason)
             if self.unretried is not None:
                 error = self.unretried("boom")
-                reason = f"{type(error).__name__}: boom"
-                yield AttemptEnded(tid, attempt, EndKind.FAILED, reason, error=error)
+                yield AttemptEnded(tid, attempt, EndKind.FAILED, "boom", error=error)
             if self.heartbeats:
                 yield Heartbeat(tid, attempt, book.now)
         for tid, attempt in book.abandoned:
