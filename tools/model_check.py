@@ -3,15 +3,15 @@
 Usage (from the repository root; ``make proof`` runs ``proof``):
 
     .venv/bin/python tools/model_check.py scopes              # make test's scopes, figures
-    .venv/bin/python tools/model_check.py proof [--seconds 600] [--jobs 2]
+    .venv/bin/python tools/model_check.py proof [--jobs 2] [--seconds 1200]
     .venv/bin/python tools/model_check.py planted [--examples 1000] [--seeds 5]
     .venv/bin/python tools/model_check.py counterexamples
     .venv/bin/python tools/model_check.py profile [SCOPE] [--depth 5]
 
 ``scopes`` explores each scope of ``tests/stateful/scopes.py`` to its make-test depth and
 prints states, transitions, depth, wall and CPU time and states per second. ``proof`` explores
-the larger ``PROOF_SCOPES`` as deep as ``--seconds`` allows each (on ``--jobs`` processes) and
-exits 1 if any check failed. ``planted`` plants each bug of ``tests/stateful/planted.py``,
+the larger ``PROOF_SCOPES`` to their depths on ``--jobs`` processes (``--seconds`` is a safety
+limit per scope; the table says when it cut a scope short) and exits 1 if any check failed. ``planted`` plants each bug of ``tests/stateful/planted.py``,
 finds it with ``explore`` (shortest counterexample, states and time to find it) and runs the
 Hypothesis machines against it, counting the examples (and inputs) until the first failure,
 derandomized and for ``--seeds`` fixed seeds. ``profile`` prints where a search spends its
@@ -78,12 +78,16 @@ def run_scopes(_: argparse.Namespace) -> int:
 
 def run_proof(ns: argparse.Namespace) -> int:
     work = [(scope, scope.depth, float(ns.seconds)) for scope in scopes.PROOF_SCOPES]
-    print(f"proof: {len(work)} scopes, {ns.seconds} s each, {ns.jobs} processes", flush=True)
-    print(_HEADER)
+    print(f"proof: {len(work)} scopes on {ns.jobs} processes (at most {ns.seconds} s each)")
+    print(_HEADER, flush=True)
     failed = False
     with ProcessPoolExecutor(ns.jobs) as pool:
-        for name, result, cpu in pool.map(_explore_scope, work):
+        for (scope, depth, _), (name, result, cpu) in zip(
+            work, pool.map(_explore_scope, work), strict=True
+        ):
             print(_row(name, result, cpu), flush=True)
+            if result.depth < depth:
+                print(f"<!-- {name}: time limit at depth {result.depth} of {depth} -->")
             print(f"<!-- {name} new states per level: {result.levels} -->")
             for violation in result.violations:
                 print(violation.script)
@@ -302,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("scopes")
     sub.add_parser("counterexamples")
     proof = sub.add_parser("proof")
-    proof.add_argument("--seconds", type=int, default=300)
+    proof.add_argument("--seconds", type=int, default=1200, help="safety limit per scope")
     proof.add_argument("--jobs", type=int, default=2)
     bugs = sub.add_parser("planted")
     bugs.add_argument("--examples", type=int, default=1000, help="0: explore only")
