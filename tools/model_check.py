@@ -11,11 +11,13 @@ Usage (from the repository root; ``make proof`` runs ``proof``):
 ``scopes`` explores each scope of ``tests/stateful/scopes.py`` to its make-test depth and
 prints states, transitions, depth, wall and CPU time and states per second. ``proof`` explores
 the larger ``PROOF_SCOPES`` to their depths on ``--jobs`` processes (``--seconds`` is a safety
-limit per scope; the table says when it cut a scope short) and exits 1 if any check failed. ``planted`` plants each bug of ``tests/stateful/planted.py``,
-finds it with ``explore`` (shortest counterexample, states and time to find it) and runs the
-Hypothesis machines against it, counting the examples (and inputs) until the first failure,
-derandomized and for ``--seeds`` fixed seeds. ``profile`` prints where a search spends its
-time. docs/model-checking.md shows the output of real runs.
+limit per scope; the table says when it cut a scope short) and exits 1 if any check failed.
+``planted`` plants each bug of ``tests/stateful/planted.py``, finds it with ``explore``
+(shortest counterexample, states and time to find it) and runs the Hypothesis machines against
+it, counting the examples (and inputs) until the first failure, derandomized and for
+``--seeds`` fixed seeds. ``counterexamples`` lists each planted bug's shortest counterexample.
+``profile`` prints where a search spends its time. docs/model-checking.md shows the output of
+real runs.
 """
 
 from __future__ import annotations
@@ -82,7 +84,7 @@ def run_proof(ns: argparse.Namespace) -> int:
     print(_HEADER, flush=True)
     failed = False
     with ProcessPoolExecutor(ns.jobs) as pool:
-        for (scope, depth, _), (name, result, cpu) in zip(
+        for (_, depth, _), (name, result, cpu) in zip(
             work, pool.map(_explore_scope, work), strict=True
         ):
             print(_row(name, result, cpu), flush=True)
