@@ -2,8 +2,9 @@
 
 Each scope is small on purpose (the small-scope hypothesis): two or three tasks, one run
 permit, one slot, one subscriber with a queue of one, so that the features meet each other
-within a few inputs. ``make test`` explores each to its ``depth``; ``make proof``
-(``tools/model_check.py``) explores them further, for as long as it is given.
+within a few inputs. ``make test`` explores each of ``SCOPES`` to its ``depth``; ``make proof``
+(``tools/model_check.py proof``) explores ``PROOF_SCOPES``: larger ones, and two of these
+deeper.
 """
 
 from __future__ import annotations
