@@ -199,7 +199,8 @@ def run_planted(ns: argparse.Namespace) -> int:
             f"{result.seconds:.2f} |",
             flush=True,
         )
-    general = (*scopes.SCOPES, attrs.evolve(scopes.PROOF_SCOPES[0], depth=5))
+    three = next(scope for scope in scopes.PROOF_SCOPES if scope.name == "lifecycle-3")
+    general = (*scopes.SCOPES, attrs.evolve(three, depth=5))
     print()
     print("The general scopes, each at its make-test depth (lifecycle-3 at 5):")
     print("| bug | " + " | ".join(scope.name for scope in general) + " |")
