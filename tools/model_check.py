@@ -218,7 +218,7 @@ def run_planted(ns: argparse.Namespace) -> int:
     machines = _machines()
     print("| bug | machine | derandomized: examples / inputs / s | seeds: examples (median) |")
     print("|---|---|---|---|")
-    for bug in planted.BUGS:
+    for bug in (*planted.BUGS, planted.INTENSITY_ONE_TOO_MANY, planted.RESET_NEEDS_TWICE):
         for name, machine in machines.items():
             if (bug.name, name) in _UNREACHABLE:
                 print(f"| {bug.name} | {name} | n/a (no controller) | |")
