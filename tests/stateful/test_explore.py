@@ -258,3 +258,27 @@ def test_a_controller_given_apart_keeps_the_rest_of_the_config() -> None:
         2,
         config.intensity,
     )
+
+
+def test_branches_of_a_checked_core_share_no_history() -> None:
+    # A branch's restart must not leak into its parent's intensity window (a list inside a dict
+    # of the contract model), or the next branch to take the same step judges it refused.
+    from scopes import GUARDED
+
+    from taskvisor.fsm import TICK, AttemptEnded, EndKind, TaskId
+    from taskvisor.testing import CheckedCore
+    from taskvisor.testing._branch import fork_model
+    from taskvisor.testing._liveness import Draws, fork_state
+
+    config = CoreConfig(1.0, force_wait=0.5)
+    parent = CheckedCore(config, Draws(()))
+    parent.feed(AddTasks(1, ((TaskId(1), GUARDED),)))
+    parent.feed(AttemptEnded(TaskId(1), 1, EndKind.FAILED, "boom"))  # a restart at 0 s
+    parent.feed(TICK, 5 * 10**9)  # attempt 2 starts; its watchdog is due at 7 s
+    for _ in range(2):  # the same two steps on two branches: a restart at 10 s is allowed
+        branch = fork_model(parent, Draws(()), fork_state)
+        branch.feed(TICK, 10 * 10**9)  # the watchdog stops attempt 2
+        branch.feed(AttemptEnded(TaskId(1), 2, EndKind.FAILED, "boom"))
+        assert branch.outcomes == {}
+    assert parent.in_flight == {TaskId(1): 2}
+    assert len(parent.log) == 3

@@ -3,9 +3,9 @@
 Owns: ``explore``, ``Exploration``, ``Violation`` and the search. From a supervisor holding
 nothing, the search feeds every input a runtime can legally produce at each state
 (``_alphabet.Alphabet``), with every random draw the step makes enumerated at the ends and the
-middle of its range, deduplicates the states it reaches, and checks each transition with a fork
-of the ``CheckedCore`` that reached the state (``CheckedCore.fork``: ``fsm.check_step`` plus the
-contract model), each state's next deadline, and from each new state the liveness properties of
+middle of its range, deduplicates the states it reaches, and checks each transition with a copy
+of the ``CheckedCore`` that reached the state (``_branch``: ``fsm.check_step`` plus the contract
+model), each state's next deadline, and from each new state the liveness properties of
 ``_liveness``. Breadth-first order makes the first counterexample found a shortest one
 (docs/model-checking.md).
 
@@ -40,6 +40,7 @@ from taskvisor.fsm import (
     Tick,
 )
 from taskvisor.testing._alphabet import Alphabet, Book, advance
+from taskvisor.testing._branch import fork_model
 from taskvisor.testing._checked import CheckedCore
 from taskvisor.testing._liveness import DRAWS, Draws, check_liveness, fork_state
 from taskvisor.testing._replay import render_script
@@ -236,7 +237,7 @@ class _Search:
     ) -> tuple[Any, Any, list[Effect]]:
         """Step a copy of ``node``'s state; every check the configuration asks for."""
         if node.model is not None:
-            model = node.model.fork(draws)
+            model = fork_model(node.model, draws, _fork)
             effects = model.feed(inp, now)
             after = model.state
         else:
