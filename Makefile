@@ -48,6 +48,7 @@ bench: $(STAMP)
 
 proof: $(STAMP)
 	HYPOTHESIS_PROFILE=proof $(PY) -m pytest -q -p no:cacheprovider -m "slow or not slow" tests/stateful tests/simulation
+	$(PY) tools/model_check.py proof --jobs 2
 
 # Mutation testing of the core (docs/mutation.md): ~30 min on 2 cores, not part of make test.
 mutation: $(STAMP)

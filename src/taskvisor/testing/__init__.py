@@ -4,6 +4,9 @@
   (docs/spec/api.md section 5), with a readable diff on mismatch. Plain Python.
 - ``CheckedCore``: drive the pure core (``taskvisor.fsm``) step by step at virtual time; every
   step is checked against invariants I1-I8 and a model of the contract. Plain Python.
+- ``explore``: check the core exhaustively, every legal input sequence up to a depth from your
+  specs, breadth-first; an ``Exploration`` with the figures and each ``Violation``'s shortest
+  counterexample as a replay script (docs/model-checking.md). Plain Python.
 - ``SupervisorMachine``: a Hypothesis ``RuleBasedStateMachine`` over the whole core; subclass it
   and override its strategy hooks to check your own ``TaskSpec``s and policies.
 - ``strategies``: Hypothesis strategies for policies, specs, configurations and input scripts.
@@ -24,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from taskvisor.testing._assertions import assert_event_sequence, event_kinds
 from taskvisor.testing._checked import CheckedCore
 from taskvisor.testing._clock import VirtualClock, seeded
+from taskvisor.testing._explore import Exploration, Violation, explore
 
 if TYPE_CHECKING:
     from taskvisor.testing import _strategies as strategies
@@ -31,10 +35,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CheckedCore",
+    "Exploration",
     "SupervisorMachine",
+    "Violation",
     "VirtualClock",
     "assert_event_sequence",
     "event_kinds",
+    "explore",
     "seeded",
     "strategies",
 ]
