@@ -47,7 +47,7 @@ POLLER = TaskSpec.periodic(fn("poll"), 2.0, backoff=BackoffPolicy.constant(1.0))
 ONCE_A = TaskSpec.once(fn("a"))
 ONCE_B = TaskSpec.once(fn("b"))
 ONCE_C = TaskSpec.once(fn("c"))
-#: Restart controls (api.md section 8): one restart per 10 s, only connection errors are
+#: Restart controls (docs/spec/api.md section 8): one restart per 10 s, only connection errors are
 #: retried, a heartbeat due every 2 s.
 GUARDED = TaskSpec.restartable(
     fn("guard"),

@@ -107,7 +107,7 @@ class Alphabet:
             )
         policies = [spec.resolve(config.defaults) for spec in self.specs]
         self.heartbeats = any(p.watchdog_ns is not None for p in policies)
-        # A builtin exception some spec does not retry (api.md section 8), if any.
+        # A builtin exception some spec does not retry (docs/spec/api.md section 8), if any.
         self.unretried = next(
             (
                 exc

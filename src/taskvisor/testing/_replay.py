@@ -121,12 +121,17 @@ class _Writer:
 
     def value(self, v: object) -> str:
         """Python source that evaluates to a value equal to ``v``."""
+        if isinstance(v, TaskId):  # before int: a TaskId may be an int underneath
+            return self.call(TaskId, [str(v.value)])
         if v is None or isinstance(v, bool | int | str | float):
             return repr(v)
         if v is INHERIT:
             return self.name("INHERIT")
         if isinstance(v, enum.Enum):
             return f"{self.type_name(type(v))}.{v.name}"
+        if isinstance(v, tuple) and hasattr(type(v), "_fields"):  # the core's named tuples
+            fields = type(v)._fields
+            return self.call(type(v), [f"{f}={self.value(getattr(v, f))}" for f in fields])
         if isinstance(v, tuple):
             inner = ", ".join(self.value(x) for x in v)
             return f"({inner},)" if len(v) == 1 else f"({inner})"
