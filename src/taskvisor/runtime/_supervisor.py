@@ -36,6 +36,7 @@ from taskvisor.runtime._driver import Driver
 from taskvisor.runtime._handle import SupervisorHandle, check_spec
 from taskvisor.runtime._log import LogSubscriber
 from taskvisor.runtime._signals import signals_to_handle
+from taskvisor.runtime._subscriber import Subscriber
 
 __all__ = ["Supervisor"]
 
@@ -60,7 +61,7 @@ class Supervisor:
     def __init__(
         self,
         config: SupervisorConfig | None = None,
-        subscribers: Sequence[object] | None = None,
+        subscribers: Sequence[Subscriber] | None = None,
         controller: ControllerConfig | None = None,
         defaults: TaskDefaults | None = None,
     ) -> None:

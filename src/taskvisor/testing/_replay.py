@@ -130,7 +130,7 @@ class _Writer:
         if isinstance(v, enum.Enum):
             return f"{self.type_name(type(v))}.{v.name}"
         if isinstance(v, tuple) and hasattr(type(v), "_fields"):  # the core's named tuples
-            fields = type(v)._fields
+            fields: tuple[str, ...] = getattr(type(v), "_fields")  # noqa: B009 - mypy
             return self.call(type(v), [f"{f}={self.value(getattr(v, f))}" for f in fields])
         if isinstance(v, tuple):
             inner = ", ".join(self.value(x) for x in v)
