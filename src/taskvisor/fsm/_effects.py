@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from taskvisor.fsm._events import Event, RejectionKind, TaskId, TaskOutcome, typed_eq
+from taskvisor.fsm._events import Event, RejectionKind, TaskId, TaskOutcome, typed
 from taskvisor.fsm._spec import TaskSpec
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
 ]
 
 
+@typed
 class StartAttempt(NamedTuple):
     """Start attempt ``attempt`` (1-based) of the task; its body is ``spec.task``."""
 
@@ -37,80 +38,40 @@ class StartAttempt(NamedTuple):
     attempt: int
     spec: TaskSpec
 
-    def __eq__(self, other: object) -> bool:
-        return typed_eq(self, other)
 
-    def __ne__(self, other: object) -> bool:
-        return not typed_eq(self, other)
-
-    def __hash__(self) -> int:
-        return tuple.__hash__(self)
-
-
+@typed
 class RequestCancel(NamedTuple):
     """Ask the attempt to stop cooperatively (its ``TaskContext`` reports cancellation)."""
 
     task_id: TaskId
     attempt: int
 
-    def __eq__(self, other: object) -> bool:
-        return typed_eq(self, other)
 
-    def __ne__(self, other: object) -> bool:
-        return not typed_eq(self, other)
-
-    def __hash__(self) -> int:
-        return tuple.__hash__(self)
-
-
+@typed
 class ForceCancel(NamedTuple):
     """Cancel the attempt through the backend (``grace`` ran out, or its timeout hit)."""
 
     task_id: TaskId
     attempt: int
 
-    def __eq__(self, other: object) -> bool:
-        return typed_eq(self, other)
 
-    def __ne__(self, other: object) -> bool:
-        return not typed_eq(self, other)
-
-    def __hash__(self) -> int:
-        return tuple.__hash__(self)
-
-
+@typed
 class Abandon(NamedTuple):
     """The attempt survived a forced cancellation: stop waiting for it (reported as stuck)."""
 
     task_id: TaskId
     attempt: int
 
-    def __eq__(self, other: object) -> bool:
-        return typed_eq(self, other)
 
-    def __ne__(self, other: object) -> bool:
-        return not typed_eq(self, other)
-
-    def __hash__(self) -> int:
-        return tuple.__hash__(self)
-
-
+@typed
 class Publish(NamedTuple):
     """Hand ``event`` to the subscribers listed in ``recipients`` (indices whose queue had room)."""
 
     event: Event
     recipients: tuple[int, ...]
 
-    def __eq__(self, other: object) -> bool:
-        return typed_eq(self, other)
 
-    def __ne__(self, other: object) -> bool:
-        return not typed_eq(self, other)
-
-    def __hash__(self) -> int:
-        return tuple.__hash__(self)
-
-
+@typed
 class AddReply(NamedTuple):
     """The reply to ``AddTasks``: ``rejection`` is None when the whole batch was accepted."""
 
@@ -118,16 +79,8 @@ class AddReply(NamedTuple):
     rejection: RejectionKind | None = None
     name: str | None = None
 
-    def __eq__(self, other: object) -> bool:
-        return typed_eq(self, other)
 
-    def __ne__(self, other: object) -> bool:
-        return not typed_eq(self, other)
-
-    def __hash__(self) -> int:
-        return tuple.__hash__(self)
-
-
+@typed
 class RemoveReply(NamedTuple):
     """The reply to ``Remove``: ``claimed`` is True for the one request that claimed the task."""
 
@@ -135,16 +88,8 @@ class RemoveReply(NamedTuple):
     claimed: bool
     task_id: TaskId | None
 
-    def __eq__(self, other: object) -> bool:
-        return typed_eq(self, other)
 
-    def __ne__(self, other: object) -> bool:
-        return not typed_eq(self, other)
-
-    def __hash__(self) -> int:
-        return tuple.__hash__(self)
-
-
+@typed
 class Finished(NamedTuple):
     """The task left the registry for good with ``outcome`` (reliable, rule 6)."""
 
@@ -152,31 +97,15 @@ class Finished(NamedTuple):
     name: str
     outcome: TaskOutcome
 
-    def __eq__(self, other: object) -> bool:
-        return typed_eq(self, other)
 
-    def __ne__(self, other: object) -> bool:
-        return not typed_eq(self, other)
-
-    def __hash__(self) -> int:
-        return tuple.__hash__(self)
-
-
+@typed
 class ShutdownDone(NamedTuple):
     """Every task is gone. ``stuck`` names the tasks that had to be force-cancelled (sorted)."""
 
     stuck: tuple[str, ...]
 
-    def __eq__(self, other: object) -> bool:
-        return typed_eq(self, other)
 
-    def __ne__(self, other: object) -> bool:
-        return not typed_eq(self, other)
-
-    def __hash__(self) -> int:
-        return tuple.__hash__(self)
-
-
+@typed
 class Escalate(NamedTuple):
     """The core shut the supervisor down on its own: a critical task failed, or the
     supervisor's restart intensity was exceeded (docs/spec/api.md section 8, I10). Once every task
@@ -196,31 +125,14 @@ class Escalate(NamedTuple):
     max_restarts: int | None
     within: float | None
 
-    def __eq__(self, other: object) -> bool:
-        return typed_eq(self, other)
 
-    def __ne__(self, other: object) -> bool:
-        return not typed_eq(self, other)
-
-    def __hash__(self) -> int:
-        return tuple.__hash__(self)
-
-
+@typed
 class SubmitReply(NamedTuple):
     """The reply to ``Submit``: ``rejection`` is set when it was rejected at once."""
 
     ticket: int
     task_id: TaskId
     rejection: RejectionKind | None = None
-
-    def __eq__(self, other: object) -> bool:
-        return typed_eq(self, other)
-
-    def __ne__(self, other: object) -> bool:
-        return not typed_eq(self, other)
-
-    def __hash__(self) -> int:
-        return tuple.__hash__(self)
 
 
 Effect = (

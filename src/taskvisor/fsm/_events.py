@@ -70,6 +70,25 @@ def typed_eq(self: tuple[object, ...], other: object) -> bool:
     return type(other) is type(self) and tuple.__eq__(self, other)
 
 
+def _typed_ne(self: tuple[object, ...], other: object) -> bool:
+    return not typed_eq(self, other)
+
+
+_Cls = TypeVar("_Cls", bound=type)
+
+
+def typed(cls: _Cls) -> _Cls:
+    """Make a named tuple class compare by type and fields (``typed_eq``), hashed as a tuple.
+
+    A bare NamedTuple equals any tuple with the same values, so a ``ForceCancel`` would equal a
+    ``RequestCancel``; the core's events, effects and inputs must not.
+    """
+    setattr(cls, "__eq__", typed_eq)  # noqa: B010 - a class attribute set after creation
+    setattr(cls, "__ne__", _typed_ne)  # noqa: B010
+    setattr(cls, "__hash__", tuple.__hash__)  # noqa: B010
+    return cls
+
+
 E = TypeVar("E", bound=enum.Enum)
 
 
@@ -147,6 +166,7 @@ class BackoffSource(enum.Enum):
     SUCCESS = enum.auto()
 
 
+@typed
 class Event(NamedTuple):
     """One published lifecycle step. ``at`` and durations are float seconds.
 
@@ -169,15 +189,6 @@ class Event(NamedTuple):
     backoff_source: BackoffSource | None = None
     outcome: OutcomeKind | None = None
     rejection: RejectionKind | None = None
-
-    def __eq__(self, other: object) -> bool:
-        return typed_eq(self, other)
-
-    def __ne__(self, other: object) -> bool:
-        return not typed_eq(self, other)
-
-    def __hash__(self) -> int:
-        return tuple.__hash__(self)
 
 
 @attrs.frozen

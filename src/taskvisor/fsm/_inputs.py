@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import attrs
 
-from taskvisor.fsm._events import EventKind, TaskId
+from taskvisor.fsm._events import EventKind, TaskId, typed
 from taskvisor.fsm._slots import ControllerSpec
 from taskvisor.fsm._spec import TaskSpec
 
@@ -51,6 +51,7 @@ class AddTasks:
     items: tuple[tuple[TaskId, TaskSpec], ...]
 
 
+@typed
 class AttemptEnded(NamedTuple):
     """Attempt number ``attempt`` of ``task_id`` is over and its body no longer runs.
 
