@@ -92,7 +92,7 @@ SCOPES = (
         "lifecycle",
         (SERVICE, POLLER),
         CoreConfig(1.0, force_wait=0.5, max_concurrent=1),
-        depth=7,
+        depth=6,
     ),
     # Admission control: three policies into one shared slot with a queue of one.
     Scope(

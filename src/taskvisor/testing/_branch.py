@@ -94,7 +94,9 @@ def _copy(value: Any, memo: dict[int, Any]) -> Any:
         if _shared(set(map(type, value))):
             return value
         items = [_copy(item, memo) for item in value]
-        new: Any = type(value)._make(items) if hasattr(value, "_make") else type(value)(items)
+        if all(a is b for a, b in zip(items, value, strict=True)):
+            return value  # only immutable tuples inside (a log entry and its effects)
+        new: Any = tuple(items)
     elif kind == _SET:
         new = value.copy()
     elif kind == _SEQ:
@@ -113,7 +115,8 @@ def _copy(value: Any, memo: dict[int, Any]) -> Any:
         cls: Any = type(value)
         new = cls.__new__(cls)
         memo[id(value)] = new
-        if hasattr(value, "__dict__"):
+        has_dict, slots = _layout(cls)
+        if has_dict:
             fields = vars(value).copy()
             for name, item in fields.items():
                 t = type(item)
@@ -128,13 +131,31 @@ def _copy(value: Any, memo: dict[int, Any]) -> Any:
                 else:
                     fields[name] = _copy(item, memo)
             vars(new).update(fields)
-        for klass in cls.__mro__:
-            for name in getattr(klass, "__slots__", ()):
-                if name != "__dict__" and hasattr(value, name):
-                    object.__setattr__(new, name, _copy(getattr(value, name), memo))
+        for name in slots:
+            item = getattr(value, name, _UNSET)
+            if item is not _UNSET:
+                object.__setattr__(new, name, _copy(item, memo))
         return new
     memo[id(value)] = new
     return new
+
+
+_LAYOUTS: dict[type, tuple[bool, tuple[str, ...]]] = {}
+_UNSET = object()
+
+
+def _layout(cls: type) -> tuple[bool, tuple[str, ...]]:
+    """Whether instances of ``cls`` have a ``__dict__``, and their slot names (cached)."""
+    layout = _LAYOUTS.get(cls)
+    if layout is None:
+        slots = tuple(
+            name
+            for klass in cls.__mro__
+            for name in getattr(klass, "__slots__", ())
+            if name not in ("__dict__", "__weakref__")
+        )
+        layout = _LAYOUTS[cls] = (hasattr(cls, "__dict__") and "__dict__" in dir(cls), slots)
+    return layout
 
 
 #: Attribute values copied by reference without a lookup (the common immutable scalars).
