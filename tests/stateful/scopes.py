@@ -123,8 +123,8 @@ SCOPES = (
 )
 
 #: ``make proof`` (``tools/model_check.py proof``): larger scopes, or the same deeper, each to the
-#: depth given (about seven minutes of CPU in all, so ten minutes on two cores when they are
-#: shared); the longest first, so two processes finish together.
+#: depth given (about seven minutes on two cores, more when other work holds them); the longest
+#: first, so two processes finish together.
 PROOF_SCOPES = (
     attrs.evolve(SCOPES[1], depth=7),
     attrs.evolve(SCOPES[0], depth=8),
