@@ -287,7 +287,7 @@ def _check_takes(
         if (bucket.level, bucket.at) != (there - budget.unit * len(taken), now):
             _fail("I9", f"budget {name!r}: {len(taken)} tokens taken, level {bucket.level}")
         went = taken.count(False)
-        if there - budget.unit * went < 0:
+        if went and there - budget.unit * went < 0:
             _fail("I9", f"{went} restarts of {name!r} started with {there / budget.unit} tokens")
         if went < len(taken) and there - budget.unit * (went + 1) >= 0:
             _fail("I9", f"a restart of {name!r} waited though a whole token was there")
