@@ -43,11 +43,11 @@ readings: [21, 22, 24, 26, 27]
 
 QUEUE_CONSUMER = """\
 attempt 1: connected
-  connection lost: broker closed the connection; reconnecting in 0.007s
+  connection lost: broker closed the connection; reconnecting in 0.009s
 attempt 2: connected
-  connection lost: broker closed the connection; reconnecting in 0.017s
+  connection lost: broker closed the connection; reconnecting in 0.014s
 attempt 3: connected
-  connection lost: broker closed the connection; reconnecting in 0.026s
+  connection lost: broker closed the connection; reconnecting in 0.028s
 attempt 4: connected
 queue drained
 processed ['m0', 'm1', 'm2', 'm3', 'm4', 'm5', 'm6', 'm7']
