@@ -222,7 +222,7 @@ def test_an_unknown_budget_is_refused_before_anything_is_written() -> None:
     ],
 )
 def test_bad_budget_maps_are_refused_naming_the_field(budgets: object, text: str) -> None:
-    with pytest.raises(tv.ConfigError, match=rf"SupervisorConfig\.retry_budgets.*{text}"):
+    with pytest.raises(tv.ConfigError, match=rf"CoreConfig\.retry_budgets.*{text}"):
         CoreConfig(retry_budgets=budgets)  # type: ignore[arg-type]
 
 
