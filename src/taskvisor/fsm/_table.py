@@ -25,7 +25,7 @@ class Phase(enum.Enum):
     NEW = "new"  # being added; not yet in the registry
     WAITING = "waiting"  # ready to start, waiting for a run permit (max_concurrent)
     RUNNING = "running"  # an attempt runs
-    BACKOFF = "backoff"  # between attempts, until its deadline
+    BACKOFF = "backoff"  # between attempts (or before the first: start jitter), until its deadline
     STOPPING = "stopping"  # its attempt was asked (or forced) to stop; waiting for it to end
     GONE = "gone"  # left the registry with an outcome (terminal)
 
