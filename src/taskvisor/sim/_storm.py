@@ -134,6 +134,7 @@ class _Storm:
                 SubscriberInfo("slow", p_int(params, "slow_capacity")),
             ],
             controller=ControllerConfig(max_slot_queue=8),
+            seed=seeds.tasks,  # each task its own stream (I8), checked at scale
         )
         self.driver = CoreDriver(config, seeds.policy_rng(), self._on_effects)
         # Full checks on every check_every-th step, or (0) every step while fewer than 100

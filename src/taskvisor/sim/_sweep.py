@@ -46,14 +46,16 @@ def run_seeds(
 ) -> RunSeeds:
     """The seeds of run ``run``.
 
-    They derive from the root seed, the scenario, its parameters, the policy's *value* (not
-    the name it is given) and the run index. The world's seed ignores the policy: every policy
-    meets the same world in run ``run`` (common random numbers).
+    They derive from the root seed, the scenario, its parameters and the run index; the
+    shared stream's seed also from the policy's *value* (not the name it is given). The world's
+    seed and the tasks' streams ignore the policy: every policy meets the same world, and each
+    task draws the same numbers, in run ``run`` (common random numbers).
     """
     key = _params_key(params)
     return RunSeeds(
         world=derive_seed(root, scenario, key, f"run {run}", "world"),
         policy=derive_seed(root, scenario, key, repr(policy), f"run {run}", "policy"),
+        tasks=derive_seed(root, scenario, key, f"run {run}", "tasks"),
     )
 
 
