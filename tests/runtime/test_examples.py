@@ -104,9 +104,9 @@ peak syncs at once: 3, per tenant: 1
 # The crash-loop controls (docs/crash-loops.md), one program each, on virtual time.
 HEALTHY_RESET = """\
 reset_after=300.0: still connected after 30 days, 29 drops
-  pauses stay at retry 0: 0.11s, 0.18s, 0.18s, 0.13s, ...; longest 0.19s
+  pauses stay at retry 0: 0.14s, 0.18s, 0.14s, 0.13s, ...; longest 0.20s
 reset_after=None: FAILED after 4 attempts, on day 4
-  pauses grew: 0.11s, 0.37s, 0.71s
+  pauses grew: 0.14s, 0.35s, 0.56s
   retry limit (3) reached; last failure: ConnectionError: connection reset by peer
 """
 
@@ -135,9 +135,9 @@ invoices: FATAL after 1 attempt(s)
 """
 
 GIVE_UP = """\
-export-eu: COMPLETED at 242s, 18 attempts
+export-eu: COMPLETED at 244s, 18 attempts
   exported
-export-us: FAILED at 612s, 34 attempts
+export-us: FAILED at 613s, 34 attempts
   gave up after 600s of failures; last failure: ConnectionRefusedError: warehouse refused the \
 connection
 """
@@ -145,7 +145,7 @@ connection
 WATCHDOG = """\
 attempt 1: 5 messages processed so far
   at 35s TIMEOUT_HIT: watchdog: no heartbeat for 30s
-  restarting in 0.11s
+  restarting in 0.18s
 attempt 2: 10 messages processed so far
 stopped cleanly; 10 messages processed
 """
