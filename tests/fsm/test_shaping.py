@@ -501,3 +501,24 @@ def test_every_backoff_and_final_event_has_a_decision_and_no_other_event_does() 
     sources = {e.backoff_source for e in d.events if e.kind is EK.BACKOFF_SCHEDULED}
     assert sources == {SRC.FAILURE, SRC.BUDGET, SRC.START}
     d.verify()
+
+
+def test_a_start_jitter_that_draws_zero_in_a_tick_starts_the_task_in_that_tick() -> None:
+    # A REPLACE submission waits for the forced owner to be abandoned at a deadline; the slot
+    # then admits it inside that tick, its start jitter draws 0, and its deadline (now) fires
+    # in the same tick. Found by the slots machine; the contract model must accept it.
+    from taskvisor.testing import CheckedCore
+
+    core = CheckedCore(
+        CoreConfig(0.0, force_wait=0.0, controller=ControllerConfig(max_slot_queue=1)),
+        Fixed(0.0),
+    )
+    policies = [tv.AdmissionPolicy.QUEUE] * 3 + [tv.AdmissionPolicy.REPLACE]
+    for i, admission in enumerate(policies):
+        spec = tv.TaskSpec.once(fn("a"), start_jitter=1e-9 if i == 3 else 0.0)
+        core.feed(Submit(core.ticket(), core.new_id(), ControllerSpec(spec, admission, "s")))
+    core.fire_next()
+    last = [(e.kind, e.backoff_source) for e in core.events if e.task_id == TaskId(4)][-2:]
+    assert last == [(EK.BACKOFF_SCHEDULED, SRC.START), (EK.TASK_STARTING, None)]
+    core.drain()
+    core.verify()

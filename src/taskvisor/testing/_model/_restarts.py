@@ -210,6 +210,11 @@ class RestartModel:
         t = after.tasks.get(tid)
         assert ev.delay is not None
         delay = to_ns(ev.delay, "BACKOFF_SCHEDULED.delay")
+        if delay == 0 and ev.backoff_source is BackoffSource.START and self.started.get(tid) == 1:
+            # A start jitter that drew 0 in a tick (a slot admitted the task at a deadline):
+            # the first attempt started in that same tick (api.md section 8).
+            self.m.shaping.backoff(s, tid, ev, delay)
+            return
         if t is None or t.phase is not Phase.BACKOFF:
             fail("I4", f"BACKOFF_SCHEDULED for {tid!r}, which is not in backoff")
         now = s.now

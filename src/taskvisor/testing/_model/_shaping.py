@@ -168,7 +168,9 @@ class ShapingModel:
         """A task with a start jitter never starts its first attempt without its pause."""
         policy = self.m.registry.policies[eff.task_id]
         if eff.attempt == 1 and due is None and policy.start_jitter_ns:
-            fail("I4", f"{eff.task_id!r} started at once despite its start jitter")
+            ev = s.backoffs.get(eff.task_id)  # a pause of 0 that began and ended in this tick
+            if ev is None or ev.backoff_source is not SRC.START or ev.delay != 0:
+                fail("I4", f"{eff.task_id!r} started at once despite its start jitter")
 
     def event(self, ev: Event) -> None:
         """Only pauses and final events carry a decision."""
@@ -195,7 +197,9 @@ class ShapingModel:
         elif source is SRC.START:
             jitter = policy.start_jitter_ns
             want = Decision(0, jitter / NS_PER_S, JitterPolicy.FULL, SRC.START, 0.0, "start jitter")
-            if decision != want or not 0 <= delay <= jitter or self.m.restarts.started.get(tid):
+            # No attempt before it (one, if it drew 0 in a tick that also started the task).
+            before = self.m.restarts.started.get(tid, 0) - (1 if delay == 0 else 0)
+            if decision != want or not 0 <= delay <= jitter or before > 0:
                 fail("I4", f"{tid!r} start jitter {delay} / {decision}: want [0, {jitter}]")
             self._drawn(tid, delay, lambda u: scale(jitter, u), "start jitter")
         elif source is SRC.SUCCESS:
