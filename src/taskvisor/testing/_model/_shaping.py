@@ -198,8 +198,8 @@ class ShapingModel:
             jitter = policy.start_jitter_ns
             want = Decision(0, jitter / NS_PER_S, JitterPolicy.FULL, SRC.START, 0.0, "start jitter")
             # No attempt before it (one, if it drew 0 in a tick that also started the task).
-            before = self.m.restarts.started.get(tid, 0) - (1 if delay == 0 else 0)
-            if decision != want or not 0 <= delay <= jitter or before > 0:
+            earlier = self.m.restarts.started.get(tid, 0) - (1 if delay == 0 else 0)
+            if decision != want or not 0 <= delay <= jitter or earlier > 0:
                 fail("I4", f"{tid!r} start jitter {delay} / {decision}: want [0, {jitter}]")
             self._drawn(tid, delay, lambda u: scale(jitter, u), "start jitter")
         elif source is SRC.SUCCESS:
