@@ -522,3 +522,29 @@ def test_a_start_jitter_that_draws_zero_in_a_tick_starts_the_task_in_that_tick()
     assert last == [(EK.BACKOFF_SCHEDULED, SRC.START), (EK.TASK_STARTING, None)]
     core.drain()
     core.verify()
+
+
+def test_a_start_jitter_that_draws_zero_in_a_tick_may_leave_the_task_waiting_for_a_permit() -> None:
+    # As above, but the permit the abandoned owner frees goes to a task queued for it first:
+    # the newcomer's pause ends in the same tick and it waits for a permit. Found by the slots
+    # machine; the contract model must accept it, and start it later from WAITING.
+    from taskvisor.testing import CheckedCore
+
+    config = CoreConfig(
+        0.0, force_wait=0.0, max_concurrent=1, controller=ControllerConfig(max_slot_queue=1)
+    )
+    core = CheckedCore(config, Fixed(0.0))
+    owner, newcomer = core.new_id(), None
+    queue = ControllerSpec(tv.TaskSpec.restartable(fn("a")), tv.AdmissionPolicy.QUEUE, "s")
+    core.feed(Submit(core.ticket(), owner, queue))
+    core.feed(AddTasks(core.ticket(), ((core.new_id(), tv.TaskSpec.restartable(fn("w"))),)))
+    newcomer = core.new_id()
+    spec = tv.TaskSpec.restartable(fn("b"), start_jitter=1e-9)
+    replace = ControllerSpec(spec, tv.AdmissionPolicy.REPLACE, "s")
+    core.feed(Submit(core.ticket(), newcomer, replace))
+    core.fire_next()  # the owner is abandoned; "w" takes the permit; "b" waits for one
+    assert core.state.tasks[newcomer].phase is Phase.WAITING
+    core.end(TaskId(2), EndKind.RETURNED)  # "w" is done: "b" starts
+    assert core.in_flight[newcomer] == 1
+    core.drain()
+    core.verify()

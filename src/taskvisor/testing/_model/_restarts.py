@@ -210,9 +210,10 @@ class RestartModel:
         t = after.tasks.get(tid)
         assert ev.delay is not None
         delay = to_ns(ev.delay, "BACKOFF_SCHEDULED.delay")
-        if delay == 0 and ev.backoff_source is BackoffSource.START and self.started.get(tid) == 1:
+        start = ev.backoff_source is BackoffSource.START
+        if start and delay == 0 and t is not None and t.phase is not Phase.BACKOFF:
             # A start jitter that drew 0 in a tick (a slot admitted the task at a deadline):
-            # the first attempt started in that same tick (api.md section 8).
+            # its pause ended in that same tick, so it runs or waits for a permit already.
             self.m.shaping.backoff(s, tid, ev, delay)
             return
         if t is None or t.phase is not Phase.BACKOFF:

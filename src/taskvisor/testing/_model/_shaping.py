@@ -100,6 +100,7 @@ class ShapingModel:
         retry_after: the Retry-After of the failure being handled, per task.
         reset: the failure being handled began a new streak after a healthy run.
         due: the restarts due in the current tick that must take a token.
+        jittered: the tasks whose start jitter pause was published.
     """
 
     def __init__(self, model: ContractModel) -> None:
@@ -115,6 +116,7 @@ class ShapingModel:
         self.retry_after: dict[TaskId, int] = {}
         self.reset: dict[TaskId, bool] = {}
         self.due: dict[TaskId, int] = {}
+        self.jittered: set[TaskId] = set()  # tasks whose start jitter was published
 
     def copy_containers(self) -> None:
         """``ContractModel.fork`` copies each part's containers; the buckets are mutable too."""
@@ -165,12 +167,14 @@ class ShapingModel:
         return SRC.RETRY_AFTER
 
     def attempt_started(self, s: StepRecord, eff: StartAttempt, due: int | None) -> None:
-        """A task with a start jitter never starts its first attempt without its pause."""
-        policy = self.m.registry.policies[eff.task_id]
-        if eff.attempt == 1 and due is None and policy.start_jitter_ns:
-            ev = s.backoffs.get(eff.task_id)  # a pause of 0 that began and ended in this tick
-            if ev is None or ev.backoff_source is not SRC.START or ev.delay != 0:
-                fail("I4", f"{eff.task_id!r} started at once despite its start jitter")
+        """A task with a start jitter never starts its first attempt without its pause (the
+        restart part checks that it comes no earlier than the pause's deadline)."""
+        tid = eff.task_id
+        if eff.attempt == 1 and self.m.registry.policies[tid].start_jitter_ns:
+            ev = s.backoffs.get(tid)  # a pause that began in this step (0 ns, in a tick)
+            published = ev is not None and ev.backoff_source is SRC.START
+            if tid not in self.jittered and not published:
+                fail("I4", f"{tid!r} started at once despite its start jitter")
 
     def event(self, ev: Event) -> None:
         """Only pauses and final events carry a decision."""
@@ -202,6 +206,7 @@ class ShapingModel:
             if decision != want or not 0 <= delay <= jitter or earlier > 0:
                 fail("I4", f"{tid!r} start jitter {delay} / {decision}: want [0, {jitter}]")
             self._drawn(tid, delay, lambda u: scale(jitter, u), "start jitter")
+            self.jittered.add(tid)
         elif source is SRC.SUCCESS:
             self._interval(tid, policy, delay, decision)
         elif source is SRC.RETRY_AFTER:
@@ -286,6 +291,7 @@ class ShapingModel:
             table.pop(tid, None)
         self.retry_after.pop(tid, None)
         self.reset.pop(tid, None)
+        self.jittered.discard(tid)
 
     # -- the rules -----------------------------------------------------------------------------
 
