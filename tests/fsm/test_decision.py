@@ -1,4 +1,7 @@
-"""Tests for ``taskvisor.fsm._decision``: each pause the core schedules, and why (api.md 8)."""
+"""Tests for ``taskvisor.fsm._decision``: each pause the core schedules, and why.
+
+The contract: docs/spec/api.md section 8.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Retry shaping in the supervisor machine (api.md section 8; I8, I9).
+"""Retry shaping in the supervisor machine (docs/spec/api.md section 8; I8, I9).
 
 Shared retry budgets (tokens taken at each restart's deadline, waits in deadline order, never
 dropped), ``Retry-After`` from the failure, start and interval jitter, per-task random streams,

@@ -1,4 +1,6 @@
-"""Retry shaping through the real runtime, on asyncio and trio, on virtual time (api.md 8).
+"""Retry shaping through the real runtime, on asyncio and trio, on virtual time.
+
+The contract: docs/spec/api.md section 8.
 
 Every scenario runs on asyncio under ``taskvisor.testing.VirtualClock`` and on trio under
 ``trio.testing.MockClock(autojump_threshold=0)``: sleeps, backoffs and budget waits take no

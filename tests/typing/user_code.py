@@ -106,7 +106,7 @@ async def main() -> None:
 
 
 async def shaping() -> None:
-    """Retry shaping as users write it (api.md section 8)."""
+    """Retry shaping as users write it (docs/spec/api.md section 8)."""
 
     async def call_api(ctx: tv.TaskContext) -> None:
         raise tv.Fail("429 Too Many Requests", retry_after=timedelta(seconds=30))

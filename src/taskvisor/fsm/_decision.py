@@ -1,4 +1,4 @@
-"""Explained decisions: every pause the core schedules, and why (api.md section 8).
+"""Explained decisions: every pause the core schedules, and why (docs/spec/api.md section 8).
 
 Owns: ``Decision`` (carried by ``BACKOFF_SCHEDULED`` and by a task's final events as
 ``Event.decision``), the names of the rules that decide (``RULE_*``), and the pure functions
@@ -51,7 +51,7 @@ RULE_RETRY_LIMIT = "retry limit"  # max_retries used up: the task ends FAILED
 RULE_NEVER = "never restarted"  # RestartPolicy.NEVER: the failure ends the task
 RULE_COMPLETED = "completed"  # a success ends a task that is not restarted after success
 RULE_FATAL = "fatal"  # Fatal: never restarted
-# The restart controls' rules (api.md section 8):
+# The restart controls' rules (docs/spec/api.md section 8):
 RULE_RESET = "healthy-run reset"  # the attempt ran reset_after: retry 0 of a new streak
 RULE_GAVE_UP = "gave up after"  # the streak is older than give_up_after: ends FAILED
 RULE_INTENSITY = "restart intensity"  # the task's intensity would be exceeded: ends FAILED

@@ -1,4 +1,6 @@
-"""Shared retry budgets: token buckets that restarts after failures draw from (api.md 8; I9).
+"""Shared retry budgets: token buckets that restarts after failures draw from (I9).
+
+The contract: docs/spec/api.md section 8, "Shared retry budget".
 
 Owns: ``RetryBudget`` (the public value, validated at construction), ``Bucket`` (one budget's
 state inside the core, mutated in place by ``step``) and the integer arithmetic behind it

@@ -232,7 +232,7 @@ class ResolvedSpec:
     retry_on: tuple[type[BaseException], ...] = (Exception,)
     give_up_after_ns: int | None = None
     watchdog_ns: int | None = None
-    retry_budget: str | None = None  # retry shaping (api.md section 8)
+    retry_budget: str | None = None  # retry shaping (docs/spec/api.md section 8)
     start_jitter_ns: int = 0
 
 
@@ -278,7 +278,7 @@ class TaskSpec:
     retry_on: tuple[type[BaseException], ...] | Inherit = INHERIT
     give_up_after: float | Inherit | None = INHERIT
     watchdog: float | Inherit | None = INHERIT
-    # Retry shaping (api.md section 8): not inherited; None and 0 mean "none".
+    # Retry shaping (docs/spec/api.md section 8): not inherited; None and 0 mean "none".
     retry_budget: str | None = None
     start_jitter: float = 0.0
     start_jitter_ns: int = attrs.field(default=0, eq=False, repr=False)

@@ -1,4 +1,6 @@
-"""Per-task random streams: each task of a seeded supervisor draws from its own (api.md 8; I8).
+"""Per-task random streams: each task of a seeded supervisor draws from its own (I8).
+
+The contract: docs/spec/api.md section 8, "Independent random streams".
 
 Owns: ``stream_seed`` (a task's starting state from the supervisor's seed, its name and its
 incarnation) and ``next_uniform`` (one draw in [0, 1)). With one stream shared by every task,

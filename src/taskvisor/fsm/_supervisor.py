@@ -174,7 +174,7 @@ class CoreConfig:
         controller: the admission controller's bounds (None: no controller).
         intensity: the supervisor-wide restart intensity (None: unlimited); when exceeded the
             supervisor shuts down (docs/spec/api.md section 8, I10).
-        retry_budgets: the shared retry budgets by name, sorted (api.md section 8; I9).
+        retry_budgets: the shared retry budgets by name, sorted (docs/spec/api.md section 8; I9).
         seed: with a seed, each task draws from its own stream, derived from the seed, its
             name and its incarnation (I8); without one, every task draws from ``rng``.
     """
@@ -343,7 +343,8 @@ class TaskState:
         self.timeout_at: int | None = None
         self.last_beat = 0
         self.last_failure: str | None = None  # the latest failure's reason (h.snapshot())
-        # Retry shaping (api.md section 8): its own random stream, and why its current pause.
+        # Retry shaping (docs/spec/api.md section 8): its own random stream, and why its current
+        # pause.
         self.stream: int | None = None
         self.decision: Decision | None = None
 
@@ -1167,7 +1168,7 @@ class _Txn:
         if limit is not None:
             record(self.s.restarts, now, limit.within_ns)
         backoff = policy.backoff
-        # A Retry-After replaces the backoff and its draw (api.md section 8).
+        # A Retry-After replaces the backoff and its draw (docs/spec/api.md section 8).
         u = self.draw(t) if retry_after is None and needs_draw(backoff) else 0.0
         fresh = streak is not t.streak  # a healthy-run reset began a new streak
         delay, streak, decision = failure_pause(backoff, streak, u, retry_after)
@@ -1188,7 +1189,7 @@ class _Txn:
         t.forced = False
         t.decision = decision
 
-    # -- retry shaping (api.md section 8; I8, I9) ----------------------------------------------
+    # -- retry shaping (docs/spec/api.md section 8; I8, I9) ---------------------------------
 
     def draw(self, t: TaskState) -> float:
         """One draw in [0, 1] for ``t``: its own stream with a seed (I8), else the shared one."""

@@ -110,7 +110,7 @@ def ended_by(ctx: TaskContext, exc: Exception) -> AttemptEnded:
         kind = _END_OF.get(type(leaf))
         if kind is None:  # a subclass: the nearest of the three
             kind = next((k for c, k in _END_OF.items() if isinstance(leaf, c)), EndKind.FAILED)
-        # A Fail may say when to retry (api.md section 8): the core decides what it means.
+        # A Fail may say when to retry (docs/spec/api.md section 8): the core decides what it means.
         after = leaf.retry_after_ns if kind is EndKind.FAILED and isinstance(leaf, Fail) else None
         return AttemptEnded(
             ctx.task_id, ctx.attempt, kind, leaf.reason, leaf.exit_code, leaf, after

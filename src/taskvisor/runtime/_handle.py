@@ -96,7 +96,7 @@ def check_spec(
 
 
 def check_budget(spec: TaskSpec, budgets: Collection[str]) -> None:
-    """An unknown ``retry_budget`` is refused when the task is added (api.md section 8).
+    """An unknown ``retry_budget`` is refused when the task is added (docs/spec/api.md section 8).
 
     Validation at the boundary, like the spec's type: the core refuses it too, but a refusal
     there would be a driver bug, not the caller's error.

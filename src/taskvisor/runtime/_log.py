@@ -190,7 +190,7 @@ def event_fields(event: Event) -> dict[str, object]:
 
 
 def _decision(event: Event) -> dict[str, object] | None:
-    """``Event.decision`` as plain values (api.md section 8), or None."""
+    """``Event.decision`` as plain values (docs/spec/api.md section 8), or None."""
     d = event.decision
     if d is None:
         return None

@@ -135,7 +135,7 @@ class RestartModel:
         rule = controls.refusal(s, tid, policy)
         if rule is not None:
             return "finished", rule
-        # A failure's own Retry-After (api.md section 8); a timed-out attempt gives none.
+        # A failure's own Retry-After (docs/spec/api.md section 8); a timed-out attempt gives none.
         return "backoff", self.m.shaping.ended(inp, prior, failures, cause == "timeout")
 
     # -- events and effects ------------------------------------------------------------------
@@ -223,7 +223,7 @@ class RestartModel:
             fail("I4", f"{tid!r} deadline {t.deadline} != now {now} + delay {delay}")
         self.backoff_due[tid] = now + delay
         if self.m.shaping.backoff(s, tid, ev, delay):
-            return  # a start, an interval, a Retry-After or a budget wait (api.md section 8)
+            return  # a start, an interval, a Retry-After or a budget wait (docs/spec/api.md 8)
         policy = self.m.registry.policies[tid]
         backoff = policy.backoff
         base = base_ns(backoff, self.failures[tid] - 1)
