@@ -1,4 +1,4 @@
-"""The retry-shaping part of the contract model (I8, I9, I4; api.md section 8).
+"""The retry-shaping part of the contract model (I8, I9, I4; docs/spec/api.md section 8).
 
 Owns: ``ShapingModel``: each retry budget as a token bucket in exact rationals, each task's own
 random stream as the model derives it, what each task's current pause follows, and the
@@ -101,6 +101,7 @@ class ShapingModel:
         reset: the failure being handled began a new streak after a healthy run.
         due: the restarts due in the current tick that must take a token.
         jittered: the tasks whose start jitter pause was published.
+        wrong: the final decisions of this step found wrong (failed once the step is read).
     """
 
     def __init__(self, model: ContractModel) -> None:
@@ -117,6 +118,7 @@ class ShapingModel:
         self.reset: dict[TaskId, bool] = {}
         self.due: dict[TaskId, int] = {}
         self.jittered: set[TaskId] = set()  # tasks whose start jitter was published
+        self.wrong: list[str] = []  # final decisions found wrong in this step
 
     def copy_containers(self) -> None:
         """``ContractModel.fork`` copies each part's containers; the buckets are mutable too."""
@@ -132,6 +134,7 @@ class ShapingModel:
     def before_step(self, s: StepRecord) -> None:
         """A tick: the restarts after failures whose deadline has come must take a token."""
         self.due = {}
+        self.wrong = []
         if not isinstance(s.inp, Tick):
             return
         policies = self.m.registry.policies
@@ -222,7 +225,8 @@ class ShapingModel:
         tid, decision = ev.task_id, ev.decision
         assert tid is not None
         if decision is None:
-            fail("I1", f"{ev.kind.name} for {tid!r} without a decision")
+            self.wrong.append(f"{ev.kind.name} for {tid!r} without a decision")
+            return
         policy = self.m.registry.policies[tid]
         failures = self.m.restarts.failures.get(tid, 0)
         detail = None if s.expected_end is None else s.expected_end[1]
@@ -243,13 +247,17 @@ class ShapingModel:
         else:
             want = (decision.rule or "<no rule>", SRC.FAILURE, failures - 1)
         if (decision.rule, decision.source, decision.retry) != want:
-            fail("I1", f"{ev.kind.name} of {tid!r} explained as {decision}, expected {want}")
-        if decision.base != base_ns(policy.backoff, decision.retry) / NS_PER_S:
-            fail("I1", f"{ev.kind.name} of {tid!r}: base {decision.base} is not base(n)")
+            self.wrong.append(f"{ev.kind.name} of {tid!r} explained as {decision}, want {want}")
+        elif decision.base != base_ns(policy.backoff, decision.retry) / NS_PER_S:
+            self.wrong.append(f"{ev.kind.name} of {tid!r}: base {decision.base} is not base(n)")
 
     def after_step(self, s: StepRecord, after: SupervisorState) -> None:
         """The restarts due in this step took their tokens: in deadline order, each at once if a
-        whole token was there, else waiting exactly until its token arrives (I9)."""
+        whole token was there, else waiting exactly until its token arrives (I9). A final
+        decision found wrong fails here, after the restart checks (which name a wrong ending
+        more precisely)."""
+        if self.wrong:
+            fail("I1", self.wrong[0])
         waits = {t: e for t, e in s.backoffs.items() if e.backoff_source is SRC.BUDGET}
         policies = self.m.registry.policies
         by_budget: dict[str, list[tuple[int, TaskId]]] = {}
