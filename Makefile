@@ -34,7 +34,8 @@ arch: $(STAMP)
 pytest: $(STAMP)
 	HYPOTHESIS_PROFILE=ci $(PY) -m pytest -q -p no:cacheprovider -m "not slow"
 
-# CrossHair contracts on the leaf arithmetic (fsm/_backoff.py, _budget.py, _intensity.py), bounded in time.
+# CrossHair contracts on the leaf arithmetic (fsm/_backoff.py, _budget.py, _intensity.py,
+# _retry_budget.py), bounded in time.
 contracts: $(STAMP)
 	$(PY) tools/contracts.py
 

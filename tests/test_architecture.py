@@ -24,6 +24,7 @@ ALLOWED = {
     "datetime",
     "enum",
     "fractions",
+    "hashlib",  # pure: per-task random streams hash (seed, name, incarnation) (I8)
     "heapq",
     "functools",
     "itertools",

@@ -101,7 +101,12 @@ def test_every_cited_name_resolves(dotted: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("code", "modules"), [("I4", ("._backoff.", "._budget.")), ("I10", ("._intensity.",))]
+    ("code", "modules"),
+    [
+        ("I4", ("._backoff.", "._budget.")),
+        ("I9", ("._retry_budget.",)),
+        ("I10", ("._intensity.",)),
+    ],
 )
 def test_every_cited_crosshair_contract_is_checked_by_tools_contracts(
     code: str, modules: tuple[str, ...]

@@ -259,6 +259,8 @@ def describe(inp: object) -> str:
         return "add " + ", ".join(f"{spec.name} as {tid}" for tid, spec in inp.items)
     if isinstance(inp, AttemptEnded):
         error = f" ({type(inp.error).__name__})" if inp.error is not None else ""
+        if inp.retry_after_ns is not None:
+            error += f" (Retry-After {inp.retry_after_ns / 1e9:g} s)"
         return f"{inp.task_id} attempt {inp.attempt} ends {inp.end.name}{error}"
     if isinstance(inp, Remove):
         return f"remove {inp.task_id}" if inp.task_id is not None else f"remove {inp.name!r}"

@@ -21,6 +21,28 @@ PICTURES: dict[str, list[str]] = {
     "outage": ["outage", "--jitter", "none,full,equal", "--seeds", "2"],
     "flapping": ["flapping", "--seeds", "2"],
     "crashloop": ["crashloop", "--seeds", "2"],
+    "outage_budget": [
+        "outage",
+        "--jitter",
+        "equal",
+        "--retry-budget",
+        "none,100",
+        "--burst",
+        "10",
+        "--seeds",
+        "2",
+    ],
+    "outage_deploy": [
+        "outage",
+        "--down",
+        "0",
+        "--jitter",
+        "equal",
+        "--start-jitter",
+        "0,12",
+        "--seeds",
+        "2",
+    ],
 }
 
 

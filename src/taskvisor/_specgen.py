@@ -120,9 +120,15 @@ class _Script:
     """A tiny synchronous driver: feed inputs, record one task's event kinds."""
 
     def __init__(
-        self, grace: float = 60.0, force_wait: float = 1.0, intensity: fsm.Intensity | None = None
+        self,
+        grace: float = 60.0,
+        force_wait: float = 1.0,
+        intensity: fsm.Intensity | None = None,
+        retry_budgets: dict[str, fsm.RetryBudget] | None = None,
     ) -> None:
-        cfg = fsm.CoreConfig(grace, force_wait=force_wait, intensity=intensity)
+        cfg = fsm.CoreConfig(
+            grace, force_wait=force_wait, intensity=intensity, retry_budgets=retry_budgets
+        )
         self.config = cfg
         self.inputs: list[tuple[int, fsm.Input]] = []  # (now, input) of every step, to replay
         self.now = 0
@@ -160,10 +166,15 @@ class _Script:
         *,
         after: float = 0.001,
         error: BaseException | None = None,
+        retry_after: float | None = None,
     ) -> None:
-        """Attempt ``attempt`` of task ``tid`` ends ``after`` seconds from now."""
+        """Attempt ``attempt`` of task ``tid`` ends ``after`` seconds from now (``retry_after``:
+        the failure's own delay, ``Fail(retry_after=...)``)."""
         self.now += round(after * 1e9)
-        self.feed(fsm.AttemptEnded(TaskId(tid), attempt, end, reason, error=error))
+        ra = None if retry_after is None else fsm.to_ns(retry_after, "retry_after")
+        self.feed(
+            fsm.AttemptEnded(TaskId(tid), attempt, end, reason, error=error, retry_after_ns=ra)
+        )
 
     def beat(self, attempt: int, after: float, tid: int = 1) -> None:
         """The attempt calls ``ctx.heartbeat()`` ``after`` seconds from now (the deadlines due
@@ -472,6 +483,85 @@ CONTROLS: list[tuple[str, str, Callable[[], _Script]]] = [
 ]
 
 
+def _budget_script() -> _Script:
+    """Two tasks on one budget of 1 token/s, burst 1, fail at once; a second failure of each."""
+    s = _Script(retry_budgets={"db": fsm.RetryBudget(1.0, 1)})
+    policy = fsm.BackoffPolicy.constant(1.0)
+    for tid, name in ((1, "a"), (2, "b")):
+        s.add(fsm.TaskSpec.restartable(_fn(name), backoff=policy, retry_budget="db"), tid=tid)
+    s.end(EndKind.FAILED, 1, tid=1, reason="connection refused")
+    s.end(EndKind.FAILED, 1, tid=2, reason="connection refused")
+    s.advance()  # a's deadline: a takes the one token
+    s.advance()  # b's deadline, 1 ms later: no token; b takes the next one ahead and waits
+    s.advance()  # b's token arrives, 1 s after a took the last one
+    s.end(EndKind.RETURNED, 2, tid=1)
+    s.end(EndKind.RETURNED, 2, tid=2)
+    return s
+
+
+def _budget() -> str:
+    return _budget_script().kinds(tid=2)
+
+
+def _retry_after() -> str:
+    s = _Script()
+    s.add(fsm.TaskSpec.restartable(_fn(), max_retries=1))
+    s.end(EndKind.FAILED, 1, reason="503", retry_after=30.0)
+    s.advance()
+    s.end(EndKind.FAILED, 2, reason="503", retry_after=30.0)
+    return s.kinds()
+
+
+def _start_jitter() -> str:
+    s = _Script()
+    s.add(fsm.TaskSpec.once(_fn(), start_jitter=10.0))
+    s.advance()
+    s.end(EndKind.RETURNED, 1)
+    return s.kinds()
+
+
+def _interval_jitter() -> str:
+    s = _Script()
+    s.add(fsm.TaskSpec.periodic(_fn(), 60.0, jitter=0.1))
+    s.end(EndKind.RETURNED, 1)
+    s.advance()
+    return s.kinds() + ", …"
+
+
+SHAPING: list[tuple[str, Callable[[], str]]] = [
+    ("retry budget (1/s, burst 1): `b` fails 1 ms after `a`, finds no token", _budget),
+    ("`Fail(retry_after=30)`, `max_retries=1`", _retry_after),
+    ("`once(start_jitter=10)`", _start_jitter),
+    ("`periodic(every=60, jitter=0.1)`", _interval_jitter),
+]
+
+
+def _decisions() -> list[str]:
+    """The decision of every event that carries one in the budget and Retry-After scripts."""
+    rows = []
+    for label, script in (("retry budget", _budget_script), ("Retry-After", _retry_after_s)):
+        for ev in script().events:
+            d = ev.decision
+            if d is None:
+                continue
+            jitter = d.jitter.name if d.jitter is not None else "—"
+            source = d.source.name if d.source is not None else "—"
+            rows.append(
+                f"| {label} | `{ev.task}` {ev.kind.name} | {d.retry} | {d.base:g} | {jitter} "
+                f"| {source} | {d.budget_wait:g} | {d.rule} |\n"
+            )
+    return rows
+
+
+def _retry_after_s() -> _Script:
+    s = _Script()
+    s.add(fsm.TaskSpec.restartable(_fn(), max_retries=1))
+    s.end(EndKind.FAILED, 1, reason="503", retry_after=30.0)
+    s.advance()
+    s.end(EndKind.FAILED, 2, reason="503", retry_after=30.0)
+    return s
+
+
 SEQUENCES: list[tuple[str, Callable[[], str]]] = [
     ("fails twice then succeeds (`restartable`)", _seed),
     ("`once`, succeeds", _once_ok),
@@ -519,6 +609,23 @@ def render_sequences() -> str:
         run = make_control()
         events = _trace(run) + (", …" if run.more else "")
         lines.append(f"| {title} | {script} | {events} | {_ending(run)} |\n")
+    lines.append("\n## Retry shaping\n\n")
+    lines.append(
+        "A retry budget's wait, a failure's `Retry-After`, a start jitter and an interval "
+        "jitter (api.md section 8), from the same kind of scripts. A restart that finds no "
+        "token in its budget when its backoff deadline passes is published a second time, "
+        "with source `BUDGET` and the extra wait as its delay.\n\n"
+    )
+    lines.append("| case | events |\n|---|---|\n")
+    for title, make in SHAPING:
+        lines.append(f"| {title} | {make()} |\n")
+    lines.append(
+        "\nThe `Event.decision` of every event that has one, in the first two scripts "
+        "(base and budget wait in seconds):\n\n"
+    )
+    lines.append("| script | event | retry | base | jitter | source | budget wait | rule |\n")
+    lines.append("|---|---|---|---|---|---|---|---|\n")
+    lines.extend(_decisions())
     return "".join(lines)
 
 

@@ -7,6 +7,8 @@ Owns: ``TaskError`` and its three kinds. Pure: imported by the core and the runt
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from taskvisor._errors import ConfigTypeError
 
 __all__ = ["Canceled", "Fail", "Fatal", "TaskError"]
@@ -35,7 +37,35 @@ class TaskError(Exception):
 
 
 class Fail(TaskError):
-    """A retryable failure: restarted if the policy and the retry budget allow."""
+    """A retryable failure: restarted if the policy and the retry budget allow.
+
+    Attributes:
+        retry_after: when given (seconds, or a ``timedelta``), the delay before the retry is
+            exactly this (an HTTP ``Retry-After``): no jitter, not capped by the backoff's
+            ``max``, raised to its ``floor``; ``0`` retries at once. The failure still counts
+            toward the streak and ``max_retries``. Reported in float seconds.
+    """
+
+    def __init__(
+        self,
+        reason: str = "",
+        exit_code: int | None = None,
+        retry_after: float | timedelta | None = None,
+    ) -> None:
+        super().__init__(reason, exit_code)
+        # Imported here: the core imports this module, and _duration's package is the core.
+        from taskvisor.fsm._duration import ns_to_s, to_ns
+
+        self.retry_after_ns = (
+            None if retry_after is None else to_ns(retry_after, "Fail.retry_after")
+        )
+        self.retry_after = None if self.retry_after_ns is None else ns_to_s(self.retry_after_ns)
+
+    def __repr__(self) -> str:
+        text = super().__repr__()
+        if self.retry_after is None:
+            return text
+        return f"{text[:-1]}, retry_after={self.retry_after!r})"
 
 
 class Fatal(TaskError):

@@ -12,7 +12,7 @@ the whole trace.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 from taskvisor import fsm
@@ -144,14 +144,21 @@ class Driver:
         seed: int = 0,
         auto_ack: bool = True,
         contract: bool = True,
+        retry_budgets: Mapping[str, fsm.RetryBudget] | None = None,
+        streams: bool = False,
     ) -> Driver:
-        """A driver over a fresh ``CoreConfig`` built from these settings."""
+        """A driver over a fresh ``CoreConfig`` built from these settings.
+
+        ``streams``: ``seed`` also seeds per-task random streams (``CoreConfig.seed``).
+        """
         config = CoreConfig(
             grace,
             force_wait=force_wait,
             max_concurrent=max_concurrent,
             subscribers=subscribers,
             defaults=defaults,
+            retry_budgets=retry_budgets,
+            seed=seed if streams else None,
         )
         return cls(config, seed=seed, auto_ack=auto_ack, contract=contract)
 
@@ -229,11 +236,14 @@ class Driver:
         exit_code: int | None = None,
         attempt: int | None = None,
         error: BaseException | None = None,
+        retry_after: float | None = None,
     ) -> list[Effect]:
-        """Report that ``tid``'s current attempt (or ``attempt``) ended with ``end``."""
+        """Report that ``tid``'s current attempt (or ``attempt``) ended with ``end``
+        (``retry_after``: the failure's own delay, seconds)."""
         if attempt is None:
             attempt = self.state.tasks[tid].attempt
-        return self.feed(AttemptEnded(tid, attempt, end, reason, exit_code, error))
+        after = None if retry_after is None else s(retry_after)
+        return self.feed(AttemptEnded(tid, attempt, end, reason, exit_code, error, after))
 
     def feed_remove(self, tid: TaskId | None = None, name: str | None = None) -> Fed:
         """Feed ``Remove``; returns its ticket and the step's effects."""

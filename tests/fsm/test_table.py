@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import pytest
 
-from taskvisor import BackoffPolicy, TaskSpec
+from taskvisor import BackoffPolicy, RetryBudget, TaskSpec
 from taskvisor.fsm import (
     TRANSITIONS,
     EndKind,
@@ -115,6 +115,22 @@ def ignores_cancellation_and_force() -> None:
     d.advance(2.0)
 
 
+def start_jitter_then_first_attempt() -> None:
+    d = Driver.make()
+    d.add(TaskSpec.once(fn("x"), start_jitter=1.0))
+    d.fire_next()
+
+
+def waits_for_a_retry_budget_token() -> None:
+    d = Driver.make(retry_budgets={"db": RetryBudget(1.0, 1)})
+    a = d.add(TaskSpec.restartable(fn("a"), backoff=FIXED, retry_budget="db"))
+    b = d.add(TaskSpec.restartable(fn("b"), backoff=FIXED, retry_budget="db"))
+    d.end(a, EndKind.FAILED)
+    d.end(b, EndKind.FAILED)
+    d.fire_next()  # both deadlines: a takes the one token, b waits for the next
+    d.fire_next()
+
+
 TOUR: dict[str, tuple[Callable[[], None], set[Move]]] = {
     "once succeeds": (
         once_succeeds,
@@ -146,6 +162,14 @@ TOUR: dict[str, tuple[Callable[[], None], set[Move]]] = {
     "ignores cancellation and force": (
         ignores_cancellation_and_force,
         {(P.STOPPING, T.DEADLINE, P.STOPPING), (P.STOPPING, T.DEADLINE, P.GONE)},
+    ),
+    "start jitter": (
+        start_jitter_then_first_attempt,
+        {(P.NEW, T.ADMIT, P.BACKOFF), (P.BACKOFF, T.DEADLINE, P.RUNNING)},
+    ),
+    "waits for a retry budget's token": (
+        waits_for_a_retry_budget_token,
+        {(P.BACKOFF, T.BUDGET, P.BACKOFF), (P.BACKOFF, T.DEADLINE, P.RUNNING)},
     ),
 }
 

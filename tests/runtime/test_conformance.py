@@ -395,6 +395,7 @@ def through_the_core(sc: Scenario) -> list[Row]:
         max_concurrent=sc.max_concurrent,
         subscribers=[fsm.SubscriberInfo(Recorder.name, Recorder.queue_capacity)],
         controller=sc.controller,
+        seed=sc.seed,  # SupervisorConfig(seed=...): per-task streams (I8)
     )
     rng = random.Random(sc.seed)
     core = fsm.Stepper(config, rng, checker=fsm.InvariantChecker())  # the one stepping loop

@@ -43,11 +43,11 @@ readings: [21, 22, 24, 26, 27]
 
 QUEUE_CONSUMER = """\
 attempt 1: connected
-  connection lost: broker closed the connection; reconnecting in 0.007s
+  connection lost: broker closed the connection; reconnecting in 0.009s
 attempt 2: connected
-  connection lost: broker closed the connection; reconnecting in 0.017s
+  connection lost: broker closed the connection; reconnecting in 0.014s
 attempt 3: connected
-  connection lost: broker closed the connection; reconnecting in 0.026s
+  connection lost: broker closed the connection; reconnecting in 0.028s
 attempt 4: connected
 queue drained
 processed ['m0', 'm1', 'm2', 'm3', 'm4', 'm5', 'm6', 'm7']
@@ -104,9 +104,9 @@ peak syncs at once: 3, per tenant: 1
 # The crash-loop controls (docs/crash-loops.md), one program each, on virtual time.
 HEALTHY_RESET = """\
 reset_after=300.0: still connected after 30 days, 29 drops
-  pauses stay at retry 0: 0.11s, 0.18s, 0.18s, 0.13s, ...; longest 0.19s
+  pauses stay at retry 0: 0.14s, 0.18s, 0.14s, 0.13s, ...; longest 0.20s
 reset_after=None: FAILED after 4 attempts, on day 4
-  pauses grew: 0.11s, 0.37s, 0.71s
+  pauses grew: 0.14s, 0.35s, 0.56s
   retry limit (3) reached; last failure: ConnectionError: connection reset by peer
 """
 
@@ -135,9 +135,9 @@ invoices: FATAL after 1 attempt(s)
 """
 
 GIVE_UP = """\
-export-eu: COMPLETED at 242s, 18 attempts
+export-eu: COMPLETED at 244s, 18 attempts
   exported
-export-us: FAILED at 612s, 34 attempts
+export-us: FAILED at 613s, 34 attempts
   gave up after 600s of failures; last failure: ConnectionRefusedError: warehouse refused the \
 connection
 """
@@ -145,7 +145,7 @@ connection
 WATCHDOG = """\
 attempt 1: 5 messages processed so far
   at 35s TIMEOUT_HIT: watchdog: no heartbeat for 30s
-  restarting in 0.11s
+  restarting in 0.18s
 attempt 2: 10 messages processed so far
 stopped cleanly; 10 messages processed
 """
@@ -163,6 +163,54 @@ controller rejected task sync-globex (SUPERSEDED_BY_REPLACE): rejected: SUPERSED
 """,
 }
 
+RETRY_BUDGET = """\
+t= 0.5  worker-3: no token, waits 1.0s more
+t= 0.5  worker-4: no token, waits 2.0s more
+t= 0.5  worker-5: no token, waits 3.0s more
+t= 0.5  worker-6: no token, waits 4.0s more
+t= 1.0  worker-1: no token, waits 4.5s more
+t= 1.0  worker-2: no token, waits 5.5s more
+t= 2.0  worker-3: no token, waits 5.5s more
+t= 3.0  worker-4: no token, waits 5.5s more
+t= 4.0  worker-5: no token, waits 5.5s more
+t= 4.5  worker-6: connected (attempt 2)
+t= 5.5  worker-1: connected (attempt 3)
+t= 6.5  worker-2: connected (attempt 3)
+t= 7.5  worker-3: connected (attempt 3)
+t= 8.5  worker-4: connected (attempt 3)
+t= 9.5  worker-5: connected (attempt 3)
+database attempts per second, with the budget:    [8, 1, 1, 1, 1, 1, 1, 1, 1, 1]
+database attempts per second, without a budget:   [12, 12, 12, 12, 6]
+"""
+
+RETRY_AFTER = """\
+attempt 1: HTTP 429, Retry-After: 45
+  restart in 45s: rule 'retry-after', retry 0, base 45s
+attempt 2: HTTP 503, Retry-After: Thu, 01 Jan 2026 12:00:20 GMT
+  restart in 20s: rule 'retry-after', retry 1, base 20s
+attempt 3: HTTP 503
+  restart in 8s: rule 'backoff', retry 2, base 8s
+attempt 4: HTTP 200
+outcome: COMPLETED after 4 attempts
+"""
+
+START_JITTER = """\
+in step (no jitter):
+  poller-1:    0.0   60.0  120.0  180.0  240.0
+  poller-2:    0.0   60.0  120.0  180.0  240.0
+  poller-3:    0.0   60.0  120.0  180.0  240.0
+  poller-4:    0.0   60.0  120.0  180.0  240.0
+  poller-5:    0.0   60.0  120.0  180.0  240.0
+  spread of each round of polls: 0.0s, 0.0s, 0.0s, 0.0s, 0.0s
+dispersed (start_jitter=10, jitter=0.1):
+  poller-1:    1.0   57.9  114.2  169.5  233.7
+  poller-2:    6.8   69.8  128.4  184.4
+  poller-3:    9.1   72.1  127.0  184.1
+  poller-4:    3.5   62.7  124.9  186.5
+  poller-5:    8.5   63.5  118.4  177.5  235.8
+  spread of each round of polls: 8.1s, 14.2s, 14.2s, 17.0s
+"""
+
 EXPECTED = {
     "seed.py": SEED,
     "periodic_poller.py": PERIODIC_POLLER,
@@ -176,6 +224,9 @@ EXPECTED = {
     "retry_on.py": RETRY_ON,
     "give_up.py": GIVE_UP,
     "watchdog.py": WATCHDOG,
+    "retry_budget.py": RETRY_BUDGET,
+    "retry_after.py": RETRY_AFTER,
+    "start_jitter.py": START_JITTER,
 }
 
 

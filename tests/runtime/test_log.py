@@ -44,6 +44,9 @@ LEVEL_CASES = [
     (ev(EK.TIMEOUT_HIT, attempt=1, timeout=2.0), WRN),
     (ev(EK.BACKOFF_SCHEDULED, delay=0.2, backoff_source=BackoffSource.FAILURE), WRN),
     (ev(EK.BACKOFF_SCHEDULED, delay=5.0, backoff_source=BackoffSource.SUCCESS), DBG),
+    (ev(EK.BACKOFF_SCHEDULED, delay=0.5, backoff_source=BackoffSource.START), DBG),
+    (ev(EK.BACKOFF_SCHEDULED, delay=1.0, backoff_source=BackoffSource.BUDGET), WRN),
+    (ev(EK.BACKOFF_SCHEDULED, delay=9.0, backoff_source=BackoffSource.RETRY_AFTER), WRN),
     (ev(EK.ACTOR_EXHAUSTED, outcome=OK.COMPLETED), INF),
     (ev(EK.ACTOR_EXHAUSTED, outcome=OK.FAILED, reason="retry limit"), WRN),
     (ev(EK.ACTOR_DEAD, outcome=OK.FATAL, reason="bad config"), ERR),
@@ -103,6 +106,23 @@ def test_every_event_kind_has_a_level_case_and_a_message() -> None:
             "task flaky restarts in 0.200s after failure",
         ),
         (
+            ev(EK.BACKOFF_SCHEDULED, delay=0.5, backoff_source=BackoffSource.START),
+            "task flaky starts in 0.500s (start jitter)",
+        ),
+        (
+            ev(EK.BACKOFF_SCHEDULED, delay=2.0, backoff_source=BackoffSource.RETRY_AFTER),
+            "task flaky restarts in 2.000s after failure (retry-after)",
+        ),
+        (
+            ev(
+                EK.BACKOFF_SCHEDULED,
+                delay=0.1,
+                backoff_source=BackoffSource.BUDGET,
+                reason="waiting for a token of retry budget 'db'",
+            ),
+            "task flaky restarts in 0.100s more: waiting for a token of retry budget 'db'",
+        ),
+        (
             ev(EK.ACTOR_EXHAUSTED, outcome=OK.FAILED, reason="retry limit 3 reached"),
             "task flaky finished: FAILED: retry limit 3 reached",
         ),
@@ -124,7 +144,15 @@ def test_messages_read_as_one_plain_line(event: Event, message: str) -> None:
 
 def test_extra_carries_every_field_as_a_plain_value(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, logger="taskvisor")
-    event = ev(EK.ACTOR_EXHAUSTED, attempt=4, reason="retry limit", exit_code=2, outcome=OK.FAILED)
+    decision = tv.Decision(3, 1.6, tv.JitterPolicy.EQUAL, BackoffSource.FAILURE, 0.0, "retry limit")
+    event = ev(
+        EK.ACTOR_EXHAUSTED,
+        attempt=4,
+        reason="retry limit",
+        exit_code=2,
+        outcome=OK.FAILED,
+        decision=decision,
+    )
     LogSubscriber().on_event(event)
     [record] = caplog.records
     fields = {k: v for k, v in vars(record).items() if k.startswith("taskvisor")}
@@ -143,6 +171,14 @@ def test_extra_carries_every_field_as_a_plain_value(caplog: pytest.LogCaptureFix
         "taskvisor_backoff_source": None,
         "taskvisor_outcome": "FAILED",
         "taskvisor_rejection": None,
+        "taskvisor_decision": {
+            "retry": 3,
+            "base": 1.6,
+            "jitter": "EQUAL",
+            "source": "FAILURE",
+            "budget_wait": 0.0,
+            "rule": "retry limit",
+        },
     }
     assert json.loads(json.dumps(fields)) == fields  # plain values only
     # One key per Event field, nothing else.

@@ -79,6 +79,23 @@ def test_json_uses_the_same_columns_and_null_for_missing(
     assert record["exhaust_time"] is None  # no task exhausted: no value, not NaN
 
 
+def test_diff_adds_paired_differences_to_the_table_and_the_records(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["sim", "outage", "--tasks", "50", "--down", "5", "--retry-budget", "none,5", "--diff"]
+    code, out, err = _run(capsys, *argv, "--jitter", "equal", *QUICK)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[5].startswith("difference from the first row (equal retry_budget=None)")
+    assert lines[7].split()[:2] == ["equal", "5.0"]
+    assert len(lines) == 2 + 2 + 1 + 2 + 1
+    code, out, _ = _run(capsys, *argv, "--jitter", "equal", "--format", "json", *QUICK)
+    first, second = json.loads(out)
+    assert first["attempts_diff"] == 0
+    assert second["attempts_diff"] == pytest.approx(second["attempts"] - first["attempts"])
+    assert "throttled_diff_ci95" in second
+
+
 def test_jitter_first_max_factor_shape_the_policies(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _run(
         capsys,

@@ -163,3 +163,26 @@ def test_errors_raised_to_python_callers_name_the_python_parameter(
         call()
     assert str(info.value).startswith(message)
     assert "--" not in str(info.value)
+
+
+def test_diff_pairs_each_row_with_the_first_seed_by_seed() -> None:
+    rows = sweep(
+        "outage",
+        {"full": tv.BackoffPolicy(jitter=tv.JitterPolicy.FULL), "equal": tv.BackoffPolicy()},
+        {"tasks": 200, "down": 20.0, "capacity": 20},
+        seeds=6,
+        workers=0,
+    )
+    first, second = rows
+    assert all(e.mean == 0 and e.ci95 == 0 for e in first.diff.values())
+    d = second.diff["attempts"]
+    assert d.mean == pytest.approx(second.metrics["attempts"].mean - first.metrics["attempts"].mean)
+    assert d.n == 6
+
+
+def test_task_streams_depend_on_the_run_only_so_every_row_shares_them() -> None:
+    a = run_seeds(0, "outage", {"tasks": 1}, tv.BackoffPolicy(), 3)
+    b = run_seeds(0, "outage", {"tasks": 2}, tv.BackoffPolicy(max=5.0), 3)
+    assert a.tasks == b.tasks
+    assert a.policy != b.policy  # the shared stream of contention still depends on the policy
+    assert run_seeds(0, "outage", {"tasks": 1}, tv.BackoffPolicy(), 4).tasks != a.tasks

@@ -107,6 +107,29 @@ RESET_NEEDS_TWICE = PlantedBug(
     "now - t.started_at >= 2 * reset:",
 )
 
+#: Retry shaping (issue 12): a restart waiting for a budget token starts 1 ns before it arrives.
+TOKEN_1NS_EARLY = PlantedBug(
+    "budget token granted 1 ns early",
+    "taskvisor.fsm._retry_budget:Bucket.take",
+    "        return wait\n",
+    "        return wait - 1 if wait else 0\n",
+)
+#: A Retry-After capped by the backoff's ``max`` like a backoff delay.
+RETRY_AFTER_CAPPED = PlantedBug(
+    "Retry-After capped by max",
+    f"{_TXN}.failure",
+    "failure_pause(backoff, streak, u, retry_after)",
+    "failure_pause(backoff, streak, u, None if retry_after is None else "
+    "min(retry_after, backoff.max_ns))",
+)
+#: A restart after a Retry-After takes no budget token.
+RETRY_AFTER_SKIPS_BUDGET = PlantedBug(
+    "restart after a Retry-After takes no token",
+    f"{_TXN}.wait_for_token",
+    "if source is not BackoffSource.FAILURE and source is not BackoffSource.RETRY_AFTER:",
+    "if source is not BackoffSource.FAILURE:",
+)
+
 #: Liveness bugs no state or step check sees: a core that waits forever.
 SHUTDOWN_OF_NOTHING_HANGS = PlantedBug(
     "shutdown with no task never completes",

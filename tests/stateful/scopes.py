@@ -19,6 +19,8 @@ from taskvisor.fsm import (
     CoreConfig,
     Intensity,
     JitterPolicy,
+    RestartPolicy,
+    RetryBudget,
     SubscriberInfo,
     TaskFn,
     TaskSpec,
@@ -60,6 +62,20 @@ GUARDED = TaskSpec.restartable(
 HEALER = TaskSpec.restartable(
     fn("heal"), backoff=BackoffPolicy.constant(1.0), max_retries=1, reset_after=4.0
 )
+#: Retry shaping (docs/spec/api.md section 8): two tasks share retry budget ``db``; ``call`` starts
+#: after a start jitter, ``pull`` runs again after a jittered interval and backs off with FULL
+#: jitter.
+CALLER = TaskSpec.restartable(
+    fn("call"), backoff=BackoffPolicy.constant(1.0), retry_budget="db", start_jitter=1.0
+)
+JITTERED_POLLER = TaskSpec(
+    fn("pull"),
+    restart=RestartPolicy.always(2.0, jitter=0.5),
+    backoff=BackoffPolicy(first=1.0, jitter=JitterPolicy.FULL),
+    retry_budget="db",
+)
+#: One token per 2 s, at most one held.
+SHAPING = CoreConfig(1.0, force_wait=0.5, retry_budgets={"db": RetryBudget(0.5, 1)})
 
 
 @attrs.frozen
@@ -73,6 +89,7 @@ class Scope:
     controller: ControllerConfig | None = None
     slots: tuple[str | None, ...] = (None,)
     jumps: tuple[float, ...] = ()
+    retry_afters: tuple[float, ...] = ()
 
     def kwargs(self) -> dict[str, Any]:
         """``explore``'s keyword arguments (all but ``depth``)."""
@@ -82,6 +99,7 @@ class Scope:
             "controller": self.controller,
             "slots": self.slots,
             "jumps": self.jumps,
+            "retry_afters": self.retry_afters,
         }
 
 
@@ -120,6 +138,9 @@ SCOPES = (
         depth=5,
         jumps=(5.0,),
     ),
+    # Retry shaping: a shared retry budget (restarts waiting for tokens, in deadline order),
+    # failures with a Retry-After of 0 and 3 s, a start jitter and a jittered interval.
+    Scope("shaping", (CALLER, JITTERED_POLLER), SHAPING, depth=5, retry_afters=(0.0, 3.0)),
 )
 
 #: ``make proof`` (``tools/model_check.py proof``): larger scopes, or the same deeper, each to the

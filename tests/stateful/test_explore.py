@@ -21,12 +21,27 @@ from planted import (
     PERMITS_NEWEST_FIRST,
     REMOVAL_IN_BACKOFF_IGNORED,
     RESET_NEEDS_TWICE,
+    RETRY_AFTER_CAPPED,
+    RETRY_AFTER_SKIPS_BUDGET,
     SHUTDOWN_OF_NOTHING_HANGS,
     SLOT_FREED_ON_REPLY,
+    TOKEN_1NS_EARLY,
     PlantedBug,
     plant,
 )
-from scopes import HEALER, ONCE_A, ONCE_B, ONCE_C, SCOPES, SERVICE, Scope, fn
+from scopes import (
+    CALLER,
+    HEALER,
+    JITTERED_POLLER,
+    ONCE_A,
+    ONCE_B,
+    ONCE_C,
+    SCOPES,
+    SERVICE,
+    SHAPING,
+    Scope,
+    fn,
+)
 
 from taskvisor.fsm import (
     AddTasks,
@@ -46,6 +61,8 @@ GRACE = CoreConfig(1.0, force_wait=0.5)
 FLAKY = TaskSpec.restartable(
     fn("flaky"), backoff=BackoffPolicy.constant(1.0), intensity=Intensity(1, 10.0)
 )
+#: Retry shaping: a shared budget, failures with a Retry-After of 0 or 3 s.
+SHAPED = {"specs": (CALLER, JITTERED_POLLER), "config": SHAPING, "retry_afters": (0.0, 3.0)}
 #: The scope each planted bug is explored in, the property it breaks, and the length of the
 #: shortest input sequence that shows it (BFS: nothing shorter exists).
 CASES = [
@@ -60,6 +77,9 @@ CASES = [
     (RESET_NEEDS_TWICE, {"specs": (HEALER,), "config": GRACE, "jumps": (5.0,)}, "I4", 5),
     (SHUTDOWN_OF_NOTHING_HANGS, {"specs": (SERVICE,), "config": GRACE}, "liveness:shutdown", 1),
     (REMOVAL_IN_BACKOFF_IGNORED, {"specs": (SERVICE,), "config": GRACE}, "liveness:task-end", 5),
+    (TOKEN_1NS_EARLY, SHAPED, "I9", 5),
+    (RETRY_AFTER_CAPPED, SHAPED, "I4", 3),
+    (RETRY_AFTER_SKIPS_BUDGET, SHAPED, "I9", 3),
 ]  # fmt: skip
 
 
@@ -134,8 +154,8 @@ def test_each_boundary_draw_is_tried(value: float) -> None:
     bug = PlantedBug(
         f"jitter wrong at u={value}",
         "taskvisor.fsm._supervisor:_Txn.failure",
-        "        delay, streak = next_delay_ns(backoff, streak, u)\n",
-        "        delay, streak = next_delay_ns(backoff, streak, u)\n"
+        "        delay, streak, decision = failure_pause(backoff, streak, u, retry_after)\n",
+        "        delay, streak, decision = failure_pause(backoff, streak, u, retry_after)\n"
         f"        delay += 10**12 if u == {value!r} else 0\n",
     )
     spec = TaskSpec.restartable(fn("j"), backoff=BackoffPolicy(first=1.0, jitter=JitterPolicy.FULL))

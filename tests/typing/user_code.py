@@ -105,5 +105,28 @@ async def main() -> None:
     print(stopped_by)
 
 
+async def shaping() -> None:
+    """Retry shaping as users write it (docs/spec/api.md section 8)."""
+
+    async def call_api(ctx: tv.TaskContext) -> None:
+        raise tv.Fail("429 Too Many Requests", retry_after=timedelta(seconds=30))
+
+    config = tv.SupervisorConfig(seed=7, retry_budgets={"api": tv.RetryBudget(10, burst=20)})
+    specs = [
+        tv.TaskSpec.restartable(call_api, retry_budget="api", start_jitter=5.0),
+        tv.TaskSpec.periodic(call_api, 60.0, jitter=0.1, name="poll"),
+        tv.TaskSpec(call_api, name="p2", restart=tv.RestartPolicy.always(60.0, jitter=0.2)),
+    ]
+
+    class Why:
+        def on_event(self, ev: tv.Event) -> None:
+            d: tv.Decision | None = ev.decision
+            if d is not None and d.source is tv.BackoffSource.BUDGET:
+                wait: float = d.budget_wait
+                print(d.retry, d.base, d.jitter, d.rule, wait)
+
+    await tv.Supervisor(config, subscribers=[Why()]).run(specs)
+
+
 if __name__ == "__main__":
     asyncio.run(main())

@@ -17,6 +17,14 @@ from taskvisor.fsm._backoff import (
     scale,
 )
 from taskvisor.fsm._bus import BusState, SubscriberInfo
+from taskvisor.fsm._decision import (
+    Decision,
+    failure_pause,
+    final_decision,
+    interval_delay_ns,
+    start_pause,
+    success_pause,
+)
 from taskvisor.fsm._duration import NS_PER_S, Duration, ns_to_s, to_ns
 from taskvisor.fsm._effects import (
     Abandon,
@@ -60,6 +68,7 @@ from taskvisor.fsm._inputs import (
 from taskvisor.fsm._intensity import Intensity
 from taskvisor.fsm._invariants import InvariantViolation, check_state, check_step, check_trace
 from taskvisor.fsm._policy import BackoffPolicy, JitterPolicy, RestartMode, RestartPolicy
+from taskvisor.fsm._retry_budget import Bucket, RetryBudget
 from taskvisor.fsm._slots import (
     SLOT_TRANSITIONS,
     AdmissionPolicy,
@@ -73,6 +82,7 @@ from taskvisor.fsm._slots import (
 )
 from taskvisor.fsm._spec import INHERIT, ResolvedSpec, TaskDefaults, TaskFn, TaskSpec
 from taskvisor.fsm._stepper import CheckerChain, InvariantChecker, StepChecker, Stepper
+from taskvisor.fsm._streams import next_uniform, stream_seed
 from taskvisor.fsm._supervisor import (
     CoreConfig,
     RandomSource,
@@ -102,6 +112,7 @@ __all__ = [
     "AttemptEnded",
     "BackoffPolicy",
     "BackoffSource",
+    "Bucket",
     "BusState",
     "CancelCause",
     "CheckerChain",
@@ -109,6 +120,7 @@ __all__ = [
     "ControllerConfig",
     "ControllerSpec",
     "CoreConfig",
+    "Decision",
     "Duration",
     "Effect",
     "EndKind",
@@ -136,6 +148,7 @@ __all__ = [
     "ResolvedSpec",
     "RestartMode",
     "RestartPolicy",
+    "RetryBudget",
     "RetryStreak",
     "Shutdown",
     "ShutdownDone",
@@ -169,12 +182,19 @@ __all__ = [
     "check_step",
     "check_trace",
     "controller_snapshot",
+    "failure_pause",
+    "final_decision",
+    "interval_delay_ns",
     "jitter_ns",
     "needs_draw",
     "next_deadline",
     "next_delay_ns",
+    "next_uniform",
     "ns_to_s",
     "scale",
+    "start_pause",
     "step",
+    "stream_seed",
+    "success_pause",
     "to_ns",
 ]

@@ -7,9 +7,12 @@ Owns: ``TaskId``, ``EventKind``, ``OutcomeKind``, ``RejectionKind``, ``BackoffSo
 from __future__ import annotations
 
 import enum
-from typing import NamedTuple, TypeVar, cast
+from typing import TYPE_CHECKING, NamedTuple, TypeVar, cast
 
 import attrs
+
+if TYPE_CHECKING:  # _decision imports this module; the annotation is only a name here
+    from taskvisor.fsm._decision import Decision
 
 __all__ = [
     "DIAGNOSTIC_KINDS",
@@ -160,10 +163,13 @@ class RejectionKind(enum.Enum):
 
 
 class BackoffSource(enum.Enum):
-    """What a scheduled pause follows: a failure (backoff) or a success (``always`` interval)."""
+    """What a scheduled pause follows (``BACKOFF_SCHEDULED.backoff_source``)."""
 
-    FAILURE = enum.auto()
-    SUCCESS = enum.auto()
+    FAILURE = enum.auto()  # a failure: the backoff policy's delay
+    SUCCESS = enum.auto()  # a success under always(interval): the interval
+    RETRY_AFTER = enum.auto()  # a failure that said when to come back: Fail(retry_after=...)
+    BUDGET = enum.auto()  # no token in the task's retry budget: the wait for the next one
+    START = enum.auto()  # the first attempt's start jitter: TaskSpec(start_jitter=...)
 
 
 @typed
@@ -189,6 +195,7 @@ class Event(NamedTuple):
     backoff_source: BackoffSource | None = None
     outcome: OutcomeKind | None = None
     rejection: RejectionKind | None = None
+    decision: Decision | None = None  # why: on BACKOFF_SCHEDULED and a task's final events
 
 
 @attrs.frozen

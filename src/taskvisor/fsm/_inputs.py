@@ -58,6 +58,8 @@ class AttemptEnded(NamedTuple):
     A named tuple: the runtime builds one per attempt, and a tuple costs half an attrs
     instance (architecture rule 3). Equality and hash compare the type and every field but
     ``error`` (the exception object is not part of the fact).
+
+    ``retry_after_ns``: a failure's own delay before the retry (``Fail(retry_after=...)``).
     """
 
     task_id: TaskId
@@ -66,15 +68,16 @@ class AttemptEnded(NamedTuple):
     reason: str = ""
     exit_code: int | None = None
     error: BaseException | None = None
+    retry_after_ns: int | None = None
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is AttemptEnded and self[:5] == other[:5]
+        return type(other) is AttemptEnded and self[:5] == other[:5] and self[6:] == other[6:]
 
     def __ne__(self, other: object) -> bool:
         return not self.__eq__(other)
 
     def __hash__(self) -> int:
-        return hash(self[:5])
+        return hash((self[:5], self[6:]))
 
 
 @attrs.frozen

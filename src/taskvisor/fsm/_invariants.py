@@ -1,4 +1,4 @@
-"""Invariants I1-I8 of docs/spec/architecture.md as callable checks over states, steps and traces.
+"""Invariants I1-I9 of docs/spec/architecture.md as callable checks over states, steps and traces.
 
 Owns: ``check_state`` (what must hold of every ``SupervisorState``), ``check_step`` (what must
 hold of one transition), and ``check_trace`` (what must hold of a whole event trace). Each
@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 
 from taskvisor.fsm._effects import Effect, Publish, StartAttempt
 from taskvisor.fsm._events import BackoffSource, Event, EventKind, TaskId
+from taskvisor.fsm._retry_budget import refill
 from taskvisor.fsm._slots import SlotStatus
 from taskvisor.fsm._supervisor import StateSnapshot, SupervisorState
 from taskvisor.fsm._table import Phase
@@ -31,7 +32,7 @@ def _fail(code: str, message: str) -> None:
 
 
 def check_state(s: SupervisorState) -> None:
-    """I1, I2, I3, I5, I7 as they apply to one state."""
+    """I1, I2, I3, I5, I7, I8, I9 as they apply to one state."""
     # I2: names and tasks are one-to-one among live tasks.
     if len(s.names) != len(s.tasks):
         _fail("I2", f"{len(s.names)} names for {len(s.tasks)} tasks")
@@ -85,6 +86,7 @@ def check_state(s: SupervisorState) -> None:
         top = s.tasks.get(top_id)
         if top is None or top.timer != top_token or min(s.timers)[0] != top_deadline:
             _fail("I4", f"stale or misplaced timer on top of the heap: {s.timers[0]!r}")
+    _check_shaping(s)
 
 
 def check_step(
@@ -108,6 +110,7 @@ def check_step(
         seqs != list(range(before.seq, before.seq + len(seqs))) or after.seq != seqs[-1] + 1
     ):
         _fail("I8", f"event seq not consecutive from {before.seq}: {seqs}")
+    _check_takes(before, after, effects, now)
     check_state(after)
 
 
@@ -157,8 +160,8 @@ def check_trace(events: Iterable[Event], ceiling: dict[TaskId, float] | None = N
             removed.add(tid)
             running.pop(tid, None)
         elif ev.kind is EK.BACKOFF_SCHEDULED and ceiling is not None and tid in ceiling:
-            if ev.backoff_source is BackoffSource.SUCCESS:
-                continue  # always(interval)'s pause after a success is not a backoff delay
+            if ev.backoff_source is not BackoffSource.FAILURE:
+                continue  # an interval, a Retry-After, a start or a budget wait: not a backoff
             delay = ev.delay if ev.delay is not None else -1.0
             if not 0 <= delay <= ceiling[tid]:
                 _fail("I4", f"delay {delay} outside [0, {ceiling[tid]}] for {tid!r}")
@@ -189,3 +192,102 @@ def _check_slots(s: SupervisorState) -> None:
             tracked[sub.task_id] = name
     if s.slot_of != tracked:
         _fail("I6", "slot_of disagrees with the slots' owners and queues")
+
+
+# -- retry shaping: I8 (per-task streams) and I9 (shared retry budgets) ---------------------------
+
+
+def _holds_token(t: object) -> bool:
+    """A task in BACKOFF whose pause is a retry budget's wait: it holds a token taken ahead."""
+    decision = getattr(t, "decision", None)
+    return (
+        getattr(t, "phase", None) is Phase.BACKOFF
+        and decision is not None
+        and decision.source is BackoffSource.BUDGET
+    )
+
+
+def _check_shaping(s: SupervisorState) -> None:
+    """I8: with a seed, every task has its own stream. I9 over every bucket: never above
+    ``burst``, and each waiting restart's token arrives by its deadline."""
+    seeded = s.config.seed is not None
+    for t in s.tasks.values():
+        if (t.stream is not None) != seeded:
+            _fail("I8", f"{t.name} has stream {t.stream} under seed {s.config.seed}")
+        if seeded and s.incarnations.get(t.name, 0) < 1:
+            _fail("I8", f"{t.name} is live but its name has no incarnation")
+    holders: dict[str, list[int]] = {}
+    for t in s.tasks.values():
+        if _holds_token(t):
+            name = t.policy.retry_budget
+            if name is None or name not in s.budgets or t.deadline is None:
+                _fail("I9", f"{t.name} waits for a token of {name!r}, which it does not use")
+            assert name is not None
+            assert t.deadline is not None
+            holders.setdefault(name, []).append(t.deadline)
+    for name, bucket in s.budgets.items():
+        budget = bucket.budget
+        if bucket.level > budget.cap:
+            _fail("I9", f"budget {name!r} holds {bucket.level / budget.unit} > burst tokens")
+        grants = list(bucket.grants)
+        if grants != sorted(grants):
+            _fail("I9", f"budget {name!r} grants tokens out of deadline order: {grants}")
+        if bucket.at is None:
+            if grants or bucket.level != budget.cap:
+                _fail("I9", f"budget {name!r} was never used but is not full")
+            continue
+        for i, g in enumerate(grants):
+            if g < bucket.at:
+                continue
+            later = len(grants) - i - 1
+            while later and grants[len(grants) - later] == g:
+                later -= 1
+            # The level at g (uncapped: debt refills as fast) plus the tokens still owed to
+            # restarts granted later: what is there at g. A token must be there (I9).
+            if bucket.level + budget.gain * (g - bucket.at) + budget.unit * later < 0:
+                _fail("I9", f"budget {name!r} grants a token at {g} that has not arrived")
+        pending = list(grants)
+        for deadline in sorted(holders.get(name, ())):
+            if deadline not in pending or deadline <= bucket.at:
+                _fail("I9", f"a restart of {name!r} waits until {deadline}: not a grant time")
+            pending.remove(deadline)
+
+
+def _check_takes(
+    before: StateSnapshot, after: SupervisorState, effects: Sequence[Effect], now: int
+) -> None:
+    """I9 on one step: tokens are taken only by restarts after failures, one each, and a
+    restart that did not wait found a whole token."""
+    if not after.budgets:
+        return
+    started = {e.task_id for e in effects if isinstance(e, StartAttempt)}
+    takes: dict[str, list[bool]] = {}  # per budget: waited?, for each restart that took
+    for prev in before.tasks:
+        name = prev.policy.retry_budget
+        decision = prev.decision
+        if name is None or prev.phase is not Phase.BACKOFF or decision is None:
+            continue
+        if decision.source not in (BackoffSource.FAILURE, BackoffSource.RETRY_AFTER):
+            continue
+        t = after.tasks.get(prev.id)
+        if prev.id in started or (t is not None and t.phase is Phase.WAITING):
+            takes.setdefault(name, []).append(False)
+        elif t is not None and _holds_token(t):
+            takes.setdefault(name, []).append(True)
+    old = dict(before.budgets)
+    for name, bucket in after.budgets.items():
+        level, at, _ = old[name]
+        taken = takes.get(name, [])
+        if not taken:
+            if (bucket.level, bucket.at) != (level, at):
+                _fail("I9", f"budget {name!r} changed with no restart taking a token")
+            continue
+        budget = bucket.budget
+        there = level if at is None else refill(level, at, now, budget.gain, budget.cap)
+        if (bucket.level, bucket.at) != (there - budget.unit * len(taken), now):
+            _fail("I9", f"budget {name!r}: {len(taken)} tokens taken, level {bucket.level}")
+        went = taken.count(False)
+        if went and there - budget.unit * went < 0:
+            _fail("I9", f"{went} restarts of {name!r} started with {there / budget.unit} tokens")
+        if went < len(taken) and there - budget.unit * (went + 1) >= 0:
+            _fail("I9", f"a restart of {name!r} waited though a whole token was there")

@@ -46,37 +46,65 @@ class RestartMode(enum.Enum):
 
 @attrs.frozen(init=False)
 class RestartPolicy:
-    """When to restart a task: ``NEVER``, ``ON_FAILURE`` or ``always(interval)``.
+    """When to restart a task: ``NEVER``, ``ON_FAILURE`` or ``always(interval, jitter)``.
 
     Attributes:
         mode: the restart mode.
         interval: for ``always``, the pause in seconds after a *successful* attempt (None: 0).
+        jitter: for ``always``, how much the pause varies: uniform in
+            ``[interval * (1 - jitter), interval * (1 + jitter)]``, ``0 <= jitter <= 1``.
     """
 
     mode: RestartMode
     interval: float | None
     interval_ns: int = attrs.field(eq=False, repr=False)
+    jitter: float = 0.0
+    spread_ns: int = attrs.field(default=0, eq=False, repr=False)
 
     NEVER: ClassVar[RestartPolicy]
     ON_FAILURE: ClassVar[RestartPolicy]
 
-    def __init__(self, mode: RestartMode, interval: Duration | None = None) -> None:
+    def __init__(
+        self, mode: RestartMode, interval: Duration | None = None, jitter: float = 0.0
+    ) -> None:
         if not isinstance(mode, RestartMode):
             raise ConfigTypeError("RestartPolicy.mode", "a RestartMode", mode)
         if interval is not None and mode is not RestartMode.ALWAYS:
             raise ConfigError("RestartPolicy.interval", "only RestartPolicy.always takes one")
         ns = 0 if interval is None else to_ns(interval, "RestartPolicy.interval")
-        self.__attrs_init__(mode, None if interval is None else ns_to_s(ns), ns)
+        fraction = _interval_jitter(jitter, mode)
+        # Rounded inwards to the nanosecond: every pause lies within the documented range.
+        spread = (ns * fraction.numerator) // fraction.denominator
+        self.__attrs_init__(
+            mode, None if interval is None else ns_to_s(ns), ns, float(jitter), spread
+        )
 
     @classmethod
-    def always(cls, interval: Duration | None = None) -> RestartPolicy:
-        """Restart after every end; ``interval`` is the pause after a successful attempt."""
-        return cls(RestartMode.ALWAYS, interval)
+    def always(cls, interval: Duration | None = None, jitter: float = 0.0) -> RestartPolicy:
+        """Restart after every end; ``interval`` is the pause after a successful attempt.
+
+        ``jitter`` (0 to 1) spreads that pause uniformly over ``interval * (1 ± jitter)``, so
+        periodic tasks started together drift apart instead of polling in step.
+        """
+        return cls(RestartMode.ALWAYS, interval, jitter)
 
     def __repr__(self) -> str:
         if self.mode is RestartMode.ALWAYS:
-            return f"RestartPolicy.always(interval={self.interval!r})"
+            extra = f", jitter={self.jitter!r}" if self.jitter else ""
+            return f"RestartPolicy.always(interval={self.interval!r}{extra})"
         return f"RestartPolicy.{self.mode.name}"
+
+
+def _interval_jitter(jitter: object, mode: RestartMode) -> Fraction:
+    """Validate ``RestartPolicy.jitter`` (a number in [0, 1]); its exact value."""
+    field = "RestartPolicy.jitter"
+    if isinstance(jitter, bool) or not isinstance(jitter, int | float):
+        raise ConfigError(field, f"expected a number in [0, 1], got {jitter!r}")
+    if not 0 <= jitter <= 1:  # NaN compares false: refused too
+        raise ConfigError(field, f"must be in [0, 1], got {jitter!r}")
+    if jitter and mode is not RestartMode.ALWAYS:
+        raise ConfigError(field, "only RestartPolicy.always takes one")
+    return Fraction(jitter)
 
 
 RestartPolicy.NEVER = RestartPolicy(RestartMode.NEVER)

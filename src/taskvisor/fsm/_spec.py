@@ -232,6 +232,8 @@ class ResolvedSpec:
     retry_on: tuple[type[BaseException], ...] = (Exception,)
     give_up_after_ns: int | None = None
     watchdog_ns: int | None = None
+    retry_budget: str | None = None  # retry shaping (docs/spec/api.md section 8)
+    start_jitter_ns: int = 0
 
 
 class SpecOptions(TypedDict, total=False):
@@ -251,6 +253,8 @@ class SpecOptions(TypedDict, total=False):
     retry_on: type[BaseException] | tuple[type[BaseException], ...] | Inherit
     give_up_after: Duration | Inherit | None
     watchdog: Duration | Inherit | None
+    retry_budget: str | None
+    start_jitter: Duration
 
 
 @attrs.frozen(init=False)
@@ -274,6 +278,10 @@ class TaskSpec:
     retry_on: tuple[type[BaseException], ...] | Inherit = INHERIT
     give_up_after: float | Inherit | None = INHERIT
     watchdog: float | Inherit | None = INHERIT
+    # Retry shaping (docs/spec/api.md section 8): not inherited; None and 0 mean "none".
+    retry_budget: str | None = None
+    start_jitter: float = 0.0
+    start_jitter_ns: int = attrs.field(default=0, eq=False, repr=False)
 
     def __init__(
         self,
@@ -290,6 +298,8 @@ class TaskSpec:
         retry_on: type[BaseException] | tuple[type[BaseException], ...] | Inherit = INHERIT,
         give_up_after: Duration | Inherit | None = INHERIT,
         watchdog: Duration | Inherit | None = INHERIT,
+        retry_budget: str | None = None,
+        start_jitter: Duration = 0.0,
     ) -> None:
         _check_task(task)
         if name is None:
@@ -319,6 +329,7 @@ class TaskSpec:
                 return INHERIT
             return _seconds(_positive_ns(value, f"TaskSpec.{field}", none))
 
+        budget, jitter_ns = _shaping(retry_budget, start_jitter)
         self.__attrs_init__(
             task,
             name,
@@ -333,6 +344,9 @@ class TaskSpec:
             INHERIT if retry_on is INHERIT else _retry_on(retry_on, "TaskSpec.retry_on"),
             seconds_of(give_up_after, "give_up_after", "never"),
             seconds_of(watchdog, "watchdog", "no watchdog"),
+            budget,
+            ns_to_s(jitter_ns),
+            jitter_ns,
         )
 
     @classmethod
@@ -347,9 +361,17 @@ class TaskSpec:
         return cls(task, restart=RestartPolicy.ON_FAILURE, **options)
 
     @classmethod
-    def periodic(cls, task: TaskLike, every: Duration, **options: Unpack[SpecOptions]) -> TaskSpec:
+    def periodic(
+        cls,
+        task: TaskLike,
+        every: Duration,
+        *,
+        jitter: float = 0.0,
+        **options: Unpack[SpecOptions],
+    ) -> TaskSpec:
         """Run again ``every`` seconds after each success; failures use the backoff.
 
+        ``jitter``: each pause is uniform in ``every * (1 ± jitter)`` (``RestartPolicy.always``).
         ``options``: as for ``once``.
         """
         # A bad ``every`` is named as the caller wrote it; 0 would restart a succeeding task in
@@ -357,7 +379,7 @@ class TaskSpec:
         # "at once" for those who mean it).
         if to_ns(every, "TaskSpec.every") == 0:
             raise ConfigError("TaskSpec.every", f"must be positive, got {every!r}")
-        return cls(task, restart=RestartPolicy.always(every), **options)
+        return cls(task, restart=RestartPolicy.always(every, jitter), **options)
 
     def resolve(self, defaults: TaskDefaults) -> ResolvedSpec:
         """Apply ``defaults`` to every ``INHERIT`` field."""
@@ -372,6 +394,8 @@ class TaskSpec:
             retry_on=defaults.retry_on if self.retry_on is INHERIT else self.retry_on,
             give_up_after_ns=_ns_or(self.give_up_after, defaults.give_up_after_ns),
             watchdog_ns=_ns_or(self.watchdog, defaults.watchdog_ns),
+            retry_budget=self.retry_budget,
+            start_jitter_ns=self.start_jitter_ns,
         )
 
 
@@ -380,3 +404,14 @@ def _ns_or(seconds: float | Inherit | None, default_ns: int | None) -> int | Non
     if seconds is INHERIT:
         return default_ns
     return None if seconds is None else to_ns(seconds, "duration")
+
+
+def _shaping(retry_budget: object, start_jitter: object) -> tuple[str | None, int]:
+    """Validate ``TaskSpec.retry_budget`` (a budget's name or None) and ``start_jitter``."""
+    if retry_budget is not None and not isinstance(retry_budget, str):
+        raise ConfigTypeError(
+            "TaskSpec.retry_budget", "a budget's name (a str) or None", retry_budget
+        )
+    if retry_budget == "":
+        raise ConfigError("TaskSpec.retry_budget", "must be a budget's name, got ''")
+    return retry_budget, to_ns(start_jitter, "TaskSpec.start_jitter")

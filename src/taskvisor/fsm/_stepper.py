@@ -94,7 +94,7 @@ class Stepper:
 
 
 class InvariantChecker:
-    """``fsm.check_step`` on every ``every``-th step (I1-I8 on the step and the new state)."""
+    """``fsm.check_step`` on every ``every``-th step (I1-I9 on the step and the new state)."""
 
     __slots__ = ("checks", "every", "seen")
 

@@ -5,7 +5,8 @@ Owns: the core's settings (``CoreConfig``), the state (``SupervisorState``,
 ``step(state, input, now, rng) -> (state, effects)``, the one chokepoint through which every
 decision passes (architecture rules 2-5). The state is owned: ``step`` mutates the object it is
 given and returns it; nothing on the hot path copies it (rule 3). ``now`` is integer nanoseconds;
-``rng`` is any object with ``random() -> float`` and is consulted only for jittered backoff.
+``rng`` is any object with ``random() -> float``; it is drawn from for jitter unless
+``CoreConfig.seed`` gives every task its own stream (``_streams``, I8).
 Every task move is checked against ``_table.TRANSITIONS``. The function does not know who
 drives it: the asyncio runtime and the simulator call it alike. Must not import I/O.
 """
@@ -13,7 +14,7 @@ drives it: the asyncio runtime and the simulator call it alike. Must not import 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from heapq import heapify, heappop, heappush
 from typing import TYPE_CHECKING, NamedTuple, Protocol, assert_never
 
@@ -21,9 +22,27 @@ import attrs
 
 from taskvisor._errors import ConfigError
 from taskvisor._task_errors import TaskError
-from taskvisor.fsm._backoff import EMPTY_STREAK, RetryStreak, needs_draw, next_delay_ns
+from taskvisor.fsm._backoff import EMPTY_STREAK, RetryStreak, needs_draw
 from taskvisor.fsm._budget import exhausted
 from taskvisor.fsm._bus import BusState, SubscriberInfo
+from taskvisor.fsm._decision import (
+    RULE_BACKOFF,
+    RULE_BUDGET,
+    RULE_COMPLETED,
+    RULE_FATAL,
+    RULE_GAVE_UP,
+    RULE_INTENSITY,
+    RULE_NEVER,
+    RULE_NOT_RETRIED,
+    RULE_RESET,
+    RULE_RETRY_LIMIT,
+    RULE_SUPERVISOR_INTENSITY,
+    Decision,
+    failure_pause,
+    final_decision,
+    start_pause,
+    success_pause,
+)
 from taskvisor.fsm._duration import NS_PER_S, capacity, ns_to_s, to_ns
 from taskvisor.fsm._effects import (
     Abandon,
@@ -65,6 +84,7 @@ from taskvisor.fsm._inputs import (
 )
 from taskvisor.fsm._intensity import Intensity, allows, count_within, record
 from taskvisor.fsm._policy import RestartMode
+from taskvisor.fsm._retry_budget import Bucket, RetryBudget, check_budgets
 from taskvisor.fsm._slots import (
     REJECTION_OF,
     ControllerConfig,
@@ -78,6 +98,7 @@ from taskvisor.fsm._slots import (
     decide,
 )
 from taskvisor.fsm._spec import ResolvedSpec, TaskDefaults, TaskSpec
+from taskvisor.fsm._streams import next_uniform, stream_seed
 from taskvisor.fsm._table import CancelCause, Phase, Trigger, check_move
 
 __all__ = [
@@ -153,6 +174,9 @@ class CoreConfig:
         controller: the admission controller's bounds (None: no controller).
         intensity: the supervisor-wide restart intensity (None: unlimited); when exceeded the
             supervisor shuts down (docs/spec/api.md section 8, I10).
+        retry_budgets: the shared retry budgets by name, sorted (docs/spec/api.md section 8; I9).
+        seed: with a seed, each task draws from its own stream, derived from the seed, its
+            name and its incarnation (I8); without one, every task draws from ``rng``.
     """
 
     grace_ns: int
@@ -163,6 +187,8 @@ class CoreConfig:
     controller: ControllerConfig | None
     capacities: tuple[int, ...] = attrs.field(eq=False, repr=False)
     intensity: Intensity | None = None
+    retry_budgets: tuple[tuple[str, RetryBudget], ...] = ()
+    seed: int | None = None
 
     def __init__(
         self,
@@ -174,6 +200,8 @@ class CoreConfig:
         defaults: TaskDefaults | None = None,
         controller: ControllerConfig | None = None,
         intensity: Intensity | None = None,
+        retry_budgets: Mapping[str, RetryBudget] | None = None,
+        seed: int | None = None,
     ) -> None:
         """Validate and convert: durations in seconds (or timedelta), as a test or a tool
         writes them. Errors name ``CoreConfig`` fields; the runtime, which has validated its
@@ -196,7 +224,12 @@ class CoreConfig:
             raise ConfigError(
                 "CoreConfig.intensity", f"expected an Intensity or None, got {intensity!r}"
             )
-        self._init(grace_ns, force_ns, max_concurrent, subs, defaults, controller, intensity)
+        budgets = check_budgets(retry_budgets, "CoreConfig.retry_budgets")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise ConfigError("CoreConfig.seed", f"expected an int or None, got {seed!r}")
+        self._init(
+            grace_ns, force_ns, max_concurrent, subs, defaults, controller, intensity, budgets, seed
+        )
 
     @classmethod
     def checked(
@@ -209,6 +242,8 @@ class CoreConfig:
         defaults: TaskDefaults,
         controller: ControllerConfig | None,
         intensity: Intensity | None,
+        retry_budgets: Mapping[str, RetryBudget] | None = None,
+        seed: int | None = None,
     ) -> CoreConfig:
         """Build from values a driver has already validated at its public boundary."""
         config = cls.__new__(cls)
@@ -220,6 +255,8 @@ class CoreConfig:
             defaults,
             controller,
             intensity,
+            tuple(sorted((retry_budgets or {}).items())),
+            seed,
         )
         return config
 
@@ -232,10 +269,21 @@ class CoreConfig:
         defaults: TaskDefaults,
         controller: ControllerConfig | None,
         intensity: Intensity | None,
+        budgets: tuple[tuple[str, RetryBudget], ...] = (),
+        seed: int | None = None,
     ) -> None:
         caps = tuple(s.capacity for s in subs)
         self.__attrs_init__(
-            grace_ns, force_ns, max_concurrent, subs, defaults, controller, caps, intensity
+            grace_ns,
+            force_ns,
+            max_concurrent,
+            subs,
+            defaults,
+            controller,
+            caps,
+            intensity,
+            budgets,
+            seed,
         )
 
 
@@ -243,13 +291,16 @@ class TaskState:
     """One live task, owned by the state that holds it (mutated in place by ``step``).
 
     ``timer`` is the token of its one live deadline (lazy heap deletion); ``wait_token`` its
-    place in the run-permit queue while WAITING.
+    place in the run-permit queue while WAITING. ``stream`` is its own random stream's state
+    (None: it draws from the shared source); ``decision`` why its current pause was scheduled
+    (source BUDGET while in BACKOFF: it holds a retry budget's token and waits for it, I9).
     """
 
     __slots__ = (
         "attempt",
         "cause",
         "deadline",
+        "decision",
         "forced",
         "id",
         "last_beat",
@@ -262,6 +313,7 @@ class TaskState:
         "started_at",
         "streak",
         "streak_start",
+        "stream",
         "timeout_at",
         "timer",
         "wait_token",
@@ -291,6 +343,10 @@ class TaskState:
         self.timeout_at: int | None = None
         self.last_beat = 0
         self.last_failure: str | None = None  # the latest failure's reason (h.snapshot())
+        # Retry shaping (docs/spec/api.md section 8): its own random stream, and why its current
+        # pause.
+        self.stream: int | None = None
+        self.decision: Decision | None = None
 
     def view(self) -> TaskView:
         """A plain immutable copy (what snapshots and readers outside the core hold)."""
@@ -309,6 +365,8 @@ class TaskState:
             () if self.restarts is None else tuple(self.restarts),
             self.last_beat,
             self.last_failure,
+            self.stream,
+            self.decision,
         )
 
     def copy(self) -> TaskState:
@@ -340,6 +398,8 @@ class TaskView(NamedTuple):
     restarts: tuple[int, ...]
     last_beat: int
     last_failure: str | None
+    stream: int | None = None
+    decision: Decision | None = None
 
 
 @attrs.frozen
@@ -371,6 +431,8 @@ class StateSnapshot:
         accepted, finished: tasks ever admitted and ever ended.
         slots: the busy slots, sorted by name.
         slot_of: the slot of every owner and queued submission, sorted by id.
+        budgets: each retry budget's ``(name, (level, at, grants))``, sorted by name.
+        incarnations: how many tasks each name has had (with a seed), sorted by name.
     """
 
     tasks: tuple[TaskView, ...]
@@ -386,6 +448,8 @@ class StateSnapshot:
     slot_of: tuple[tuple[TaskId, str], ...]
     restarts: tuple[int, ...] = ()
     escalation: Escalate | None = None
+    budgets: tuple[tuple[str, tuple[int, int | None, tuple[int, ...]]], ...] = ()
+    incarnations: tuple[tuple[str, int], ...] = ()
 
     def task(self, tid: TaskId) -> TaskView | None:
         """The task with id ``tid``, if live."""
@@ -415,14 +479,19 @@ class SupervisorState:
         accepted, finished: tasks ever admitted and ever ended (I1: equal once all are gone).
         slots: slots that are not idle-and-empty, by name (I6).
         slot_of: the slot of every owner and every queued submission, by task id.
+        budgets: each shared retry budget's bucket, by name (I9).
+        incarnations: with a seed, how many tasks each name has had (its streams, I8). One
+            int per distinct name ever registered: memory grows with distinct names.
     """
 
     __slots__ = (
         "accepted",
+        "budgets",
         "bus",
         "config",
         "escalation",
         "finished",
+        "incarnations",
         "names",
         "ready",
         "ready_head",
@@ -459,6 +528,8 @@ class SupervisorState:
         self.slot_of: dict[TaskId, str] = {}
         self.restarts: deque[int] = deque()  # the supervisor's intensity window (I10)
         self.escalation: Escalate | None = None  # why the core shut itself down, if it did
+        self.budgets = {name: Bucket(budget) for name, budget in config.retry_budgets}
+        self.incarnations: dict[str, int] = {}
 
     @classmethod
     def initial(cls, config: CoreConfig) -> SupervisorState:
@@ -487,6 +558,8 @@ class SupervisorState:
             slot_of=tuple(sorted(self.slot_of.items())),
             restarts=tuple(self.restarts),
             escalation=self.escalation,
+            budgets=tuple((name, b.snapshot()) for name, b in sorted(self.budgets.items())),
+            incarnations=tuple(sorted(self.incarnations.items())),
         )
 
     def clone(self) -> SupervisorState:
@@ -509,6 +582,8 @@ class SupervisorState:
         new.slot_of = dict(self.slot_of)
         new.restarts = deque(self.restarts)
         new.escalation = self.escalation
+        new.budgets = {name: b.copy() for name, b in self.budgets.items()}
+        new.incarnations = dict(self.incarnations)
         return new
 
     def __repr__(self) -> str:
@@ -638,6 +713,7 @@ class _Txn:
         backoff_source: BackoffSource | None = None,
         outcome: OutcomeKind | None = None,
         rejection: RejectionKind | None = None,
+        decision: Decision | None = None,
     ) -> None:
         """Publish one event to every subscriber with room; report drops (I5, rule 7).
 
@@ -669,6 +745,7 @@ class _Txn:
                 backoff_source,
                 outcome,
                 rejection,
+                decision,
             ),
         )
         caps = self.caps
@@ -774,6 +851,7 @@ class _Txn:
             heappop(timers)
 
     def add(self, inp: AddTasks) -> None:
+        self.check_budget_names(spec for _, spec in inp.items)  # refused before any write
         for tid, spec in inp.items:
             self.emit(EK.TASK_ADD_REQUESTED, None, task_id=tid, task=spec.name)
         rejection, culprit = self._admission(inp)
@@ -809,6 +887,8 @@ class _Txn:
         s.names[t.name] = tid
         s.accepted += 1
         self.emit(EK.TASK_ADDED, t)
+        if self.shape_start(t):  # its own random stream (I8); its first attempt may wait
+            return
         self.start_or_wait(t, Trigger.ADMIT)
 
     def _admission(self, inp: AddTasks) -> tuple[RejectionKind | None, str | None]:
@@ -903,7 +983,7 @@ class _Txn:
             # permanent. ``Fail`` and timeouts always retry; ``error`` None is a plain failure.
             assert inp.error is not None
             reason = f"not retried ({type(inp.error).__name__} is not in retry_on): {inp.reason}"
-            self.fatal(t, reason, inp.exit_code, inp.error, duration)
+            self.fatal(t, reason, inp.exit_code, inp.error, duration, RULE_NOT_RETRIED)
             self.release_permit()
             return
         if cause is CancelCause.TIMEOUT:
@@ -945,7 +1025,9 @@ class _Txn:
                 ),
             )
         else:  # FAILED, or INTERRUPTED while nobody cancelled it (docs/spec/api.md section 2)
-            self.failure(t, inp.reason, inp.exit_code, inp.error, duration)
+            self.failure(
+                t, inp.reason, inp.exit_code, inp.error, duration, retry_after=inp.retry_after_ns
+            )
         self.release_permit()
 
     def fatal(
@@ -955,11 +1037,19 @@ class _Txn:
         exit_code: int | None,
         error: BaseException | None,
         duration: float,
+        rule: str = RULE_FATAL,
     ) -> None:
         """A permanent failure: TASK_FAILED, ACTOR_DEAD(FATAL), then the task is gone."""
         self.emit(EK.TASK_FAILED, t, reason=reason, exit_code=exit_code, duration=duration)
         outcome = TaskOutcome(OutcomeKind.FATAL, reason, exit_code, error, attempts=t.attempt)
-        self.emit(EK.ACTOR_DEAD, t, reason=reason, exit_code=exit_code, outcome=OutcomeKind.FATAL)
+        self.emit(
+            EK.ACTOR_DEAD,
+            t,
+            reason=reason,
+            exit_code=exit_code,
+            outcome=OutcomeKind.FATAL,
+            decision=final_decision(t.policy.backoff, t.streak.failures + 1, rule),
+        )
         self.finish(t, Trigger.END_FINAL, outcome)
 
     def success(self, t: TaskState, duration: float) -> None:
@@ -967,15 +1057,22 @@ class _Txn:
         self.emit(EK.TASK_STOPPED, t, duration=duration)
         restart = t.policy.restart
         if restart.mode is RestartMode.ALWAYS:
-            delay = restart.interval_ns
+            u = self.draw(t) if restart.spread_ns else 0.0  # always(interval, jitter)
+            delay, decision = success_pause(restart, u)
             self.emit(
-                EK.BACKOFF_SCHEDULED, t, delay=ns_to_s(delay), backoff_source=BackoffSource.SUCCESS
+                EK.BACKOFF_SCHEDULED,
+                t,
+                delay=ns_to_s(delay),
+                backoff_source=BackoffSource.SUCCESS,
+                decision=decision,
             )
             self.move(t, Trigger.END_RESTART, Phase.BACKOFF, *self.schedule(t, self.now + delay))
             t.streak = EMPTY_STREAK
             t.cause = None
+            t.decision = decision
             return
-        self.emit(EK.ACTOR_EXHAUSTED, t, outcome=OutcomeKind.COMPLETED)
+        decision = final_decision(t.policy.backoff, 0, RULE_COMPLETED, None)
+        self.emit(EK.ACTOR_EXHAUSTED, t, outcome=OutcomeKind.COMPLETED, decision=decision)
         self.finish(t, Trigger.END_FINAL, TaskOutcome(OutcomeKind.COMPLETED, attempts=t.attempt))
 
     def failure(
@@ -986,7 +1083,10 @@ class _Txn:
         error: BaseException | None,
         duration: float,
         timeout: float | None = None,
+        retry_after: int | None = None,
     ) -> None:
+        if retry_after is not None and retry_after < 0:  # refused before any write (rule 3)
+            raise ValueError(f"AttemptEnded.retry_after_ns must be >= 0, got {retry_after}")
         self.emit(
             EK.TASK_FAILED,
             t,
@@ -1014,20 +1114,24 @@ class _Txn:
         final = None
         escalate = False
         limit = self.config.intensity
+        rule = RULE_NEVER
         if policy.restart.mode is RestartMode.NEVER:
             final = reason
         elif exhausted(failures, policy.max_retries):
             final = f"retry limit ({policy.max_retries}) reached; last failure: {reason}"
+            rule = RULE_RETRY_LIMIT
         elif policy.give_up_after_ns is not None and now - t.streak_start > policy.give_up_after_ns:
             final = (
                 f"gave up after {ns_to_s(policy.give_up_after_ns):g}s of failures; "
                 f"last failure: {reason}"
             )
+            rule = RULE_GAVE_UP
         elif policy.intensity is not None and not allows(
             count_within(t.restarts or (), now, policy.intensity.within_ns),
             policy.intensity.max_restarts,
         ):
             final = f"{_intensity_text(policy.intensity)}; last failure: {reason}"
+            rule = RULE_INTENSITY
         elif (
             limit is not None
             and self.s.shutdown is None
@@ -1037,10 +1141,16 @@ class _Txn:
             # not restarted and the whole supervisor shuts down, once.
             final = f"supervisor {_intensity_text(limit)}; last failure: {reason}"
             escalate = True
+            rule = RULE_SUPERVISOR_INTENSITY
         if final is not None:
             outcome = TaskOutcome(OutcomeKind.FAILED, final, exit_code, error, attempts=t.attempt)
             self.emit(
-                EK.ACTOR_EXHAUSTED, t, reason=final, exit_code=exit_code, outcome=OutcomeKind.FAILED
+                EK.ACTOR_EXHAUSTED,
+                t,
+                reason=final,
+                exit_code=exit_code,
+                outcome=OutcomeKind.FAILED,
+                decision=final_decision(policy.backoff, failures, rule),
             )
             escalation = None
             if escalate and limit is not None:
@@ -1058,20 +1168,113 @@ class _Txn:
         if limit is not None:
             record(self.s.restarts, now, limit.within_ns)
         backoff = policy.backoff
-        u = self.rng.random() if needs_draw(backoff) else 0.0
-        delay, streak = next_delay_ns(backoff, streak, u)
+        # A Retry-After replaces the backoff and its draw (docs/spec/api.md section 8).
+        u = self.draw(t) if retry_after is None and needs_draw(backoff) else 0.0
+        fresh = streak is not t.streak  # a healthy-run reset began a new streak
+        delay, streak, decision = failure_pause(backoff, streak, u, retry_after)
+        if fresh and decision.rule == RULE_BACKOFF:
+            decision = decision._replace(rule=RULE_RESET)
         self.emit(
             EK.BACKOFF_SCHEDULED,
             t,
             delay=ns_to_s(delay),
             reason=reason,
-            backoff_source=BackoffSource.FAILURE,
+            backoff_source=decision.source,
+            decision=decision,
         )
         self.move(t, Trigger.END_RESTART, Phase.BACKOFF, *self.schedule(t, self.now + delay))
         # A timed-out attempt that ended is a plain failure: its cancel state is cleared.
         t.streak = streak
         t.cause = None
         t.forced = False
+        t.decision = decision
+
+    # -- retry shaping (docs/spec/api.md section 8; I8, I9) ---------------------------------
+
+    def draw(self, t: TaskState) -> float:
+        """One draw in [0, 1] for ``t``: its own stream with a seed (I8), else the shared one."""
+        state = t.stream
+        if state is None:
+            return self.rng.random()
+        u, t.stream = next_uniform(state)
+        return u
+
+    def check_budget_names(self, specs: Iterable[TaskSpec]) -> None:
+        """Refuse a spec naming a retry budget the configuration does not have.
+
+        The runtime checks first and raises ``ConfigError`` from ``add``/``run``/``submit``;
+        here it guards the other drivers, before anything is written (rule 3).
+        """
+        budgets = self.s.budgets
+        for spec in specs:
+            name = spec.retry_budget
+            if name is not None and name not in budgets:
+                known = ", ".join(map(repr, sorted(budgets))) or "none"
+                raise ConfigError(
+                    "TaskSpec.retry_budget",
+                    f"task {spec.name!r} names the retry budget {name!r}, which is not "
+                    f"configured (the supervisor's retry_budgets has {known})",
+                )
+
+    def shape_start(self, t: TaskState) -> bool:
+        """A new task: its own random stream (with a seed, I8), then its start jitter, if any.
+
+        Returns True when its first attempt waits a uniform delay in ``[0, start_jitter]``
+        (BACKOFF_SCHEDULED with source START).
+        """
+        seed = self.config.seed
+        if seed is not None:
+            incarnations = self.s.incarnations
+            earlier = incarnations.get(t.name, 0)
+            incarnations[t.name] = earlier + 1
+            t.stream = stream_seed(seed, t.name, earlier)
+        jitter = t.policy.start_jitter_ns
+        if not jitter:
+            return False
+        delay, decision = start_pause(jitter, self.draw(t))
+        t.decision = decision
+        self.emit(
+            EK.BACKOFF_SCHEDULED,
+            t,
+            delay=ns_to_s(delay),
+            backoff_source=BackoffSource.START,
+            decision=decision,
+        )
+        self.move(t, Trigger.ADMIT, Phase.BACKOFF, *self.schedule(t, self.now + delay))
+        return True
+
+    def wait_for_token(self, t: TaskState) -> bool:
+        """A restart after a failure reached its deadline: take a token of its budget (I9).
+
+        Returns True when there was no whole token: the restart took the next one ahead of time
+        and waits in BACKOFF until it arrives (BACKOFF_SCHEDULED with source BUDGET). Tokens are
+        taken in the order of the restarts' deadlines, because that is the order they pass.
+        """
+        name = t.policy.retry_budget
+        decision = t.decision
+        if name is None or decision is None:
+            return False
+        source = decision.source
+        if source is not BackoffSource.FAILURE and source is not BackoffSource.RETRY_AFTER:
+            return False  # a start or an interval pause, or it holds its token already (BUDGET)
+        wait = self.s.budgets[name].take(self.now)
+        if not wait:
+            return False
+        seconds = ns_to_s(wait)
+        decision = decision._replace(
+            source=BackoffSource.BUDGET, budget_wait=seconds, rule=RULE_BUDGET
+        )
+        t.decision = decision
+        self.emit(
+            EK.BACKOFF_SCHEDULED,
+            t,
+            delay=seconds,
+            reason=f"waiting for a token of retry budget {name!r}",
+            backoff_source=BackoffSource.BUDGET,
+            decision=decision,
+        )
+        self.move(t, Trigger.BUDGET, Phase.BACKOFF, *self.schedule(t, self.now + wait))
+        return True
 
     def finish(
         self,
@@ -1140,7 +1343,8 @@ class _Txn:
     def deadline_passed(self, t: TaskState) -> None:
         phase = t.phase
         if phase is Phase.BACKOFF:
-            self.start_or_wait(t, Trigger.DEADLINE)
+            if not self.wait_for_token(t):  # a restart after a failure takes a token (I9)
+                self.start_or_wait(t, Trigger.DEADLINE)
         elif phase is Phase.RUNNING:  # the timeout or the watchdog (I4's sibling: no early fire)
             now = self.now
             timeout_at = t.timeout_at
@@ -1311,6 +1515,7 @@ class _Txn:
         controller = self.config.controller
         if controller is None:  # refused before anything is written (rule 3)
             raise ValueError("Submit needs CoreConfig.controller (the runtime checks this first)")
+        self.check_budget_names((inp.spec.task_spec,))
         s = self.s
         spec, tid = inp.spec, inp.task_id
         sub = Submission(tid, spec)

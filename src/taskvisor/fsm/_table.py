@@ -25,7 +25,7 @@ class Phase(enum.Enum):
     NEW = "new"  # being added; not yet in the registry
     WAITING = "waiting"  # ready to start, waiting for a run permit (max_concurrent)
     RUNNING = "running"  # an attempt runs
-    BACKOFF = "backoff"  # between attempts, until its deadline
+    BACKOFF = "backoff"  # between attempts (or before the first: start jitter), until its deadline
     STOPPING = "stopping"  # its attempt was asked (or forced) to stop; waiting for it to end
     GONE = "gone"  # left the registry with an outcome (terminal)
 
@@ -42,6 +42,7 @@ class Trigger(enum.Enum):
     CANCEL = "cancel"  # remove/cancel/shutdown
     TIMEOUT = "timeout"  # the attempt's timeout deadline passed
     DEADLINE = "deadline"  # a backoff, grace or force-wait deadline passed
+    BUDGET = "no token"  # a restart's deadline passed with no token in its retry budget
 
 
 class CancelCause(enum.Enum):
@@ -57,7 +58,7 @@ P, T = Phase, Trigger
 
 #: (from phase, trigger) -> phases it may move to.
 TRANSITIONS: Mapping[tuple[Phase, Trigger], frozenset[Phase]] = {
-    (P.NEW, T.ADMIT): frozenset({P.RUNNING, P.WAITING}),
+    (P.NEW, T.ADMIT): frozenset({P.RUNNING, P.WAITING, P.BACKOFF}),  # BACKOFF: start jitter
     (P.WAITING, T.PERMIT): frozenset({P.RUNNING}),
     (P.WAITING, T.CANCEL): frozenset({P.GONE}),
     (P.RUNNING, T.END_RESTART): frozenset({P.BACKOFF}),
@@ -66,6 +67,7 @@ TRANSITIONS: Mapping[tuple[Phase, Trigger], frozenset[Phase]] = {
     (P.RUNNING, T.TIMEOUT): frozenset({P.STOPPING}),
     (P.BACKOFF, T.DEADLINE): frozenset({P.RUNNING, P.WAITING}),
     (P.BACKOFF, T.CANCEL): frozenset({P.GONE}),
+    (P.BACKOFF, T.BUDGET): frozenset({P.BACKOFF}),  # waits for its retry budget's token (I9)
     (P.STOPPING, T.END_RESTART): frozenset({P.BACKOFF}),  # a timed-out attempt ended
     (P.STOPPING, T.END_FINAL): frozenset({P.GONE}),
     (P.STOPPING, T.CANCEL): frozenset({P.STOPPING}),  # a removal takes over a timeout

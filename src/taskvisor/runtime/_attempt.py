@@ -110,10 +110,16 @@ def ended_by(ctx: TaskContext, exc: Exception) -> AttemptEnded:
         kind = _END_OF.get(type(leaf))
         if kind is None:  # a subclass: the nearest of the three
             kind = next((k for c, k in _END_OF.items() if isinstance(leaf, c)), EndKind.FAILED)
-        return AttemptEnded(ctx.task_id, ctx.attempt, kind, leaf.reason, leaf.exit_code, leaf)
+        # A Fail may say when to retry (docs/spec/api.md section 8): the core decides what it means.
+        after = leaf.retry_after_ns if kind is EndKind.FAILED and isinstance(leaf, Fail) else None
+        return AttemptEnded(
+            ctx.task_id, ctx.attempt, kind, leaf.reason, leaf.exit_code, leaf, after
+        )
     if isinstance(leaf, NotAwaitable):
         return AttemptEnded(ctx.task_id, ctx.attempt, EndKind.FATAL, str(leaf), None, leaf)
-    return _new_end(AttemptEnded, (ctx.task_id, ctx.attempt, _FAILED, describe(exc), None, exc))
+    return _new_end(
+        AttemptEnded, (ctx.task_id, ctx.attempt, _FAILED, describe(exc), None, exc, None)
+    )
 
 
 def _interrupted(ctx: TaskContext, exc: BaseException | None, reason: str) -> AttemptEnded:
@@ -237,7 +243,9 @@ class AsyncioLauncher(Launcher):
             self._escaped(rec, exc)
             return
         else:
-            end = _new_end(AttemptEnded, (ctx.task_id, ctx.attempt, _RETURNED, "", None, None))
+            end = _new_end(
+                AttemptEnded, (ctx.task_id, ctx.attempt, _RETURNED, "", None, None, None)
+            )
         self._report(rec, end)
 
 
@@ -293,5 +301,7 @@ class TrioLauncher(Launcher):
             if scope.cancelled_caught:
                 end = _interrupted(ctx, None, "Cancelled")
             else:
-                end = _new_end(AttemptEnded, (ctx.task_id, ctx.attempt, _RETURNED, "", None, None))
+                end = _new_end(
+                    AttemptEnded, (ctx.task_id, ctx.attempt, _RETURNED, "", None, None, None)
+                )
         self._report(rec, end)

@@ -11,7 +11,7 @@ driver, the bus or any backend.
 from __future__ import annotations
 
 import random as _random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import attrs
 
@@ -22,12 +22,14 @@ from taskvisor.fsm import (
     Duration,
     Intensity,
     RandomSource,
+    RetryBudget,
     SubscriberInfo,
     TaskDefaults,
     ns_to_s,
     to_ns,
 )
 from taskvisor.fsm._duration import capacity as check_capacity
+from taskvisor.fsm._retry_budget import check_budgets
 from taskvisor.runtime._clock import Clock, LoopClock
 
 __all__ = ["SupervisorConfig"]
@@ -45,13 +47,18 @@ class SupervisorConfig:
         registry_queue_capacity: bound of the command queue (``add``, ``remove``, ...); the
             ``try_*`` handle methods raise ``CommandQueueFull`` when it is full.
         force_wait: how long a force-cancelled attempt may take to end before it is abandoned.
-        seed: seed of the random source the core draws jitter from (None: unseeded).
-        random: an object with ``random() -> float`` to draw from instead (not with ``seed``).
+        seed: with a seed, each task draws its jitter from its own random stream, derived
+            from the seed, the task's name and how many earlier tasks had that name, so other
+            tasks never change its delays (I8). None: unseeded.
+        random: an object with ``random() -> float`` to draw from instead (not with ``seed``);
+            every task then shares that one stream, as every task does when unseeded.
         clock: a ``Clock`` (None: ``LoopClock()``, the event loop's clock).
         intensity: the supervisor's restart intensity, ``tv.Intensity(max_restarts, within)``
             counted over restarts after failures across all tasks (None: unlimited); when
             exceeded, the supervisor shuts down and ``run()``/``serve()`` raise
             ``RestartIntensityExceeded``.
+        retry_budgets: shared retry budgets by name (``TaskSpec(retry_budget=name)``): each
+            restart after a failure takes a token; with none left it waits for the next one.
     """
 
     grace: float
@@ -63,6 +70,7 @@ class SupervisorConfig:
     random: RandomSource | None = attrs.field(eq=False)
     clock: Clock | None = attrs.field(eq=False)
     intensity: Intensity | None
+    retry_budgets: Mapping[str, RetryBudget] = attrs.field(hash=False)
     grace_ns: int = attrs.field(eq=False, repr=False)
     force_wait_ns: int = attrs.field(eq=False, repr=False)
 
@@ -77,6 +85,7 @@ class SupervisorConfig:
         random: RandomSource | None = None,
         clock: Clock | None = None,
         intensity: Intensity | None = None,
+        retry_budgets: Mapping[str, RetryBudget] | None = None,
     ) -> None:
         grace_ns = to_ns(grace, "SupervisorConfig.grace")
         drain_ns = to_ns(
@@ -103,6 +112,7 @@ class SupervisorConfig:
             raise ConfigError(
                 "SupervisorConfig.intensity", f"expected an Intensity or None, got {intensity!r}"
             )
+        budgets = dict(check_budgets(retry_budgets, "SupervisorConfig.retry_budgets"))
         self.__attrs_init__(
             ns_to_s(grace_ns),
             ns_to_s(drain_ns),
@@ -113,6 +123,7 @@ class SupervisorConfig:
             random,
             clock,
             intensity,
+            budgets,
             grace_ns,
             force_ns,
         )
@@ -146,4 +157,6 @@ class SupervisorConfig:
             defaults=defaults,
             controller=controller,
             intensity=self.intensity,
+            retry_budgets=self.retry_budgets,
+            seed=self.seed,  # per-task streams (I8); an injected ``random`` is one shared stream
         )

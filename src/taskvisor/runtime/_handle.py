@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import NoReturn
 
 import anyio
@@ -82,19 +82,40 @@ class TaskWaiter:
         return f"TaskWaiter({self.task_id!r}, outcome={self._watch.outcome!r})"
 
 
-def check_spec(spec: object, field: str = "spec") -> TaskSpec:
-    """``spec`` if it is a ``TaskSpec`` whose task can run; ``ConfigError`` naming it otherwise."""
+def check_spec(
+    spec: object, field: str = "spec", budgets: Collection[str] | None = None
+) -> TaskSpec:
+    """``spec`` if it is a ``TaskSpec`` whose task can run (and whose retry budget is one of
+    ``budgets``, when given); ``ConfigError`` naming it otherwise."""
     if not isinstance(spec, TaskSpec):
         raise ConfigError(field, f"expected a TaskSpec, got {spec!r}")
     body_of(spec.task)
+    if budgets is not None:
+        check_budget(spec, budgets)
     return spec
 
 
-def check_cspec(cspec: object) -> ControllerSpec:
+def check_budget(spec: TaskSpec, budgets: Collection[str]) -> None:
+    """An unknown ``retry_budget`` is refused when the task is added (docs/spec/api.md section 8).
+
+    Validation at the boundary, like the spec's type: the core refuses it too, but a refusal
+    there would be a driver bug, not the caller's error.
+    """
+    name = spec.retry_budget
+    if name is not None and name not in budgets:
+        known = ", ".join(map(repr, sorted(budgets))) or "none"
+        raise ConfigError(
+            "TaskSpec.retry_budget",
+            f"task {spec.name!r} names the retry budget {name!r}, which is not configured "
+            f"(SupervisorConfig.retry_budgets has {known})",
+        )
+
+
+def check_cspec(cspec: object, budgets: Collection[str] | None = None) -> ControllerSpec:
     """``cspec`` if it is a ``ControllerSpec`` whose task can run; ``ConfigError`` otherwise."""
     if not isinstance(cspec, ControllerSpec):
         raise ConfigError("cspec", f"expected a ControllerSpec, got {cspec!r}")
-    body_of(cspec.task_spec.task)
+    check_spec(cspec.task_spec, "cspec.task_spec", budgets)
     return cspec
 
 
@@ -131,6 +152,7 @@ class SupervisorHandle:
         Raises:
             TaskAlreadyExists: a live task has this name (I2).
             ShuttingDown: the supervisor is shutting down.
+            ConfigError: the spec names a retry budget the configuration does not have.
         """
         tid, _ = await self._add(spec, watch=False, nowait=False)
         return tid
@@ -155,8 +177,8 @@ class SupervisorHandle:
     async def _add(
         self, spec: TaskSpec, *, watch: bool, nowait: bool
     ) -> tuple[TaskId, Watch | None]:
-        spec = check_spec(spec)
         driver = self._driver
+        spec = check_spec(spec, budgets=driver.config.retry_budgets)
         tid = TaskId(new_task_id())
         # Watch before the command: the task may end before this coroutine resumes.
         w = driver.watch(tid) if watch else None
@@ -173,8 +195,10 @@ class SupervisorHandle:
     async def add_batch(self, specs: Sequence[TaskSpec]) -> builtins.list[tuple[TaskId, Watch]]:
         """Register ``specs`` all-or-nothing (``run``'s batch); watches every task."""
         driver = self._driver
+        budgets = driver.config.retry_budgets
         items = tuple(
-            (TaskId(new_task_id()), check_spec(s, f"specs[{i}]")) for i, s in enumerate(specs)
+            (TaskId(new_task_id()), check_spec(s, f"specs[{i}]", budgets))
+            for i, s in enumerate(specs)
         )
         watches = [(tid, driver.watch(tid)) for tid, _ in items]
         try:
@@ -364,7 +388,7 @@ class SupervisorHandle:
         driver = self._driver
         if driver.controller is None:
             raise ControllerNotConfigured("this supervisor was built without controller=")
-        cspec = check_cspec(cspec)
+        cspec = check_cspec(cspec, driver.config.retry_budgets)
         tid = TaskId(new_task_id())
         # Watch before the submission: a rejection (or a task that ends at once) is delivered
         # in the very step that answers it.

@@ -63,8 +63,11 @@ def event_level(event: Event) -> int:
     """The ``logging`` level ``LogSubscriber`` writes ``event`` at."""
     kind = event.kind
     if kind is EK.BACKOFF_SCHEDULED:
-        # A pause after a success (``always(interval)``) is routine; after a failure it is not.
-        return _DEBUG if event.backoff_source is BackoffSource.SUCCESS else _WARNING
+        # A pause after a success (``always(interval)``) or before a first start is routine;
+        # after a failure (or waiting for a retry budget's token) it is not.
+        source = event.backoff_source
+        routine = source is BackoffSource.SUCCESS or source is BackoffSource.START
+        return _DEBUG if routine else _WARNING
     if kind is EK.TASK_REMOVED or kind is EK.ACTOR_EXHAUSTED:
         return _INFO if event.outcome is None else _OUTCOME_LEVELS[event.outcome]
     return _LEVELS.get(kind, _INFO)
@@ -113,8 +116,15 @@ def event_message(event: Event) -> str:
         limit = f" after {event.timeout:g}s" if event.timeout is not None else ""
         return f"{who} timed out{limit}"
     if kind is EK.BACKOFF_SCHEDULED:
-        after = "success" if event.backoff_source is BackoffSource.SUCCESS else "failure"
-        return f"task {event.task} restarts in {event.delay or 0.0:.3f}s after {after}"
+        delay = f"{event.delay or 0.0:.3f}s"
+        source = event.backoff_source
+        if source is BackoffSource.START:
+            return f"task {event.task} starts in {delay} (start jitter)"
+        if source is BackoffSource.BUDGET:
+            return f"task {event.task} restarts in {delay} more{_because(event)}"
+        after = "success" if source is BackoffSource.SUCCESS else "failure"
+        extra = " (retry-after)" if source is BackoffSource.RETRY_AFTER else ""
+        return f"task {event.task} restarts in {delay} after {after}{extra}"
     if kind is EK.ACTOR_EXHAUSTED:
         return f"task {event.task} finished: {_outcome(event)}{_because(event)}{_exit(event)}"
     if kind is EK.ACTOR_DEAD:
@@ -175,6 +185,22 @@ def event_fields(event: Event) -> dict[str, object]:
         "backoff_source": event.backoff_source.name if event.backoff_source else None,
         "outcome": event.outcome.name if event.outcome is not None else None,
         "rejection": event.rejection.name if event.rejection is not None else None,
+        "decision": _decision(event),
+    }
+
+
+def _decision(event: Event) -> dict[str, object] | None:
+    """``Event.decision`` as plain values (docs/spec/api.md section 8), or None."""
+    d = event.decision
+    if d is None:
+        return None
+    return {
+        "retry": d.retry,
+        "base": d.base,
+        "jitter": d.jitter.name if d.jitter is not None else None,
+        "source": d.source.name if d.source is not None else None,
+        "budget_wait": d.budget_wait,
+        "rule": d.rule,
     }
 
 
@@ -187,7 +213,8 @@ class LogSubscriber:
     ``taskvisor_task_id`` (an int), ``taskvisor_task``, ``taskvisor_attempt``,
     ``taskvisor_reason``, ``taskvisor_delay``, ``taskvisor_timeout``, ``taskvisor_duration``,
     ``taskvisor_exit_code``, ``taskvisor_backoff_source``, ``taskvisor_outcome``,
-    ``taskvisor_rejection``; enums by name, None when absent), so JSON and structlog formatters
+    ``taskvisor_rejection``, ``taskvisor_decision`` (a dict of the decision's fields); enums by
+    name, None when absent), so JSON and structlog formatters
     need no parsing (docs/recipes.md). Nothing is formatted when the event's level is disabled.
     It is a plain subscriber: the event bus calls it from a worker thread, so a slow or
     blocking handler never stalls the supervisor.
@@ -198,7 +225,8 @@ class LogSubscriber:
     level        events
     ===========  ==================================================================
     DEBUG        TASK_ADD_REQUESTED, TASK_STARTING, TASK_STOPPED, TASK_CANCELED,
-                 TASK_REMOVE_REQUESTED, BACKOFF_SCHEDULED after a success
+                 TASK_REMOVE_REQUESTED, BACKOFF_SCHEDULED after a success or before a
+                 first start (start jitter)
     INFO         TASK_ADDED, SHUTDOWN_REQUESTED, ALL_STOPPED_WITHIN_GRACE,
                  CONTROLLER_SUBMITTED, CONTROLLER_SLOT_TRANSITION; TASK_REMOVED and
                  ACTOR_EXHAUSTED with outcome COMPLETED or CANCELED (or none)

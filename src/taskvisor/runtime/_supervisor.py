@@ -123,9 +123,11 @@ class Supervisor:
             TaskAlreadyExists: two specs share a name; no task body ran (every item got
                 ``TASK_ADD_FAILED``).
             GraceExceeded: some tasks had to be force-cancelled during the shutdown.
-            ConfigError: an item is not a valid ``TaskSpec``.
+            ConfigError: an item is not a valid ``TaskSpec``, or names a retry budget the
+                configuration does not have.
         """
-        batch = [check_spec(spec, f"specs[{i}]") for i, spec in enumerate(specs)]
+        budgets = self._config.retry_budgets
+        batch = [check_spec(spec, f"specs[{i}]", budgets) for i, spec in enumerate(specs)]
         taken = signals_to_handle(only_default=False) if signals else ()
         async with self._session(taken) as driver:
             watches = await SupervisorHandle(driver).add_batch(batch)

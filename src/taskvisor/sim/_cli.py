@@ -17,12 +17,13 @@ import json
 import math
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NoReturn, TextIO
 
 from taskvisor._errors import ConfigError
 from taskvisor.fsm import BackoffPolicy, InvariantViolation, JitterPolicy
 from taskvisor.sim._contention import aws_policies
+from taskvisor.sim._metrics import Estimate
 from taskvisor.sim._registry import SCENARIOS
 from taskvisor.sim._scenario import ParamError, Scenario, Value
 from taskvisor.sim._sweep import Row, sweep
@@ -144,6 +145,12 @@ def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
             "--format", choices=("table", "csv", "json"), default="table", help="default: table"
         )
         run.add_argument(
+            "--diff",
+            action="store_true",
+            help="also show each row's difference from the first row, paired seed by seed "
+            "(every row gives each task the same random draws in a given run)",
+        )
+        run.add_argument(
             "--plot",
             metavar="FILE.png",
             help="draw attempts per second over time and the duration distribution "
@@ -251,17 +258,32 @@ def _ci(x: float) -> str:
     return f"{x:.2g}"
 
 
-def _table(sc: Scenario, rows: Sequence[Row], varying: list[str]) -> str:
+def _table(sc: Scenario, rows: Sequence[Row], varying: list[str], *, diff: bool = False) -> str:
     fixed = [p.name for p in sc.params if p.name not in varying]
     first = rows[0]
     head = f"{sc.name}: " + " ".join(f"{k}={first.params[k]}" for k in fixed)
     head += f"  ({first.seeds} seeds; mean ± 95% interval)"
+    text = _block(sc, head, rows, varying, lambda r: r.metrics)
+    if diff and len(rows) > 1:
+        label = " ".join([first.policy, *(f"{k}={first.params[k]}" for k in varying)])
+        head = f"difference from the first row ({label}), paired seed by seed"
+        text += "\n" + _block(sc, head, rows[1:], varying, lambda r: r.diff)
+    return text
+
+
+def _block(
+    sc: Scenario,
+    head: str,
+    rows: Sequence[Row],
+    varying: list[str],
+    values: Callable[[Row], dict[str, Estimate]],
+) -> str:
     columns = ["policy", *varying, *(m.name for m in sc.metrics)]
     body = []
     for r in rows:
         cells = [r.policy, *(str(r.params[k]) for k in varying)]
         for m in sc.metrics:
-            e = r.metrics[m.name]
+            e = values(r)[m.name]
             ci = "" if math.isnan(e.ci95) else f" ± {_ci(e.ci95)}"
             cells.append(_num(e.mean) + ci)
         body.append(cells)
@@ -282,7 +304,9 @@ def _rounded(x: float) -> float:
     return x if not math.isfinite(x) else float(f"{x:.{DIGITS}g}")
 
 
-def _records(sc: Scenario, rows: Sequence[Row]) -> list[dict[str, Value | float]]:
+def _records(
+    sc: Scenario, rows: Sequence[Row], diff: bool = False
+) -> list[dict[str, Value | float]]:
     out: list[dict[str, Value | float]] = []
     for r in rows:
         rec: dict[str, Value | float] = {"policy": r.policy}
@@ -290,13 +314,17 @@ def _records(sc: Scenario, rows: Sequence[Row]) -> list[dict[str, Value | float]
         for m in sc.metrics:
             rec[m.name] = _rounded(r.metrics[m.name].mean)
             rec[f"{m.name}_ci95"] = _rounded(r.metrics[m.name].ci95)
+        if diff:
+            for m in sc.metrics:
+                rec[f"{m.name}_diff"] = _rounded(r.diff[m.name].mean)
+                rec[f"{m.name}_diff_ci95"] = _rounded(r.diff[m.name].ci95)
         rec["seeds"] = r.seeds
         out.append(rec)
     return out
 
 
-def _csv(sc: Scenario, rows: Sequence[Row]) -> str:
-    records = _records(sc, rows)
+def _csv(sc: Scenario, rows: Sequence[Row], diff: bool = False) -> str:
+    records = _records(sc, rows, diff)
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(records[0]), lineterminator="\n")
     writer.writeheader()
@@ -307,10 +335,10 @@ def _csv(sc: Scenario, rows: Sequence[Row]) -> str:
     return buf.getvalue()
 
 
-def _json(sc: Scenario, rows: Sequence[Row]) -> str:
+def _json(sc: Scenario, rows: Sequence[Row], diff: bool = False) -> str:
     records = [
         {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in rec.items()}
-        for rec in _records(sc, rows)
+        for rec in _records(sc, rows, diff)
     ]
     return json.dumps(records, indent=2) + "\n"
 
@@ -353,11 +381,11 @@ def run_command(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if bar is not None:
         bar.close()
     if ns.format == "csv":
-        out.write(_csv(sc, rows))
+        out.write(_csv(sc, rows, ns.diff))
     elif ns.format == "json":
-        out.write(_json(sc, rows))
+        out.write(_json(sc, rows, ns.diff))
     else:
-        out.write(_table(sc, rows, varying))
+        out.write(_table(sc, rows, varying, diff=ns.diff))
     if ns.plot is not None:
         from taskvisor.sim._plot import plot
 

@@ -124,7 +124,8 @@ def _run(
                 elif eff.outcome.kind is OutcomeKind.COMPLETED:
                     counts["completed"] += 1
 
-    config = CoreConfig(intensity=p_intensity(params, "supervisor_intensity"))
+    # Each task draws from its own stream (I8): policies meet the same draws (common numbers).
+    config = CoreConfig(intensity=p_intensity(params, "supervisor_intensity"), seed=seeds.tasks)
     driver = CoreDriver(config, seeds.policy_rng(), on_effects)
     intensity = p_intensity(params, "intensity")
     reset_after = p_opt_float(params, "reset_after")

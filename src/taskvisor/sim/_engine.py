@@ -98,7 +98,7 @@ class CoreDriver:
         rng: the core's random source (jitter draws), e.g. ``RunSeeds.policy_rng()``.
         on_effects: called with the effects of every step, in order; the world model carries
             them out, typically by scheduling inputs with ``at``.
-        check_every: run ``fsm.check_step`` (I1-I8 on the step and the new state) on every
+        check_every: run ``fsm.check_step`` (I1-I9 on the step and the new state) on every
             ``check_every``-th step; 0 never. Checking is O(tasks) per check.
 
     The loop (``run``) takes the earliest of the next world input and the core's next
@@ -116,7 +116,7 @@ class CoreDriver:
         *,
         check_every: int = 0,
     ) -> None:
-        # The one stepping loop (architecture rule 8), with I1-I8 sampled when asked.
+        # The one stepping loop (architecture rule 8), with I1-I9 sampled when asked.
         self._checker = InvariantChecker(check_every) if check_every else None
         self.core = Stepper(config, rng, checker=self._checker)
         self.on_effects = on_effects

@@ -11,10 +11,11 @@ Owns the flapping model (docs/simulator.md, "flapping"):
   dependency is up connects at once and runs until the next down; one that starts while it is
   down fails ``latency`` later.
 - Everything else is decided by the supervisor machine itself (``fsm.step`` through
-  ``_engine.CoreDriver``), as in production: the backoff delays (one core draw per jittered
-  delay, in the order the failures reach the core), the failure streak and its healthy-run
-  reset (docs/crash-loops.md: a connection that held at least ``reset_after`` before it broke
-  ends the streak first, so its delay starts again from ``first``), and ``max_retries``
+  ``_engine.CoreDriver``), as in production: the backoff delays (one draw from the task's
+  own stream per jittered delay, as under ``SupervisorConfig(seed=...)``), the failure streak
+  and its healthy-run reset (docs/crash-loops.md: a connection that held at least
+  ``reset_after`` before it broke ends the streak first, so its delay starts again from
+  ``first``), and ``max_retries``
   (with ``reset_after=none``, the seed's rule, the streak of a connection that never
   *returns* only grows: its delays climb to the cap and ``max_retries`` ends it for good).
 
@@ -192,7 +193,8 @@ def _run(
         seeds,
         series,
     )
-    driver = CoreDriver(CoreConfig(), seeds.policy_rng(), w.on_effects)
+    # Each task draws from its own stream (I8): policies meet the same draws (common numbers).
+    driver = CoreDriver(CoreConfig(seed=seeds.tasks), seeds.policy_rng(), w.on_effects)
     max_retries = p_opt_int(params, "max_retries")
     reset_after = p_opt_float(params, "reset_after")
     specs = tuple(

@@ -3,7 +3,10 @@
 Owns the outage model (docs/simulator.md, "outage"), where a thundering herd forms:
 
 - N long-running tasks (``TaskSpec.restartable(..., backoff=policy)``, unlimited retries) are
-  connected to the dependency. At t = 0 it goes down: every task's attempt fails at once.
+  connected to the dependency. At t = 0 it goes down: every task's attempt fails at once. With
+  ``start_jitter`` they are instead deployed at t = 0 (``TaskSpec(start_jitter=...)``): each
+  task's first attempt starts after a uniform delay in ``[0, start_jitter]`` (the deploy herd,
+  when it is 0).
 - An attempt reaches the dependency when it starts. While the dependency is down (t < ``down``)
   the attempt fails ``latency`` seconds later.
 - From t = ``down`` on it admits at most ``capacity`` new attempts in each second
@@ -11,9 +14,12 @@ Owns the outage model (docs/simulator.md, "outage"), where a thundering herd for
   from then on (its attempt keeps running). An attempt beyond the capacity fails as overload
   ``latency`` later: a *wasted* attempt.
 - After each failure the task waits the delay the core schedules for it: ``fsm.next_delay_ns``
-  on the task's ``fsm.RetryStreak``, one ``random()`` from the run's core stream per jittered
-  delay, drawn when the failure is reported (in time order, ties in task order), as the
-  supervisor machine does.
+  on the task's ``fsm.RetryStreak``, with one draw from the task's own stream per jittered
+  delay, as a supervisor with ``SupervisorConfig(seed=...)`` does (tasks are named
+  ``task-1``..``task-N``).
+- With ``retry_budget`` (tokens per second) every task shares one ``RetryBudget(retry_budget,
+  burst)``: a restart takes a token when its deadline comes, and without one waits for the next
+  (``fsm.Bucket``, the core's own arithmetic). First starts take none.
 
 Each task has at most one attempt in flight and every attempt fails after the same latency, so
 the attempt *reports* come in start order: one event per attempt (its report), one heap.
@@ -25,7 +31,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from heapq import heappop, heappush
 
-from taskvisor.fsm import EMPTY_STREAK, NS_PER_S, BackoffPolicy, needs_draw, next_delay_ns
+from taskvisor.fsm import (
+    EMPTY_STREAK,
+    NS_PER_S,
+    BackoffPolicy,
+    Bucket,
+    RetryBudget,
+    needs_draw,
+    next_delay_ns,
+    next_uniform,
+    scale,
+)
 from taskvisor.sim._engine import ENTITY_BITS
 from taskvisor.sim._metrics import Quantiles, RateCounter
 from taskvisor.sim._scenario import (
@@ -39,6 +55,7 @@ from taskvisor.sim._scenario import (
     Value,
     check_latency_advances_time,
     horizon_param,
+    p_float,
     p_int,
     p_ns,
     tasks_param,
@@ -58,9 +75,16 @@ def _run(
     capacity = p_int(params, "capacity")
     latency = p_ns(params, "latency")
     horizon = p_ns(params, "horizon")
-    rng = seeds.policy_rng()
     draws = needs_draw(policy)
+    streams = [seeds.task_stream(f"task-{i + 1}") for i in range(n)]  # I8: one per task
     streaks = [EMPTY_STREAK] * n
+    budget = params["retry_budget"]
+    bucket = (
+        None
+        if budget is None
+        else Bucket(RetryBudget(p_float(params, "retry_budget"), p_int(params, "burst")))
+    )
+    free = bytearray(n)  # 1: the task's next start takes no token (a first start, or granted)
     rate = RateCounter(_SECOND, keep=series)
     after = RateCounter(_SECOND)  # seconds counted from the return: the herd at recovery
     recovery = Quantiles()
@@ -68,14 +92,26 @@ def _run(
 
     def fail(i: int, now: int) -> None:
         # The core's decision for a failed attempt: the next delay of this task's streak (I4).
-        u = rng.random() if draws else 0.0
+        u = 0.0
+        if draws:
+            u, streams[i] = next_uniform(streams[i])
         delay, streaks[i] = next_delay_ns(policy, streaks[i], u)
         heappush(heap, ((now + delay + latency) << ENTITY_BITS) | i)
 
-    for i in range(n):  # t = 0: the dependency goes down under every connected task
-        fail(i, 0)
+    if params["start_jitter"] is None:
+        for i in range(n):  # t = 0: the dependency goes down under every connected task
+            fail(i, 0)
+    else:  # t = 0: a deploy; each first attempt after its start jitter (no token taken)
+        window = p_ns(params, "start_jitter")
+        for i in range(n):
+            start = 0
+            if window:
+                u, streams[i] = next_uniform(streams[i])
+                start = scale(window, u)
+            free[i] = 1
+            heappush(heap, ((start + latency) << ENTITY_BITS) | i)
 
-    attempts = wasted = healthy = 0
+    attempts = wasted = healthy = throttled = 0
     window, admitted = -1, 0
     last_healthy = down
     durations: list[float] = []
@@ -86,6 +122,15 @@ def _run(
         start = reported - latency
         if start > horizon:
             break
+        if bucket is not None and not free[i]:
+            # A restart after a failure takes a token at its deadline, or waits for one (I9).
+            wait = bucket.take(start)
+            if wait:
+                free[i] = 1
+                throttled += 1
+                heappush(heap, key + (wait << ENTITY_BITS))
+                continue
+        free[i] = 0
         attempts += 1
         rate.add(start)
         if start < down:
@@ -120,6 +165,7 @@ def _run(
         "recovery_p99": recovery.quantile(0.99) / NS_PER_S,
         "wasted": float(wasted),
         "unrecovered": float(unrecovered),
+        "throttled": float(throttled),
     }
     if not series:
         return RunResult(metrics)
@@ -127,6 +173,8 @@ def _run(
 
 
 def _check(params: Mapping[str, Value], policy: BackoffPolicy) -> None:
+    if params["retry_budget"] is not None:
+        return  # a budget's waits move time on
     if p_ns(params, "down") > 0:  # no outage, no failure: time advances
         check_latency_advances_time(params, policy)
 
@@ -151,6 +199,33 @@ OUTAGE = Scenario(
             "simulated time after which tasks still failing count as unrecovered (s)",
             low=0.0,
         ),
+        Param(
+            "retry_budget",
+            "float",
+            None,
+            "tokens per second of one retry budget shared by every task (none: no budget)",
+            low=0.001,
+            high=1e7,
+            none_ok=True,
+        ),
+        Param(
+            "burst",
+            "int",
+            10,
+            "tokens the shared retry budget holds (with --retry-budget)",
+            low=1,
+            high=10_000_000,
+        ),
+        Param(
+            "start_jitter",
+            "float",
+            None,
+            "none: tasks are connected when the outage begins; a number: a deploy at t = 0, "
+            "each first attempt after a uniform delay in [0, start_jitter] (s)",
+            low=0.0,
+            high=1e6,
+            none_ok=True,
+        ),
     ),
     metrics=(
         Metric("attempts", "attempts that reached the dependency (retries after the outage began)"),
@@ -162,6 +237,7 @@ OUTAGE = Scenario(
         Metric("recovery_p99", "99th percentile per-task recovery time (s)"),
         Metric("wasted", "attempts after the return that failed as overload"),
         Metric("unrecovered", "tasks not healthy by the horizon"),
+        Metric("throttled", "restarts that waited for a token of the retry budget"),
     ),
     run_fn=_run,
     policies=SUPERVISOR_BACKOFF,

@@ -1,9 +1,10 @@
 """What a scenario is: its parameters, its metrics, and one seeded run of it.
 
 Owns: ``Param`` (a documented, validated parameter with a default and an allowed range),
-``Metric``, ``RunSeeds`` (the two independent random streams of one run: the world's and the
-core's), ``RunResult`` and ``Scenario``. Validation errors are ``ParamError``: one line naming
-the parameter and its allowed range, which the command prints as is. Must not import the
+``Metric``, ``RunSeeds`` (the seeds of one run: the world's, the root of the tasks' own
+streams, and a shared stream's), ``RunResult`` and ``Scenario``. Validation errors are
+``ParamError``: one line naming the parameter and its allowed range, which the command prints as
+is. Must not import the
 runtime; does no I/O.
 """
 
@@ -16,7 +17,7 @@ from collections.abc import Callable, Mapping
 import attrs
 
 from taskvisor._errors import ConfigError
-from taskvisor.fsm import BackoffPolicy, Intensity, JitterPolicy, to_ns
+from taskvisor.fsm import BackoffPolicy, Intensity, JitterPolicy, stream_seed, to_ns
 
 __all__ = [
     "LATENCY",
@@ -269,24 +270,33 @@ class Metric:
 
 @attrs.frozen
 class RunSeeds:
-    """The seeds of one run: the world's random stream and the core's (jitter) stream.
+    """The seeds of one run: the world's random stream, and the core's jitter draws.
 
-    The core draws its jitter from its own ``random.Random``, as a supervisor does in
-    production; the world (latencies, failures, periods) draws from another. The world seed
-    does not depend on the policy, so every policy of a sweep meets the same world for a given
-    run index (common random numbers: comparisons between policies are sharper).
+    The world (latencies, failures, periods) draws from its own ``random.Random``. The
+    supervised tasks draw their jitter as a seeded supervisor does in production: each from its
+    own stream, ``fsm.stream_seed(tasks, name, 0)``. Neither seed depends on the policy, so every
+    policy of a sweep meets the same world *and* gives each task the same draws for a given run
+    index (common random numbers: differences between policies are measured far more sharply).
+    ``policy`` seeds one stream shared by all entities, for the ``contention`` model's clients
+    (the AWS experiment as published); it does depend on the policy.
     """
 
     world: int
     policy: int
+    tasks: int = 0
 
     def world_rng(self) -> random.Random:
         """A fresh generator for the world model."""
         return random.Random(self.world)
 
     def policy_rng(self) -> random.Random:
-        """A fresh generator for the core's draws."""
+        """A fresh generator for draws shared by every entity (``contention``)."""
         return random.Random(self.policy)
+
+    def task_stream(self, name: str) -> int:
+        """The starting state of task ``name``'s own stream, as ``CoreConfig(seed=tasks)``
+        derives it for the first task of that name (``fsm.next_uniform`` draws from it)."""
+        return stream_seed(self.tasks, name, 0)
 
 
 @attrs.frozen

@@ -1,4 +1,4 @@
-"""``supervisor``: the supervisor machine under a seeded storm, checked against I1-I8.
+"""``supervisor``: the supervisor machine under a seeded storm, checked against I1-I9.
 
 Owns the storm (docs/simulator.md, scenario 5). The real core (``fsm.step`` through
 ``_engine.CoreDriver``) faces a seeded script of adds (some batches carry a duplicate name and
@@ -134,6 +134,7 @@ class _Storm:
                 SubscriberInfo("slow", p_int(params, "slow_capacity")),
             ],
             controller=ControllerConfig(max_slot_queue=8),
+            seed=seeds.tasks,  # each task its own stream (I8), checked at scale
         )
         self.driver = CoreDriver(config, seeds.policy_rng(), self._on_effects)
         # Full checks on every check_every-th step, or (0) every step while fewer than 100
@@ -376,7 +377,7 @@ def _run(
 
 SUPERVISOR = Scenario(
     name="supervisor",
-    summary="a seeded storm of add/submit/remove/shutdown with slow subscribers, checking I1-I8",
+    summary="a seeded storm of add/submit/remove/shutdown with slow subscribers, checking I1-I9",
     params=(
         Param("tasks", "int", 10_000, "tasks added or submitted over the storm", low=1, high=10**7),
         Param("rate", "int", 1000, "operations per second of the storm", low=1, high=10**7),

@@ -46,14 +46,17 @@ def run_seeds(
 ) -> RunSeeds:
     """The seeds of run ``run``.
 
-    They derive from the root seed, the scenario, its parameters, the policy's *value* (not
-    the name it is given) and the run index. The world's seed ignores the policy: every policy
-    meets the same world in run ``run`` (common random numbers).
+    They derive from the root seed, the scenario, its parameters and the run index; the
+    shared stream's seed also from the policy's *value* (not the name it is given). The world's
+    seed ignores the policy: every policy meets the same world in run ``run``. The tasks'
+    streams depend on the run alone: in run ``run`` each task draws the same numbers under
+    every policy and every parameter set (common random numbers, see ``Row.diff``).
     """
     key = _params_key(params)
     return RunSeeds(
         world=derive_seed(root, scenario, key, f"run {run}", "world"),
         policy=derive_seed(root, scenario, key, repr(policy), f"run {run}", "policy"),
+        tasks=derive_seed(root, scenario, f"run {run}", "tasks"),
     )
 
 
@@ -86,6 +89,10 @@ class Row:
         rate: mean attempts per second in each bin of ``rate_bin`` seconds (with series).
         rate_bin: the width of a ``rate`` bin, seconds.
         durations: the completion-type samples of every run, pooled (with series).
+        diff: each metric's difference from the sweep's first row of the same scenario, paired
+            run by run (mean and 95% half-width of the per-run differences). Run ``r`` of every
+            row gives each task the same random draws, so the pairing cancels most of the
+            noise: a difference is measured far more sharply than the two means it separates.
     """
 
     scenario: str
@@ -96,6 +103,7 @@ class Row:
     rate: tuple[float, ...] = ()
     rate_bin: float = 0.0
     durations: tuple[float, ...] = ()
+    diff: dict[str, Estimate] = attrs.field(factory=dict)
 
 
 @attrs.frozen
@@ -229,6 +237,7 @@ def sweep(
     for cell, run, res in results:
         by_cell.setdefault(cell, []).append((run, res))
     rows = []
+    first: dict[str, list[RunResult]] = {}  # each scenario's first row: what ``diff`` is from
     for i, (sc, combo, pname, _policy, n) in enumerate(cells):
         runs = [res for _, res in sorted(by_cell[i], key=lambda x: x[0])]
         metrics = {m.name: summarize(r.metrics[m.name] for r in runs) for m in sc.metrics}
@@ -236,7 +245,14 @@ def sweep(
         durations = tuple(
             itertools.islice(itertools.chain.from_iterable(r.durations for r in runs), 50_000)
         )
-        rows.append(Row(sc.name, pname, combo, metrics, n, rate, rate_bin, durations))
+        base = first.setdefault(sc.name, runs)
+        diff = {
+            m.name: summarize(
+                r.metrics[m.name] - b.metrics[m.name] for r, b in zip(runs, base, strict=False)
+            )
+            for m in sc.metrics
+        }
+        rows.append(Row(sc.name, pname, combo, metrics, n, rate, rate_bin, durations, diff))
     return rows
 
 

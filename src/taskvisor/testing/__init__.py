@@ -3,7 +3,7 @@
 - ``assert_event_sequence`` / ``event_kinds``: compare a task's events with the expected kinds
   (docs/spec/api.md section 5), with a readable diff on mismatch. Plain Python.
 - ``CheckedCore``: drive the pure core (``taskvisor.fsm``) step by step at virtual time; every
-  step is checked against invariants I1-I8 and a model of the contract. Plain Python.
+  step is checked against invariants I1-I10 and a model of the contract. Plain Python.
 - ``explore``: check the core exhaustively, every legal input sequence up to a depth from your
   specs, breadth-first; an ``Exploration`` with the figures and each ``Violation``'s shortest
   counterexample as a replay script (docs/model-checking.md). Plain Python.

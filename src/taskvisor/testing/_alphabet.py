@@ -83,7 +83,8 @@ class Alphabet:
     (with a controller); a subscriber taking one or all of its queued events, panicking on a
     task event and on a diagnostic event, and recovering; shutdown (again, too); and time: a
     tick at the next deadline, one at the instant before it (nothing may fire there, I4), and
-    one ``jump`` later for each of ``jumps`` (a run that long, or a timer that late).
+    one ``jump`` later for each of ``jumps`` (a run that long, or a timer that late). With
+    ``retry_afters``, a failure may also carry each of them as its Retry-After.
     """
 
     def __init__(
@@ -92,8 +93,10 @@ class Alphabet:
         config: CoreConfig,
         slots: Sequence[str | None],
         jumps: Sequence[int],
+        retry_afters: Sequence[int] = (),
     ) -> None:
         self.specs = tuple(specs)
+        self.retry_afters = tuple(retry_afters)  # a failure's own delay (Fail(retry_after=...))
         self.names = tuple(dict.fromkeys(spec.name for spec in specs))
         self.subscribers = len(config.subscribers)
         self.jumps = tuple(jumps)
@@ -161,6 +164,8 @@ class Alphabet:
         for tid, attempt in book.in_flight:
             for end, reason in _REASONS.items():
                 yield AttemptEnded(tid, attempt, end, reason)
+            for delay in self.retry_afters:
+                yield AttemptEnded(tid, attempt, EndKind.FAILED, "busy", retry_after_ns=delay)
             if self.unretried is not None:
                 error = self.unretried("boom")
                 yield AttemptEnded(tid, attempt, EndKind.FAILED, "boom", error=error)

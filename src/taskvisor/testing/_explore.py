@@ -181,9 +181,10 @@ class _Search:
         jumps: Sequence[int],
         contract: bool,
         liveness: bool,
+        retry_afters: Sequence[int] = (),
     ) -> None:
         self.config = config
-        self.alphabet = Alphabet(specs, config, slots, jumps)
+        self.alphabet = Alphabet(specs, config, slots, jumps, retry_afters)
         self.contract = contract
         self.liveness = liveness
         self.violations: list[Violation] = []
@@ -346,6 +347,8 @@ def _core_config(
         defaults=config.defaults,
         controller=controller,
         intensity=config.intensity,
+        retry_budgets=dict(config.retry_budgets),
+        seed=config.seed,
     )
 
 
@@ -361,6 +364,7 @@ def explore(
     liveness: bool = True,
     max_seconds: float | None = None,
     max_violations: int = 1,
+    retry_afters: Sequence[Duration] = (),
 ) -> Exploration:
     """Check the core exhaustively: every legal input sequence up to ``depth`` inputs.
 
@@ -368,7 +372,9 @@ def explore(
     (adds of ``specs`` and duplicates, removals by id and name, every way an attempt ends,
     submissions under each admission policy when there is a controller, subscribers
     consuming and panicking, shutdown, and time moving to the next deadline or just before
-    it), each random draw tried at 0, just below 1 and 0.5. Equal states are explored once.
+    it), each random draw tried at 0, just below 1 and 0.5 (with a seeded config each task
+    draws from its own stream instead, so those draws are not enumerated). Equal states are
+    explored once.
     Every step is checked with ``CheckedCore`` (I1-I8 and the contract model) and every new
     state for liveness (shutdown completes; every task can be ended; no deadline in the past).
 
@@ -387,6 +393,8 @@ def explore(
         liveness: check the liveness properties from every new state.
         max_seconds: stop after this long (``depth`` then says how far it got).
         max_violations: stop after this many distinct properties were found broken.
+        retry_afters: Retry-Afters (seconds) a failure may carry, each tried as one more way
+            an attempt ends (``Fail(retry_after=...)``, docs/spec/api.md section 8).
 
     Returns:
         The figures and the violations (empty when every check held).
@@ -402,7 +410,8 @@ def explore(
     steps = tuple(fsm.to_ns(jump, "explore.jumps") for jump in jumps)
     if 0 in steps:
         raise ConfigError("explore.jumps", "must be positive")
-    search = _Search(specs, core_config, slots, steps, contract, liveness)
+    delays = tuple(fsm.to_ns(delay, "explore.retry_afters") for delay in retry_afters)
+    search = _Search(specs, core_config, slots, steps, contract, liveness, delays)
     started = time.perf_counter()
     deadline = None if max_seconds is None else started + max_seconds
     collecting = gc.isenabled()

@@ -143,7 +143,8 @@ class _Writer:
             return self.call(TaskId, [str(v.value)])
         if isinstance(v, RestartPolicy):
             if v.mode is RestartMode.ALWAYS:
-                return f"{self.type_name(RestartPolicy)}.always({v.interval!r})"
+                jitter = f", jitter={v.jitter!r}" if v.jitter else ""
+                return f"{self.type_name(RestartPolicy)}.always({v.interval!r}{jitter})"
             return f"{self.type_name(RestartPolicy)}.{v.mode.name}"
         if isinstance(v, TaskSpec):
             fn = self.call(TaskFn, [repr(v.name), "body"])
@@ -152,6 +153,10 @@ class _Writer:
                 for f in _SPEC_FIELDS
                 if getattr(v, f) is not INHERIT and getattr(v, f) is not False
             ]
+            if v.retry_budget is not None:  # retry shaping: shown when set
+                kw.append(self.kw(v, "retry_budget"))
+            if v.start_jitter:
+                kw.append(self.kw(v, "start_jitter"))
             return self.call(TaskSpec, [fn, f"name={v.name!r}", *kw])
         if isinstance(v, CoreConfig):
             return self._core_config(v)
@@ -197,6 +202,11 @@ class _Writer:
         for name in ("controller", "intensity"):
             if getattr(v, name, None) is not None:
                 args.append(self.kw(v, name))
+        if v.retry_budgets:
+            budgets = ", ".join(f"{name!r}: {self.value(b)}" for name, b in v.retry_budgets)
+            args.append(f"retry_budgets={{{budgets}}}")
+        if v.seed is not None:
+            args.append(f"seed={v.seed!r}")
         return self.call(CoreConfig, args)
 
     def imports(self) -> str:

@@ -4,7 +4,7 @@ Owns: the shipped state machine (zarr ships its stateful machines the same way).
 core through ``CheckedCore`` with every input a runtime can feed — adds (fresh and duplicate
 names, batches), removals by id and by name, attempt ends of every kind, stale ends, time
 (to the next deadline, or a late tick), submissions under each admission policy, subscribers
-that keep up or fall behind or panic, and shutdown — and checks I1-I8 after every step. Users
+that keep up or fall behind or panic, and shutdown — and checks I1-I9 after every step. Users
 subclass it and override the strategy hooks to check *their* specs and policies. Requires
 Hypothesis; must not import pytest or anything that does I/O.
 """
@@ -98,7 +98,7 @@ def _has_subscribers(machine: SupervisorMachine) -> bool:
 
 
 class SupervisorMachine(RuleBasedStateMachine):
-    """The whole core under random inputs, checked against I1-I8 after every step.
+    """The whole core under random inputs, checked against I1-I9 after every step.
 
     Run it as a test with ``TestSupervisor = SupervisorMachine.TestCase`` (pytest or unittest
     collects it). Subclass it to check your own specs and policies: override ``core_configs``,
@@ -134,8 +134,9 @@ class SupervisorMachine(RuleBasedStateMachine):
         return strategies.core_configs()
 
     def task_specs(self) -> st.SearchStrategy[TaskSpec]:
-        """The specs that ``add_tasks`` and ``submit`` register."""
-        return strategies.task_specs(self.task_names())
+        """The specs that ``add_tasks`` and ``submit`` register (they may name the retry
+        budgets of ``strategies.core_configs``, and have a start jitter)."""
+        return strategies.task_specs(self.task_names(), budgets=strategies.BUDGETS)
 
     def task_names(self) -> st.SearchStrategy[str]:
         """Names for specs and for removal by name: a small pool, so that names clash (I2)."""
@@ -209,11 +210,18 @@ class SupervisorMachine(RuleBasedStateMachine):
     # -- attempts ------------------------------------------------------------------------------
 
     @precondition(lambda self: self._core is not None and bool(self._core.in_flight))
-    @rule(data=st.data(), exit_code=st.one_of(st.none(), st.integers(0, 3)))
-    def end_attempt(self, data: st.DataObject, exit_code: int | None) -> None:
+    @rule(
+        data=st.data(),
+        exit_code=st.one_of(st.none(), st.integers(0, 3)),
+        retry_after=strategies.retry_afters(),
+    )
+    def end_attempt(
+        self, data: st.DataObject, exit_code: int | None, retry_after: int | None
+    ) -> None:
         """An attempt the core started (and that has not ended) ends, in any way.
 
-        A failure carries an exception object of a drawn type, so ``retry_on`` is exercised.
+        A failure carries an exception object of a drawn type, so ``retry_on`` is exercised,
+        and may carry a Retry-After (``Fail(retry_after=...)``).
         """
         core = self.core
         tid = _pick(data, sorted(core.in_flight), "task")
@@ -221,11 +229,9 @@ class SupervisorMachine(RuleBasedStateMachine):
         error = None
         if end is EndKind.FAILED:
             error = data.draw(st.sampled_from(_FAILURE_ERRORS), label="error")()
-        core.feed(
-            AttemptEnded(
-                tid, core.in_flight[tid], end, f"{end.name.lower()}", exit_code, error=error
-            )
-        )
+        reason = f"{end.name.lower()}"
+        attempt = core.in_flight[tid]
+        core.feed(AttemptEnded(tid, attempt, end, reason, exit_code, error, retry_after))
 
     @precondition(lambda self: self._core is not None and bool(self._core.in_flight))
     @rule(data=st.data(), back=st.integers(0, NS_PER_S))
@@ -247,7 +253,9 @@ class SupervisorMachine(RuleBasedStateMachine):
         for tid in sorted(core.in_flight):
             if tid in core.in_flight and data.draw(st.booleans(), label=f"end {tid}"):
                 end = data.draw(self._strategy("end_kinds"), label="end")
-                core.feed(AttemptEnded(tid, core.in_flight[tid], end, end.name.lower()))
+                after = data.draw(strategies.retry_afters(), label="retry_after")
+                reason = end.name.lower()
+                core.feed(AttemptEnded(tid, core.in_flight[tid], end, reason, None, None, after))
         if next_deadline(core.state) is not None:
             core.fire_next()
 

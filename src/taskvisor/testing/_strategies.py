@@ -33,6 +33,7 @@ from taskvisor.fsm import (
     JitterPolicy,
     Remove,
     RestartPolicy,
+    RetryBudget,
     Shutdown,
     Submit,
     SubscriberInfo,
@@ -44,6 +45,7 @@ from taskvisor.fsm import (
 )
 
 __all__ = [
+    "BUDGETS",
     "NAMES",
     "ScriptStep",
     "admission_policies",
@@ -57,6 +59,8 @@ __all__ = [
     "jitter_policies",
     "max_retries",
     "restart_policies",
+    "retry_afters",
+    "retry_budgets",
     "subscriber_infos",
     "task_defaults",
     "task_names",
@@ -66,6 +70,8 @@ __all__ = [
 
 #: The default pool of task names: small, so that duplicates (I2) are drawn often.
 NAMES = ("a", "b", "c", "d", "e")
+#: The retry budgets ``core_configs`` configures and ``SupervisorMachine``'s specs may name.
+BUDGETS = ("b0", "b1")
 
 #: One step of an input script: advance virtual time by ``advance_ns``, then feed ``input``.
 ScriptStep = tuple[int, Input]
@@ -127,13 +133,33 @@ def backoff_policies(max_delay: float = 2.0) -> st.SearchStrategy[BackoffPolicy]
 
 
 def restart_policies(max_interval: float = 2.0) -> st.SearchStrategy[RestartPolicy]:
-    """``NEVER``, ``ON_FAILURE`` and ``always(interval)`` (interval None or up to the bound)."""
+    """``NEVER``, ``ON_FAILURE`` and ``always(interval, jitter)`` (interval None or up to the
+    bound; jitter 0, 1 or between)."""
     return st.one_of(
         st.just(RestartPolicy.NEVER),
         st.just(RestartPolicy.ON_FAILURE),
         st.just(RestartPolicy.always()),
         durations(max_interval).map(RestartPolicy.always),
+        st.builds(
+            RestartPolicy.always,
+            durations(max_interval),
+            st.one_of(st.sampled_from((0.0, 0.5, 1.0)), st.floats(0.0, 1.0)),
+        ),
     )
+
+
+def retry_budgets() -> st.SearchStrategy[RetryBudget]:
+    """Small shared retry budgets: 1-3 tokens, refilled 0.05 to 10 per second, so that
+    restarts a second or two apart often find none and wait."""
+    rates = st.one_of(st.sampled_from((0.25, 0.5, 1, 3)), st.floats(0.05, 10.0))
+    return st.builds(RetryBudget, rates, st.integers(1, 3))
+
+
+def retry_afters(max_seconds: float = 3.0) -> st.SearchStrategy[int | None]:
+    """A failure's ``Retry-After`` in integer ns (``AttemptEnded.retry_after_ns``), or None
+    (three times in four: a plain failure)."""
+    after = st.one_of(st.just(0), st.integers(0, round(max_seconds * NS_PER_S)))
+    return st.tuples(st.integers(0, 3), after).map(lambda p: p[1] if p[0] == 3 else None)
 
 
 def timeouts(max_seconds: float = 2.0) -> st.SearchStrategy[float | None]:
@@ -162,7 +188,7 @@ def _task_spec(
     fields: tuple[st.SearchStrategy[Any], ...],
 ) -> TaskSpec:
     name = draw(names)
-    restart, backoff, timeout, retries = (draw(field) for field in fields)
+    restart, backoff, timeout, retries, budget, start_jitter = (draw(field) for field in fields)
     return TaskSpec(
         TaskFn(name, _body),
         restart=restart,
@@ -170,6 +196,8 @@ def _task_spec(
         timeout=timeout,
         max_retries=retries,
         **draw(crash_loop_controls()),
+        retry_budget=budget,
+        start_jitter=start_jitter,
     )
 
 
@@ -208,11 +236,15 @@ def task_specs(
     backoffs: st.SearchStrategy[BackoffPolicy] | None = None,
     restarts: st.SearchStrategy[RestartPolicy] | None = None,
     inherit: bool = True,
+    budgets: Sequence[str] = (),
+    start_jitters: st.SearchStrategy[float] | None = None,
 ) -> st.SearchStrategy[TaskSpec]:
     """``TaskSpec`` values whose fields are drawn (or left to ``INHERIT`` when ``inherit``).
 
     The task is a ``TaskFn`` with a no-op body: the core never runs it. Pass your own
-    ``backoffs``/``restarts`` to check your policies against the invariants.
+    ``backoffs``/``restarts`` to check your policies against the invariants. ``budgets``: the
+    retry budgets a spec may name (they must be in the configuration: ``core_configs`` has
+    ``BUDGETS``); ``start_jitters``: default 0 or up to 1 s.
     """
     fields: tuple[st.SearchStrategy[Any], ...] = (
         restart_policies() if restarts is None else restarts,
@@ -222,7 +254,11 @@ def task_specs(
     )
     if inherit:
         fields = tuple(_inherit_or(field) for field in fields)
-    return _task_spec(task_names() if names is None else names, fields)
+    shaping = (
+        st.sampled_from((None, *budgets)),
+        st.one_of(st.just(0.0), durations(1.0)) if start_jitters is None else start_jitters,
+    )
+    return _task_spec(task_names() if names is None else names, fields + shaping)
 
 
 def task_defaults() -> st.SearchStrategy[TaskDefaults]:
@@ -273,8 +309,11 @@ def _core_config(
     controller: bool | None,
     max_grace: float,
     defaults: st.SearchStrategy[TaskDefaults],
+    budgets: Sequence[str],
+    seeded: bool | None,
 ) -> CoreConfig:
     with_controller = draw(st.booleans()) if controller is None else controller
+    with_seed = draw(st.booleans()) if seeded is None else seeded
     return CoreConfig(
         draw(st.one_of(st.just(0.0), durations(max_grace))),
         force_wait=draw(durations(max_grace)),
@@ -283,6 +322,8 @@ def _core_config(
         defaults=draw(defaults),
         controller=draw(controller_configs()) if with_controller else None,
         intensity=draw(st.one_of(st.none(), intensities())),
+        retry_budgets={name: draw(retry_budgets()) for name in budgets},
+        seed=draw(st.integers(0, 2**64)) if with_seed else None,
     )
 
 
@@ -292,12 +333,21 @@ def core_configs(
     controller: bool | None = None,
     max_grace: float = 2.0,
     defaults: st.SearchStrategy[TaskDefaults] | None = None,
+    budgets: Sequence[str] = BUDGETS,
+    seeded: bool | None = None,
 ) -> st.SearchStrategy[CoreConfig]:
     """``fsm.CoreConfig`` values: grace (including 0), force-wait, ``max_concurrent`` (including
-    None), 0 to ``max_subscribers`` small subscriber queues, defaults, and a controller (always,
-    never, or drawn when ``controller`` is None)."""
+    None), 0 to ``max_subscribers`` small subscriber queues, defaults, a controller (always,
+    never, or drawn when ``controller`` is None), a small retry budget for each name in
+    ``budgets``, and a seed for per-task random streams (always, never, or drawn when
+    ``seeded`` is None)."""
     return _core_config(
-        max_subscribers, controller, max_grace, task_defaults() if defaults is None else defaults
+        max_subscribers,
+        controller,
+        max_grace,
+        task_defaults() if defaults is None else defaults,
+        budgets,
+        seeded,
     )
 
 
@@ -337,7 +387,13 @@ def _script(
             new_ticket(),
             tuple((fresh(), spec) for spec in draw(st.lists(specs, min_size=1, max_size=3))),
         ),
-        lambda: AttemptEnded(known(), draw(st.integers(1, 3)), draw(end_kinds()), "x"),
+        lambda: AttemptEnded(
+            known(),
+            draw(st.integers(1, 3)),
+            draw(end_kinds()),
+            "x",
+            retry_after_ns=draw(retry_afters()),
+        ),
         lambda: Remove(new_ticket(), task_id=known()),
         lambda: Remove(new_ticket(), name=draw(task_names())),
         lambda: Shutdown(),

@@ -13,7 +13,9 @@ concern (rule 8: the contract lives in one place, split by concern):
 - ``PermitModel``: ``max_concurrent`` and FIFO permits (I3);
 - ``BusModel``: subscriber queues, drops, overflow and panic episodes (I5);
 - ``SlotModel``: controller slots, admission decisions and rejections (I6);
-- ``StoppingModel``: grace, force, abandonment and shutdown (I7).
+- ``StoppingModel``: grace, force, abandonment and shutdown (I7);
+- ``ShapingModel``: retry budgets, Retry-After, start and interval jitter, per-task random
+  streams and every decision (I8, I9).
 
 This module dispatches each input, effect and event to the parts, in a fixed order. Plain
 Python: no Hypothesis, no pytest, no I/O.
@@ -53,13 +55,14 @@ from taskvisor.testing._model._controls import ControlModel
 from taskvisor.testing._model._permits import PermitModel
 from taskvisor.testing._model._registry import RegistryModel
 from taskvisor.testing._model._restarts import RestartModel
+from taskvisor.testing._model._shaping import ShapingModel
 from taskvisor.testing._model._shutdown import StoppingModel
 from taskvisor.testing._model._slots import SlotModel
 
 __all__ = ["ContractModel"]
 
 EK = EventKind
-_PARTS = ("registry", "restarts", "controls", "permits", "bus", "slots", "stopping")
+_PARTS = ("registry", "restarts", "controls", "permits", "bus", "slots", "stopping", "shaping")
 _Handler = Callable[[Any, StepRecord, Input, Event], None]
 
 #: Which parts look at each event kind, in order (a part's bookkeeping may rely on an earlier
@@ -67,7 +70,11 @@ _Handler = Callable[[Any, StepRecord, Input, Event], None]
 #: so that a copied model dispatches to its own parts.
 _ON_EVENT: dict[EventKind, tuple[tuple[str, _Handler], ...]] = {
     EK.TASK_ADD_REQUESTED: (("slots", SlotModel.add_requested),),
-    EK.TASK_ADDED: (("registry", RegistryModel.task_added), ("slots", SlotModel.task_added)),
+    EK.TASK_ADDED: (
+        ("registry", RegistryModel.task_added),
+        ("slots", SlotModel.task_added),
+        ("shaping", ShapingModel.task_added),
+    ),
     EK.TASK_REMOVED: (("registry", RegistryModel.task_removed), ("slots", SlotModel.task_removed)),
     EK.CONTROLLER_SUBMITTED: (("slots", SlotModel.controller_submitted),),
     EK.CONTROLLER_REJECTED: (("slots", SlotModel.rejected),),
@@ -80,6 +87,8 @@ _ON_EVENT: dict[EventKind, tuple[tuple[str, _Handler], ...]] = {
     EK.GRACE_EXCEEDED: (("stopping", StoppingModel.done_event),),
     EK.SUBSCRIBER_PANICKED: (("bus", BusModel.panic_reported),),
     EK.TASK_STARTING: (("registry", RegistryModel.task_starting),),
+    EK.ACTOR_EXHAUSTED: (("shaping", ShapingModel.final),),
+    EK.ACTOR_DEAD: (("shaping", ShapingModel.final),),
 }
 
 
@@ -92,7 +101,7 @@ class ContractModel:
 
     Attributes:
         config: the core's configuration.
-        registry, restarts, controls, permits, bus, slots, stopping: the parts.
+        registry, restarts, controls, permits, bus, slots, stopping, shaping: the parts.
         steps: how many steps were checked.
     """
 
@@ -105,6 +114,7 @@ class ContractModel:
         self.bus = BusModel(self)
         self.slots = SlotModel(self)
         self.stopping = StoppingModel(self)
+        self.shaping = ShapingModel(self)
         self.steps = 0
 
     # -- the StepChecker protocol ------------------------------------------------------------
@@ -126,6 +136,7 @@ class ContractModel:
         self.steps += 1
         registry, restarts, stopping = self.registry, self.restarts, self.stopping
         s = StepRecord(prior, inp, now, restarts.in_flight, registry.names)
+        self.shaping.before_step(s)
         registry.fed(inp)
         if isinstance(inp, AttemptEnded):
             restarts.attempt_ended(s, inp, state, effects)
@@ -150,6 +161,7 @@ class ContractModel:
                 registry.finished(s, eff)
                 self.permits.finished(s, eff)
                 restarts.finished(s, eff)
+                self.shaping.gone(eff.task_id)
             elif isinstance(eff, AddReply):
                 registry.add_reply(s, inp, eff)
             elif isinstance(eff, RemoveReply):
@@ -166,6 +178,7 @@ class ContractModel:
     def _published(self, s: StepRecord, inp: Input, eff: Publish) -> None:
         ev = eff.event
         self.registry.events.append(ev)
+        self.shaping.event(ev)
         self.bus.delivered(s, eff)
         self.registry.not_after_removal(ev)
         for part, handler in _ON_EVENT.get(ev.kind, ()):
@@ -180,6 +193,7 @@ class ContractModel:
         registry.check_remove_requested(s)
         restarts.check_end(s, after)
         restarts.check_backoffs(s, after)
+        self.shaping.after_step(s, after)
         restarts.check_holding(after)
         registry.check_names(after)
         self.slots.check(after)
@@ -202,6 +216,7 @@ class ContractModel:
                     setattr(part, attr, value.copy())
             setattr(new, name, part)
         new.slots.slots = {name: view.copy() for name, view in self.slots.slots.items()}
+        new.shaping.copy_containers()
         return new
 
     # -- the whole run -----------------------------------------------------------------------

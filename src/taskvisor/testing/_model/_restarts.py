@@ -125,7 +125,8 @@ class RestartModel:
                 return "finished", OK.FATAL
             if inp.end is EndKind.CANCELED:
                 return "finished", OK.CANCELED
-        failures = controls.failures_before(s, tid, policy, self.failures.get(tid, 0)) + 1
+        prior = self.failures.get(tid, 0)
+        failures = controls.failures_before(s, tid, policy, prior) + 1
         self.failures[tid] = failures
         if policy.restart.mode is RestartMode.NEVER:
             return "finished", OK.FAILED
@@ -134,7 +135,8 @@ class RestartModel:
         rule = controls.refusal(s, tid, policy)
         if rule is not None:
             return "finished", rule
-        return "backoff", BackoffSource.FAILURE
+        # A failure's own Retry-After (docs/spec/api.md section 8); a timed-out attempt gives none.
+        return "backoff", self.m.shaping.ended(inp, prior, failures, cause == "timeout")
 
     # -- events and effects ------------------------------------------------------------------
 
@@ -162,6 +164,7 @@ class RestartModel:
         due = self.backoff_due.pop(tid, None)
         if due is not None and s.now < due:
             fail("I4", f"{tid!r} restarted at {s.now}, before its deadline {due}")
+        self.m.shaping.attempt_started(s, eff, due)
         self.in_flight[tid] = attempt
         self.started[tid] = attempt
         self.started_at[tid] = s.now
@@ -207,17 +210,21 @@ class RestartModel:
         t = after.tasks.get(tid)
         assert ev.delay is not None
         delay = to_ns(ev.delay, "BACKOFF_SCHEDULED.delay")
+        start = ev.backoff_source is BackoffSource.START
+        if start and delay == 0 and t is not None and t.phase is not Phase.BACKOFF:
+            # A start jitter that drew 0 in a tick (a slot admitted the task at a deadline):
+            # its pause ended in that same tick, so it runs or waits for a permit already.
+            self.m.shaping.backoff(s, tid, ev, delay)
+            return
         if t is None or t.phase is not Phase.BACKOFF:
             fail("I4", f"BACKOFF_SCHEDULED for {tid!r}, which is not in backoff")
         now = s.now
         if delay < EXACT_NS and t.deadline != now + delay:
             fail("I4", f"{tid!r} deadline {t.deadline} != now {now} + delay {delay}")
         self.backoff_due[tid] = now + delay
+        if self.m.shaping.backoff(s, tid, ev, delay):
+            return  # a start, an interval, a Retry-After or a budget wait (docs/spec/api.md 8)
         policy = self.m.registry.policies[tid]
-        if ev.backoff_source is BackoffSource.SUCCESS:
-            if delay != policy.restart.interval_ns:
-                fail("I4", f"{tid!r} pause {delay} after success != interval")
-            return
         backoff = policy.backoff
         base = base_ns(backoff, self.failures[tid] - 1)
         jitter = backoff.jitter
