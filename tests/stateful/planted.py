@@ -71,12 +71,12 @@ SLOT_FREED_ON_REPLY = PlantedBug(
 BACKOFF_1NS_EARLY = PlantedBug(
     "backoff deadline 1 ns early",
     f"{_TXN}.failure",
-    "*self.schedule(t, self.now + delay))",
-    "*self.schedule(t, self.now + delay - 1))",
+    "Phase.BACKOFF, now + delay)",
+    "Phase.BACKOFF, now + delay - 1)",
 )
 ONE_RETRY_SHORT = PlantedBug(
     "one retry short",
-    f"{_TXN}.failure",
+    f"{_TXN}.ends_streak",
     "elif exhausted(failures, policy.max_retries):",
     "elif exhausted(failures + 1, policy.max_retries):",
 )
@@ -94,7 +94,7 @@ PERMITS_NEWEST_FIRST = PlantedBug(
 #: A restart control (issue 10): a task's restart intensity lets one restart too many through.
 INTENSITY_ONE_TOO_MANY = PlantedBug(
     "task intensity allows one restart too many",
-    f"{_TXN}.failure",
+    f"{_TXN}.ends_streak",
     "            policy.intensity.max_restarts,\n",
     "            policy.intensity.max_restarts + 1,\n",
 )

@@ -19,6 +19,7 @@ __all__ = [
     "jitter_ns",
     "needs_draw",
     "next_delay_ns",
+    "retry_pause_ns",
     "scale",
 ]
 
@@ -169,8 +170,21 @@ def next_delay_ns(policy: BackoffPolicy, streak: RetryStreak, u: float) -> tuple
     post: __return__[1].failures == streak.failures + 1
     post: __return__[1].prev_ns is not None and __return__[1].prev_ns <= policy.max_ns
     """
+    delay, streak, _ = retry_pause_ns(policy, streak, u)
+    return delay, streak
+
+
+def retry_pause_ns(
+    policy: BackoffPolicy, streak: RetryStreak, u: float
+) -> tuple[int, RetryStreak, int]:
+    """``next_delay_ns`` and the base it jittered: what the core's explained decision needs.
+
+    One computation of ``base_ns`` for both (the ended attempt's step is the hot path,
+    benchmarks/bench_core.py).
+    """
     n = streak.failures
+    base = base_ns(policy, n)
     prev = policy.first_ns if streak.prev_ns is None else streak.prev_ns
-    raw = jitter_ns(policy, base_ns(policy, n), prev, u)
+    raw = base if policy.jitter is _NO_JITTER else jitter_ns(policy, base, prev, u)
     delay = raw if raw > policy.floor_ns else policy.floor_ns
-    return delay, _new_streak(RetryStreak, (n + 1, raw))
+    return delay, _new_streak(RetryStreak, (n + 1, raw)), base

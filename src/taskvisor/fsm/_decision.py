@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from taskvisor.fsm._backoff import RetryStreak, base_ns, next_delay_ns, scale
-from taskvisor.fsm._duration import ns_to_s
+from taskvisor.fsm._backoff import RetryStreak, base_ns, retry_pause_ns, scale
+from taskvisor.fsm._duration import NS_PER_S, ns_to_s
 from taskvisor.fsm._events import BackoffSource, typed_eq
 from taskvisor.fsm._policy import BackoffPolicy, JitterPolicy, RestartPolicy
 
@@ -108,12 +108,11 @@ def failure_pause(
     """
     n = streak.failures
     if retry_after_ns is None:
-        delay, streak = next_delay_ns(backoff, streak, u)
-        base = base_ns(backoff, n)
+        delay, streak, base = retry_pause_ns(backoff, streak, u)
         return (
             delay,
             streak,
-            _new(Decision, (n, ns_to_s(base), backoff.jitter, _FAILURE, 0.0, RULE_BACKOFF)),
+            _new(Decision, (n, base / NS_PER_S, backoff.jitter, _FAILURE, 0.0, RULE_BACKOFF)),
         )
     floor = backoff.floor_ns
     delay = retry_after_ns if retry_after_ns > floor else floor

@@ -17,7 +17,7 @@ import attrs
 from taskvisor._errors import ConfigError, ConfigTypeError
 from taskvisor.fsm._duration import Duration, ns_to_s, to_ns
 from taskvisor.fsm._intensity import Intensity
-from taskvisor.fsm._policy import BackoffPolicy, RestartPolicy
+from taskvisor.fsm._policy import BackoffPolicy, RestartMode, RestartPolicy
 
 if TYPE_CHECKING:
     # Type-only (never executed, architecture rule 1): the runtime's task types, so that a type
@@ -234,6 +234,23 @@ class ResolvedSpec:
     watchdog_ns: int | None = None
     retry_budget: str | None = None  # retry shaping (docs/spec/api.md section 8)
     start_jitter_ns: int = 0
+    #: Whether a failure may end the task by a rule of this policy (NEVER, max_retries,
+    #: give_up_after, intensity): decided once here so that a failure under none of them
+    #: skips their checks (the ended attempt's step, benchmarks/bench_core.py).
+    limited: bool = attrs.field(
+        init=False,
+        eq=False,
+        repr=False,
+        default=attrs.Factory(
+            lambda self: (
+                self.restart.mode is RestartMode.NEVER
+                or self.max_retries is not None
+                or self.give_up_after_ns is not None
+                or self.intensity is not None
+            ),
+            takes_self=True,
+        ),
+    )
 
 
 class SpecOptions(TypedDict, total=False):

@@ -819,6 +819,22 @@ class _Txn:
         t.wait_token = wait_token
         return t
 
+    def move_at(self, t: TaskState, trigger: Trigger, phase: Phase, deadline: int) -> None:
+        """``move`` with the task's one deadline armed at ``deadline`` (pushed on the heap).
+
+        The move is checked before anything is written (rule 3); one call instead of
+        ``move(..., *schedule(...))`` on the restart path (benchmarks/bench_core.py).
+        """
+        check_move(t.phase, trigger, phase)
+        s = self.s
+        token = s.timer_seq
+        s.timer_seq = token + 1
+        heappush(s.timers, (deadline, token, t.id))
+        t.phase = phase
+        t.timer = token
+        t.deadline = deadline
+        t.wait_token = None
+
     def schedule(self, t: TaskState, deadline: int) -> tuple[int, int]:
         """Push ``t``'s next deadline; returns ``(timer, deadline)`` to give to ``move``."""
         s = self.s
@@ -928,7 +944,7 @@ class _Txn:
             beat_due = now + policy.watchdog_ns
             deadline = beat_due if deadline is None else min(deadline, beat_due)
         if deadline is not None:
-            self.move(t, trigger, Phase.RUNNING, *self.schedule(t, deadline))
+            self.move_at(t, trigger, Phase.RUNNING, deadline)
         else:
             self.move(t, trigger, Phase.RUNNING)
         t.attempt = attempt
@@ -974,14 +990,26 @@ class _Txn:
         phase = t.phase
         if phase is not Phase.RUNNING and phase is not Phase.STOPPING:
             return
-        duration = ns_to_s(self.now - t.started_at)
+        duration = (self.now - t.started_at) / NS_PER_S
         cause = t.cause
         end = inp.end
-        if end is EndKind.FAILED and cause is None and not retries(t.policy, inp.error):
-            # Which failures retry (docs/spec/api.md section 8): an exception outside ``retry_on``
-            # is
-            # permanent. ``Fail`` and timeouts always retry; ``error`` None is a plain failure.
-            assert inp.error is not None
+        error = inp.error
+        if cause is None and end is EndKind.FAILED and error is None:
+            # The common ending, first: a plain failure of an attempt nobody cancelled (the
+            # ended attempt's hot path, benchmarks/bench_core.py); the chain below decides
+            # the same for it.
+            self.failure(t, inp.reason, inp.exit_code, None, duration, None, inp.retry_after_ns)
+            self.release_permit()
+            return
+        if (
+            error is not None
+            and end is EndKind.FAILED
+            and cause is None
+            and not retries(t.policy, error)
+        ):
+            # Which failures retry (docs/spec/api.md section 8): an exception outside
+            # ``retry_on`` is permanent. ``Fail`` and timeouts always retry; ``error`` None is a
+            # plain failure (tested first: the common case, and the ended attempt's hot path).
             reason = f"not retried ({type(inp.error).__name__} is not in retry_on): {inp.reason}"
             self.fatal(t, reason, inp.exit_code, inp.error, duration, RULE_NOT_RETRIED)
             self.release_permit()
@@ -1066,7 +1094,7 @@ class _Txn:
                 backoff_source=BackoffSource.SUCCESS,
                 decision=decision,
             )
-            self.move(t, Trigger.END_RESTART, Phase.BACKOFF, *self.schedule(t, self.now + delay))
+            self.move_at(t, Trigger.END_RESTART, Phase.BACKOFF, self.now + delay)
             t.streak = EMPTY_STREAK
             t.cause = None
             t.decision = decision
@@ -1101,19 +1129,68 @@ class _Txn:
         streak = t.streak
         reset = policy.reset_after_ns
         if reset is not None and now - t.started_at >= reset:
-            # Healthy-run reset (docs/spec/api.md section 8, Kubernetes): an attempt that ran at
-            # least
-            # `reset_after` ends the streak first; its failure is retry 0 of a new streak.
+            # Healthy-run reset (docs/spec/api.md section 8, Kubernetes): an attempt that ran
+            # at least `reset_after` ends the streak first; its failure is retry 0 of a new one.
             streak = EMPTY_STREAK
         if streak.failures == 0:
             # The streak begins with this failure: a task that ran well for longer than
             # give_up_after before it failed is not "already too old" (tenacity's
             # stop_after_delay counts from the first try; a supervised task has no first try).
             t.streak_start = now
-        failures = streak.failures + 1
+        limit = self.config.intensity
+        if (policy.limited or limit is not None) and self.ends_streak(
+            t, reason, exit_code, error, streak.failures + 1, limit
+        ):
+            return
+        # The restart is allowed: it enters the intensity windows (I10).
+        if policy.intensity is not None:
+            if t.restarts is None:
+                t.restarts = deque()
+            record(t.restarts, now, policy.intensity.within_ns)
+        if limit is not None:
+            record(self.s.restarts, now, limit.within_ns)
+        backoff = policy.backoff
+        # A Retry-After replaces the backoff and its draw (docs/spec/api.md section 8).
+        u = self.draw(t) if retry_after is None and needs_draw(backoff) else 0.0
+        fresh = streak is not t.streak  # a healthy-run reset began a new streak
+        delay, streak, decision = failure_pause(backoff, streak, u, retry_after)
+        if fresh and decision.rule == RULE_BACKOFF:
+            decision = decision._replace(rule=RULE_RESET)
+        self.emit(
+            EK.BACKOFF_SCHEDULED,
+            t,
+            delay=delay / NS_PER_S,
+            reason=reason,
+            backoff_source=decision.source,
+            decision=decision,
+        )
+        self.move_at(t, Trigger.END_RESTART, Phase.BACKOFF, now + delay)
+        # A timed-out attempt that ended is a plain failure: its cancel state is cleared.
+        t.streak = streak
+        t.cause = None
+        t.forced = False
+        t.decision = decision
+
+    def ends_streak(
+        self,
+        t: TaskState,
+        reason: str,
+        exit_code: int | None,
+        error: BaseException | None,
+        failures: int,
+        limit: Intensity | None,
+    ) -> bool:
+        """Whether a rule ends ``t`` at this failure (the ``failures``-th of its streak); if so,
+        end it: ACTOR_EXHAUSTED(FAILED), and the supervisor's escalation when its intensity is
+        what ended it (I10).
+
+        Only called when the task's policy or the supervisor has such a rule
+        (``ResolvedSpec.limited``): a task with none is restarted without these checks.
+        """
+        policy = t.policy
+        now = self.now
         final = None
         escalate = False
-        limit = self.config.intensity
         rule = RULE_NEVER
         if policy.restart.mode is RestartMode.NEVER:
             final = reason
@@ -1159,35 +1236,8 @@ class _Txn:
                     f"supervisor {_intensity_text(limit)}",
                 )
             self.finish(t, Trigger.END_FINAL, outcome, escalation)
-            return
-        # The restart is allowed: it enters the intensity windows (I10).
-        if policy.intensity is not None:
-            if t.restarts is None:
-                t.restarts = deque()
-            record(t.restarts, now, policy.intensity.within_ns)
-        if limit is not None:
-            record(self.s.restarts, now, limit.within_ns)
-        backoff = policy.backoff
-        # A Retry-After replaces the backoff and its draw (docs/spec/api.md section 8).
-        u = self.draw(t) if retry_after is None and needs_draw(backoff) else 0.0
-        fresh = streak is not t.streak  # a healthy-run reset began a new streak
-        delay, streak, decision = failure_pause(backoff, streak, u, retry_after)
-        if fresh and decision.rule == RULE_BACKOFF:
-            decision = decision._replace(rule=RULE_RESET)
-        self.emit(
-            EK.BACKOFF_SCHEDULED,
-            t,
-            delay=ns_to_s(delay),
-            reason=reason,
-            backoff_source=decision.source,
-            decision=decision,
-        )
-        self.move(t, Trigger.END_RESTART, Phase.BACKOFF, *self.schedule(t, self.now + delay))
-        # A timed-out attempt that ended is a plain failure: its cancel state is cleared.
-        t.streak = streak
-        t.cause = None
-        t.forced = False
-        t.decision = decision
+            return True
+        return False
 
     # -- retry shaping (docs/spec/api.md section 8; I8, I9) ---------------------------------
 
@@ -1240,7 +1290,7 @@ class _Txn:
             backoff_source=BackoffSource.START,
             decision=decision,
         )
-        self.move(t, Trigger.ADMIT, Phase.BACKOFF, *self.schedule(t, self.now + delay))
+        self.move_at(t, Trigger.ADMIT, Phase.BACKOFF, self.now + delay)
         return True
 
     def wait_for_token(self, t: TaskState) -> bool:
@@ -1273,7 +1323,7 @@ class _Txn:
             backoff_source=BackoffSource.BUDGET,
             decision=decision,
         )
-        self.move(t, Trigger.BUDGET, Phase.BACKOFF, *self.schedule(t, self.now + wait))
+        self.move_at(t, Trigger.BUDGET, Phase.BACKOFF, self.now + wait)
         return True
 
     def finish(
@@ -1394,9 +1444,7 @@ class _Txn:
     def force(self, t: TaskState, trigger: Trigger) -> None:
         self.note_stuck(t)
         self.effects.append(ForceCancel(t.id, t.attempt))
-        self.move(
-            t, trigger, Phase.STOPPING, *self.schedule(t, self.now + self.config.force_wait_ns)
-        )
+        self.move_at(t, trigger, Phase.STOPPING, self.now + self.config.force_wait_ns)
         t.forced = True
 
     def note_stuck(self, t: TaskState) -> None:
@@ -1449,12 +1497,7 @@ class _Txn:
             self.force(t, Trigger.CANCEL)
         else:
             self.effects.append(RequestCancel(t.id, t.attempt))
-            self.move(
-                t,
-                Trigger.CANCEL,
-                Phase.STOPPING,
-                *self.schedule(t, self.now + self.config.grace_ns),
-            )
+            self.move_at(t, Trigger.CANCEL, Phase.STOPPING, self.now + self.config.grace_ns)
             t.cause = cause
 
     def begin_shutdown(self, inp: Shutdown) -> None:
