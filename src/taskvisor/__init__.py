@@ -36,14 +36,13 @@ from taskvisor.fsm import (
     RejectionKind,
     RestartPolicy,
     RetryBudget,
-    SlotSnapshot,
-    SlotStatus,
     TaskDefaults,
     TaskFn,
     TaskId,
     TaskOutcome,
     TaskSpec,
 )
+from taskvisor.fsm._slots import SlotSnapshot, SlotStatus
 from taskvisor.runtime import (
     LogSubscriber,
     Subscriber,
