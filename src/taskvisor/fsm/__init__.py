@@ -143,3 +143,19 @@ __all__ = [
     "step",
     "to_ns",
 ]
+
+
+def _report_public_module() -> None:
+    """Public classes say ``taskvisor.fsm.X`` (reprs, tracebacks, pickles), as trio's do.
+
+    They are defined in private modules (``taskvisor.fsm._inputs`` ...). Those ``taskvisor``
+    exports as well say ``taskvisor.X`` once ``taskvisor`` is imported. Pickles stay loadable:
+    ``taskvisor.fsm.X`` is the same object.
+    """
+    for name in __all__:
+        obj = globals()[name]
+        if isinstance(obj, type) and obj.__module__.startswith(f"{__name__}._"):
+            obj.__module__ = __name__
+
+
+_report_public_module()
