@@ -40,7 +40,7 @@ def test_sequences_page_has_the_seed_examples_twelve_events() -> None:
 
 def test_every_transition_of_the_table_is_drawn() -> None:
     page = _specgen.render_lifecycle()
-    from taskvisor.fsm import TRANSITIONS
+    from taskvisor.fsm._table import TRANSITIONS
 
     for (source, trigger), targets in TRANSITIONS.items():
         for target in targets:

@@ -36,14 +36,13 @@ from taskvisor.fsm import (
     RejectionKind,
     RestartPolicy,
     RetryBudget,
-    SlotSnapshot,
-    SlotStatus,
     TaskDefaults,
     TaskFn,
     TaskId,
     TaskOutcome,
     TaskSpec,
 )
+from taskvisor.fsm._slots import SlotSnapshot, SlotStatus
 from taskvisor.runtime import (
     LogSubscriber,
     Subscriber,
@@ -112,12 +111,6 @@ __all__ = [
 ]
 
 
-#: Classes whose source ``taskvisor._specgen`` reads with ``inspect.getsource``, which looks
-#: for a class in the file of its ``__module__``: they keep their defining module until the
-#: generator reads the defining module itself.
-_SOURCE_READ_BY_SPECGEN = frozenset({"SlotStatus"})
-
-
 def _report_public_module() -> None:
     """Public classes say ``taskvisor.X`` (reprs, tracebacks, pickles), as trio's do.
 
@@ -126,11 +119,7 @@ def _report_public_module() -> None:
     """
     for name in __all__:
         obj = globals()[name]
-        if (
-            isinstance(obj, type)
-            and obj.__module__.startswith("taskvisor.")
-            and name not in _SOURCE_READ_BY_SPECGEN
-        ):
+        if isinstance(obj, type) and obj.__module__.startswith("taskvisor."):
             obj.__module__ = "taskvisor"
 
 

@@ -1,6 +1,6 @@
 """Generate the ``docs/spec`` pages that can be derived from the core itself.
 
-Owns: rendering ``fsm.TRANSITIONS`` (lifecycle.md), the input and effect unions (messages.md)
+Owns: rendering ``fsm._table.TRANSITIONS`` (lifecycle.md), the input and effect unions (messages.md)
 and the per-task event sequences (sequences.md) — the latter by *running* the core on scripted
 scenarios, so the documented sequences are the ones the code produces. ``tests/test_spec_docs.py``
 regenerates the pages in memory and fails when the committed files differ.
@@ -10,16 +10,21 @@ Usage: ``python -m taskvisor._specgen docs/spec`` (``make docs``).
 
 from __future__ import annotations
 
+import ast
+import inspect
 import sys
 import typing
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from types import ModuleType
 
 import attrs
 
 from taskvisor import fsm
 from taskvisor._task_errors import Fail
-from taskvisor.fsm import EndKind, EventKind, Phase, TaskId
+from taskvisor.fsm import EndKind, EventKind, Phase, TaskId, _slots, _table
+from taskvisor.fsm._slots import SLOT_TRANSITIONS, SlotStatus
+from taskvisor.fsm._table import TRANSITIONS, Trigger
 
 __all__ = ["render_all", "write_all"]
 
@@ -38,46 +43,56 @@ def render_lifecycle() -> str:
     lines = [HEADER, "# Task lifecycle (`taskvisor.fsm`)\n\n"]
     lines.append(
         "Every supervised task is in one phase. The supervisor machine moves a task only through "
-        "`check_move`, which consults `fsm.TRANSITIONS`; this page is rendered from that table.\n\n"
+        "`check_move`, which consults `fsm._table.TRANSITIONS`; this page is rendered from that "
+        "table.\n\n"
     )
     lines.append("## Phases\n\n| phase | meaning |\n|---|---|\n")
-    comments = _enum_comments(fsm.Phase)
+    comments = _enum_comments(Phase, _table)
     lines.extend(f"| `{p.name}` | {comments.get(p.name, '')} |\n" for p in Phase)
     lines.append("\n## Triggers\n\n| trigger | meaning |\n|---|---|\n")
-    comments = _enum_comments(fsm.Trigger)
-    lines.extend(f"| `{t.name}` | {comments.get(t.name, '')} |\n" for t in fsm.Trigger)
+    comments = _enum_comments(Trigger, _table)
+    lines.extend(f"| `{t.name}` | {comments.get(t.name, '')} |\n" for t in Trigger)
     lines.append("\n## Transitions\n\n| from | trigger | to |\n|---|---|---|\n")
-    for (source, trigger), targets in fsm.TRANSITIONS.items():
+    for (source, trigger), targets in TRANSITIONS.items():
         to = ", ".join(f"`{p.name}`" for p in sorted(targets, key=lambda p: p.name))
         lines.append(f"| `{source.name}` | `{trigger.name}` | {to} |\n")
     lines.append("\n## Diagram\n\n```mermaid\nstateDiagram-v2\n")
     lines.append("    [*] --> NEW\n")
-    for (source, trigger), targets in fsm.TRANSITIONS.items():
+    for (source, trigger), targets in TRANSITIONS.items():
         for target in sorted(targets, key=lambda p: p.name):
             lines.append(f"    {source.name} --> {target.name}: {trigger.value}\n")
     lines.append("    GONE --> [*]\n```\n")
     lines.append("\n## Slots (admission control)\n\n")
     lines.append(
-        "A slot moves only through `check_slot_move`, which consults `fsm.SLOT_TRANSITIONS`. "
-        "`ADMITTING` is transient inside one `step`; between steps a slot is `RUNNING`, "
+        "A slot moves only through `check_slot_move`, which consults "
+        "`fsm._slots.SLOT_TRANSITIONS`. `ADMITTING` is transient inside one `step`; between "
+        "steps a slot is `RUNNING`, "
         "`TERMINATING`, or forgotten (idle and empty).\n\n"
     )
     lines.append("| status | meaning |\n|---|---|\n")
-    comments = _enum_comments(fsm.SlotStatus)
-    lines.extend(f"| `{p.name}` | {comments.get(p.name, '')} |\n" for p in fsm.SlotStatus)
+    comments = _enum_comments(SlotStatus, _slots)
+    lines.extend(f"| `{p.name}` | {comments.get(p.name, '')} |\n" for p in SlotStatus)
     lines.append("\n| from | trigger | to |\n|---|---|---|\n")
-    for (status, strig), stargets in fsm.SLOT_TRANSITIONS.items():
+    for (status, strig), stargets in SLOT_TRANSITIONS.items():
         to = ", ".join(f"`{p.name}`" for p in sorted(stargets, key=lambda p: p.name))
         lines.append(f"| `{status.name}` | `{strig.name}` | {to} |\n")
     return "".join(lines)
 
 
-def _enum_comments(enum_type: type) -> dict[str, str]:
-    """The trailing ``# comment`` of each member in the enum's source (the table's prose)."""
-    import inspect
+def _enum_comments(enum_type: type, module: ModuleType) -> dict[str, str]:
+    """The trailing ``# comment`` of each member in the enum's source (the table's prose).
 
+    Read from ``module``, where the enum is defined: a public class reports its public home as
+    ``__module__`` (``taskvisor``, ``taskvisor.fsm``), where ``inspect.getsource`` cannot find it.
+    """
+    source = inspect.getsource(module)
+    node = next(
+        n
+        for n in ast.parse(source).body
+        if isinstance(n, ast.ClassDef) and n.name == enum_type.__name__
+    )
     out: dict[str, str] = {}
-    for line in inspect.getsource(enum_type).splitlines():
+    for line in source.splitlines()[node.lineno - 1 : node.end_lineno]:
         stripped = line.strip()
         if "=" in stripped and "#" in stripped and not stripped.startswith("#"):
             name = stripped.split("=", 1)[0].strip()

@@ -16,11 +16,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from taskvisor import BackoffPolicy, JitterPolicy, RestartPolicy, TaskSpec
-from taskvisor.fsm import (
+from taskvisor.fsm import BackoffSource, EndKind, EventKind
+from taskvisor.fsm._backoff import (
     EMPTY_STREAK,
-    BackoffSource,
-    EndKind,
-    EventKind,
     RetryStreak,
     base_ns,
     jitter_ns,

@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 
 from taskvisor import TaskSpec
 from taskvisor.fsm import (
-    BusState,
     EndKind,
     EventKind,
     EventsConsumed,
@@ -18,7 +17,7 @@ from taskvisor.fsm import (
     SubscriberPanicked,
     SubscriberRecovered,
 )
-from taskvisor.fsm._bus import consumed, offer
+from taskvisor.fsm._bus import BusState, consumed, offer
 
 from .driver import Driver, fn
 

@@ -19,6 +19,7 @@ from taskvisor.fsm import (
     NS_PER_S,
     EventKind,
 )
+from taskvisor.fsm._backoff import base_ns
 
 EK = EventKind
 
@@ -178,7 +179,7 @@ def test_the_largest_int_duration_a_float_can_hold_is_accepted_exactly() -> None
 def test_the_largest_int_factor_a_float_can_hold_is_accepted() -> None:
     policy = tv.BackoffPolicy(first=0.1, max=30.0, factor=MAX_FLOAT_INT)
     assert policy.factor == sys.float_info.max
-    assert fsm.base_ns(policy, 1) == policy.max_ns  # saturates at once, never overflows
+    assert base_ns(policy, 1) == policy.max_ns  # saturates at once, never overflows
 
 
 def test_core_config_defaults_are_those_of_the_contract() -> None:

@@ -10,17 +10,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import taskvisor as tv
-from taskvisor.fsm import (
-    EMPTY_STREAK,
-    NS_PER_S,
-    BackoffSource,
-    Decision,
-    RetryStreak,
-    base_ns,
+from taskvisor.fsm import NS_PER_S, BackoffSource, Decision
+from taskvisor.fsm._backoff import EMPTY_STREAK, RetryStreak, base_ns, next_delay_ns
+from taskvisor.fsm._decision import (
     failure_pause,
     final_decision,
     interval_delay_ns,
-    next_delay_ns,
     start_pause,
     success_pause,
 )

@@ -9,19 +9,18 @@ import pytest
 
 from taskvisor.fsm import (
     BackoffSource,
-    CancelCause,
     EndKind,
     EventKind,
     OutcomeKind,
     Phase,
     RejectionKind,
     TaskId,
-    Trigger,
     _supervisor,
 )
 from taskvisor.fsm._events import member_view
 from taskvisor.fsm._policy import RestartMode
 from taskvisor.fsm._slots import SlotDecision, SlotStatus, SlotTrigger
+from taskvisor.fsm._table import CancelCause, Trigger
 
 
 def test_a_task_id_never_equals_a_plain_int() -> None:

@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 from taskvisor import BackoffPolicy, TaskSpec
 from taskvisor.fsm import (
     AdmissionPolicy,
-    BusState,
     ControllerConfig,
     ControllerSpec,
     CoreConfig,
@@ -26,8 +25,6 @@ from taskvisor.fsm import (
     Phase,
     Publish,
     Remove,
-    ShutdownState,
-    SlotStatus,
     StartAttempt,
     Submit,
     SubscriberInfo,
@@ -38,6 +35,9 @@ from taskvisor.fsm import (
     check_trace,
     step,
 )
+from taskvisor.fsm._bus import BusState
+from taskvisor.fsm._slots import SlotStatus
+from taskvisor.fsm._supervisor import ShutdownState
 
 from .driver import Driver, fn, s
 from .scripts import Config, Script, configs, play, scripts

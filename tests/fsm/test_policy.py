@@ -14,7 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from taskvisor import BackoffPolicy, ConfigError, JitterPolicy, RestartPolicy
-from taskvisor.fsm import CoreConfig, RestartMode, SubscriberInfo, base_ns, to_ns
+from taskvisor.fsm import CoreConfig, RestartMode, SubscriberInfo, to_ns
+from taskvisor.fsm._backoff import base_ns
 
 NAN, INF = float("nan"), float("inf")
 

@@ -15,8 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import taskvisor as tv
-from taskvisor.fsm import NS_PER_S, Bucket, RetryBudget
-from taskvisor.fsm._retry_budget import refill, wait_ns
+from taskvisor.fsm import NS_PER_S, RetryBudget
+from taskvisor.fsm._retry_budget import Bucket, refill, wait_ns
 
 S = NS_PER_S
 

@@ -34,6 +34,8 @@ from taskvisor.fsm import (
     SubscriberInfo,
     TaskId,
 )
+from taskvisor.fsm._backoff import scale
+from taskvisor.fsm._streams import next_uniform, stream_seed
 
 from .driver import Driver, fn, s
 
@@ -458,8 +460,8 @@ def test_a_task_draws_from_its_own_stream_what_stream_seed_gives() -> None:
     policy = tv.BackoffPolicy(first=1.0, max=1.0, jitter=J.FULL)
     tid = d.add(tv.TaskSpec.restartable(fn("db"), backoff=policy))
     d.end(tid, EndKind.FAILED)
-    u, _ = fsm.next_uniform(fsm.stream_seed(42, "db", 0))
-    assert backoffs(d, tid)[0].delay == fsm.scale(NS_PER_S, u) / NS_PER_S
+    u, _ = next_uniform(stream_seed(42, "db", 0))
+    assert backoffs(d, tid)[0].delay == scale(NS_PER_S, u) / NS_PER_S
 
 
 # -- decisions on final events -------------------------------------------------------------------

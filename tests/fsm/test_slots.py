@@ -3,7 +3,7 @@
 Every test drives ``fsm.step`` through ``taskvisor.testing.CheckedCore``, so each step is also
 checked against I1-I8 and the slot model (owners, FIFO queues, rejections) built from events.
 Every move the core makes through ``check_slot_move`` is recorded; the last test fails listing
-any entry of ``fsm.SLOT_TRANSITIONS`` that no test exercised.
+any entry of ``SLOT_TRANSITIONS`` that no test exercised.
 """
 
 from __future__ import annotations
@@ -32,9 +32,6 @@ from taskvisor.fsm import (
     RemoveReply,
     RequestCancel,
     Shutdown,
-    SlotSnapshot,
-    SlotStatus,
-    SlotTrigger,
     StartAttempt,
     Submit,
     SubmitReply,
@@ -43,6 +40,8 @@ from taskvisor.fsm import (
     TaskSpec,
     _supervisor,
 )
+from taskvisor.fsm._slots import SLOT_TRANSITIONS, SlotSnapshot, SlotStatus, SlotTrigger
+from taskvisor.fsm._supervisor import controller_snapshot
 from taskvisor.testing import CheckedCore, assert_event_sequence
 
 QUEUE = AdmissionPolicy.QUEUE
@@ -133,7 +132,7 @@ def assert_rejected(c: CheckedCore, tid: TaskId, kind: RejectionKind) -> None:
 
 
 def snapshot(c: CheckedCore) -> list[tuple[str, SlotStatus, TaskId | None, int]]:
-    return [(s.slot, s.status, s.owner, s.queue_depth) for s in fsm.controller_snapshot(c.state)]
+    return [(s.slot, s.status, s.owner, s.queue_depth) for s in controller_snapshot(c.state)]
 
 
 def finish(c: CheckedCore, tid: TaskId, end: EndKind = EndKind.RETURNED) -> list[Effect]:
@@ -535,23 +534,23 @@ def test_128_distinct_slots_all_run_at_once() -> None:
     c = core()
     tids = [submit(c, f"t{i}", slot=f"slot{i:03}")[0] for i in range(128)]
     assert sorted(c.in_flight) == tids
-    snap = fsm.controller_snapshot(c.state)
+    snap = controller_snapshot(c.state)
     assert snap == [SlotSnapshot(f"slot{i:03}", SlotStatus.RUNNING, tids[i], 0) for i in range(128)]
     for tid in tids:
         finish(c, tid)
-    assert fsm.controller_snapshot(c.state) == []
+    assert controller_snapshot(c.state) == []
     assert len(c.state.slots) == 0  # idle slots are forgotten (bounded memory)
 
 
 def test_controller_snapshot_reports_status_owner_and_depth_sorted_by_slot() -> None:
     c = core()
-    assert fsm.controller_snapshot(c.state) == []
+    assert controller_snapshot(c.state) == []
     b_owner, _ = submit(c, "b0", slot="b")
     a_owner, _ = submit(c, "a0", slot="a")
     submit(c, "a1", slot="a")
     submit(c, "a2", slot="a")
     submit(c, "b1", REPLACE, slot="b")
-    assert fsm.controller_snapshot(c.state) == [
+    assert controller_snapshot(c.state) == [
         SlotSnapshot("a", SlotStatus.RUNNING, a_owner, 2),
         SlotSnapshot("b", SlotStatus.TERMINATING, b_owner, 1),
     ]
@@ -563,7 +562,7 @@ def test_controller_snapshot_reports_status_owner_and_depth_sorted_by_slot() -> 
 def _all_moves() -> set[tuple[SlotStatus, SlotTrigger, SlotStatus]]:
     return {
         (source, trigger, target)
-        for (source, trigger), targets in fsm.SLOT_TRANSITIONS.items()
+        for (source, trigger), targets in SLOT_TRANSITIONS.items()
         for target in targets
     }
 

@@ -19,7 +19,8 @@ from taskvisor import (
     TaskFn,
     TaskSpec,
 )
-from taskvisor.fsm import ResolvedSpec, to_ns
+from taskvisor.fsm import to_ns
+from taskvisor.fsm._spec import ResolvedSpec
 
 from .driver import body, fn
 

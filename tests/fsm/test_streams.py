@@ -8,7 +8,7 @@ import sys
 from hypothesis import given
 from hypothesis import strategies as st
 
-from taskvisor.fsm import next_uniform, stream_seed
+from taskvisor.fsm._streams import next_uniform, stream_seed
 
 #: SplitMix64's reference outputs for the state 1234567 (Vigna's splitmix64.c).
 REFERENCE = [
@@ -31,7 +31,7 @@ def test_a_streams_seed_is_pinned_so_a_seed_means_the_same_everywhere() -> None:
     # Changing this value changes every seeded supervisor's delays: a deliberate decision.
     assert stream_seed(7, "db", 0) == 0xEFB90CBFF8DB777D
     pinned = stream_seed(2026, "poller-3", 1)
-    code = "from taskvisor.fsm import stream_seed; print(stream_seed(2026, 'poller-3', 1))"
+    code = "from taskvisor.fsm._streams import stream_seed; print(stream_seed(2026, 'poller-3', 1))"
     # Another interpreter, with another str hash salt: the same stream (no hash() of str).
     other = subprocess.run(
         [sys.executable, "-c", code],

@@ -13,17 +13,8 @@ from collections.abc import Callable
 import pytest
 
 from taskvisor import BackoffPolicy, RetryBudget, TaskSpec
-from taskvisor.fsm import (
-    TRANSITIONS,
-    EndKind,
-    IllegalTransition,
-    Phase,
-    Remove,
-    Trigger,
-    _supervisor,
-    check_state,
-)
-from taskvisor.fsm._table import check_move
+from taskvisor.fsm import EndKind, IllegalTransition, Phase, Remove, _supervisor, check_state
+from taskvisor.fsm._table import TRANSITIONS, Trigger, check_move
 
 from .driver import Driver, fn
 

@@ -25,15 +25,8 @@ import pytest
 from runtime_support import REAL_TIME_SLACK
 
 from taskvisor import ConfigError, Event, EventKind
-from taskvisor.fsm import (
-    BusState,
-    CoreConfig,
-    Publish,
-    SubscriberPanicked,
-    SupervisorState,
-    step,
-)
-from taskvisor.fsm._bus import consumed, offer
+from taskvisor.fsm import CoreConfig, Publish, SubscriberPanicked, SupervisorState, step
+from taskvisor.fsm._bus import BusState, consumed, offer
 from taskvisor.runtime._bus import EventBus
 
 pytestmark = pytest.mark.anyio

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import taskvisor as tv
-from taskvisor import fsm
+from taskvisor.fsm._backoff import EMPTY_STREAK, base_ns, next_delay_ns
 from taskvisor.sim._retry import RetryTable
 
 J = tv.JitterPolicy
@@ -29,11 +29,11 @@ policies = st.builds(
 def test_table_delays_equal_next_delay_ns(policy: tv.BackoffPolicy, n: int, seed: int) -> None:
     table = RetryTable.build(policy)
     rng = random.Random(seed)
-    streak = fsm.EMPTY_STREAK
+    streak = EMPTY_STREAK
     prev = policy.first_ns
     for failures in range(n):
         u = rng.random()
-        want, streak = fsm.next_delay_ns(policy, streak, u)
+        want, streak = next_delay_ns(policy, streak, u)
         got, prev = table.next(failures, prev, u)
         assert got == want
         assert prev == streak.prev_ns
@@ -41,7 +41,7 @@ def test_table_delays_equal_next_delay_ns(policy: tv.BackoffPolicy, n: int, seed
 
 @given(policy=policies, n=st.integers(0, 10_000))
 def test_table_bases_equal_base_ns(policy: tv.BackoffPolicy, n: int) -> None:
-    assert RetryTable.build(policy).base(n) == fsm.base_ns(policy, n)
+    assert RetryTable.build(policy).base(n) == base_ns(policy, n)
 
 
 def test_table_stops_at_the_cap() -> None:

@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from taskvisor import fsm
 from taskvisor.fsm import INHERIT, NS_PER_S, BackoffPolicy, RestartMode, TaskSpec
+from taskvisor.fsm._backoff import RetryStreak, next_delay_ns
 from taskvisor.testing import strategies
 
 
@@ -14,7 +15,7 @@ from taskvisor.testing import strategies
 def test_backoff_policies_keep_every_delay_within_max_delay(
     policy: BackoffPolicy, n: int, u: float
 ) -> None:
-    delay, _ = fsm.next_delay_ns(policy, fsm.RetryStreak(n, None), u)
+    delay, _ = next_delay_ns(policy, RetryStreak(n, None), u)
     assert 0 <= delay <= policy.ceiling_ns <= round(1.5 * NS_PER_S)
 
 

@@ -4,27 +4,17 @@ Every decision the supervisor makes is a transition ``step(state, input, now, rn
 (state, effects)`` of this package. ``now`` is integer nanoseconds, ``rng`` any object with
 ``random()``. Nothing here does I/O, reads a clock or touches a global generator
 (docs/spec/architecture.md, rules 1-3); the asyncio runtime and the simulator drive it alike.
+
+``__all__`` is what a driver of your own needs (docs/spec/api.md section 7): the transition, the
+state and its snapshots, the inputs, effects and events, the policies a driver passes in, and
+the invariant checks. The arithmetic, the tables and the state's parts stay in the private
+modules; ``taskvisor.sim`` and ``taskvisor.testing`` import them from there, as trio's own
+packages do with ``trio._core``.
 """
 
 from taskvisor._errors import ConfigError
-from taskvisor.fsm._backoff import (
-    EMPTY_STREAK,
-    RetryStreak,
-    base_ns,
-    jitter_ns,
-    needs_draw,
-    next_delay_ns,
-    scale,
-)
-from taskvisor.fsm._bus import BusState, SubscriberInfo
-from taskvisor.fsm._decision import (
-    Decision,
-    failure_pause,
-    final_decision,
-    interval_delay_ns,
-    start_pause,
-    success_pause,
-)
+from taskvisor.fsm._bus import SubscriberInfo
+from taskvisor.fsm._decision import Decision
 from taskvisor.fsm._duration import NS_PER_S, Duration, ns_to_s, to_ns
 from taskvisor.fsm._effects import (
     Abandon,
@@ -41,7 +31,6 @@ from taskvisor.fsm._effects import (
     SubmitReply,
 )
 from taskvisor.fsm._events import (
-    DIAGNOSTIC_KINDS,
     BackoffSource,
     Event,
     EventKind,
@@ -68,43 +57,25 @@ from taskvisor.fsm._inputs import (
 from taskvisor.fsm._intensity import Intensity
 from taskvisor.fsm._invariants import InvariantViolation, check_state, check_step, check_trace
 from taskvisor.fsm._policy import BackoffPolicy, JitterPolicy, RestartMode, RestartPolicy
-from taskvisor.fsm._retry_budget import Bucket, RetryBudget
-from taskvisor.fsm._slots import (
-    SLOT_TRANSITIONS,
-    AdmissionPolicy,
-    ControllerConfig,
-    ControllerSpec,
-    Slot,
-    SlotSnapshot,
-    SlotStatus,
-    SlotTrigger,
-    Submission,
-)
-from taskvisor.fsm._spec import INHERIT, ResolvedSpec, TaskDefaults, TaskFn, TaskSpec
+from taskvisor.fsm._retry_budget import RetryBudget
+from taskvisor.fsm._slots import AdmissionPolicy, ControllerConfig, ControllerSpec
+from taskvisor.fsm._spec import INHERIT, TaskDefaults, TaskFn, TaskSpec
 from taskvisor.fsm._stepper import CheckerChain, InvariantChecker, StepChecker, Stepper
-from taskvisor.fsm._streams import next_uniform, stream_seed
 from taskvisor.fsm._supervisor import (
     CoreConfig,
     RandomSource,
-    ShutdownState,
     StateSnapshot,
     SupervisorState,
-    TaskState,
     TaskView,
-    controller_snapshot,
     next_deadline,
     step,
 )
-from taskvisor.fsm._table import TRANSITIONS, CancelCause, IllegalTransition, Phase, Trigger
+from taskvisor.fsm._table import IllegalTransition, Phase
 
 __all__ = [
-    "DIAGNOSTIC_KINDS",
-    "EMPTY_STREAK",
     "INHERIT",
     "NS_PER_S",
-    "SLOT_TRANSITIONS",
     "TICK",
-    "TRANSITIONS",
     "Abandon",
     "AddReply",
     "AddTasks",
@@ -112,9 +83,6 @@ __all__ = [
     "AttemptEnded",
     "BackoffPolicy",
     "BackoffSource",
-    "Bucket",
-    "BusState",
-    "CancelCause",
     "CheckerChain",
     "ConfigError",
     "ControllerConfig",
@@ -145,23 +113,15 @@ __all__ = [
     "Remove",
     "RemoveReply",
     "RequestCancel",
-    "ResolvedSpec",
     "RestartMode",
     "RestartPolicy",
     "RetryBudget",
-    "RetryStreak",
     "Shutdown",
     "ShutdownDone",
-    "ShutdownState",
-    "Slot",
-    "SlotSnapshot",
-    "SlotStatus",
-    "SlotTrigger",
     "StartAttempt",
     "StateSnapshot",
     "StepChecker",
     "Stepper",
-    "Submission",
     "Submit",
     "SubmitReply",
     "SubscriberInfo",
@@ -173,28 +133,29 @@ __all__ = [
     "TaskId",
     "TaskOutcome",
     "TaskSpec",
-    "TaskState",
     "TaskView",
     "Tick",
-    "Trigger",
-    "base_ns",
     "check_state",
     "check_step",
     "check_trace",
-    "controller_snapshot",
-    "failure_pause",
-    "final_decision",
-    "interval_delay_ns",
-    "jitter_ns",
-    "needs_draw",
     "next_deadline",
-    "next_delay_ns",
-    "next_uniform",
     "ns_to_s",
-    "scale",
-    "start_pause",
     "step",
-    "stream_seed",
-    "success_pause",
     "to_ns",
 ]
+
+
+def _report_public_module() -> None:
+    """Public classes say ``taskvisor.fsm.X`` (reprs, tracebacks, pickles), as trio's do.
+
+    They are defined in private modules (``taskvisor.fsm._inputs`` ...). Those ``taskvisor``
+    exports as well say ``taskvisor.X`` once ``taskvisor`` is imported. Pickles stay loadable:
+    ``taskvisor.fsm.X`` is the same object.
+    """
+    for name in __all__:
+        obj = globals()[name]
+        if isinstance(obj, type) and obj.__module__.startswith(f"{__name__}._"):
+            obj.__module__ = __name__
+
+
+_report_public_module()

@@ -37,16 +37,16 @@ from taskvisor.fsm import (
     RejectionKind,
     Remove,
     RemoveReply,
-    SlotSnapshot,
     Submit,
     SubmitReply,
     TaskId,
     TaskOutcome,
     TaskSpec,
-    controller_snapshot,
     ns_to_s,
     to_ns,
 )
+from taskvisor.fsm._slots import SlotSnapshot
+from taskvisor.fsm._supervisor import controller_snapshot
 from taskvisor.runtime._bus import SubscriberStats
 from taskvisor.runtime._checks import check_task_id
 from taskvisor.runtime._context import body_of

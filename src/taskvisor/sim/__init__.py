@@ -4,9 +4,10 @@ The simulator uses the same policy values as the runtime, on a discrete-event cl
 loop and no sleeping (docs/simulator.md). Two of its scenarios drive the pure core itself
 (``fsm.step`` through ``CoreDriver``): ``crashloop`` and ``supervisor``, where the production
 code decides every restart, budget, grace and queue. The other three, ``contention``, ``outage``
-and ``flapping``, reuse the core's arithmetic (``fsm.next_delay_ns`` on a ``fsm.RetryStreak``,
-drawing as the core draws) in a hand-written event loop, for speed; tests hold ``outage`` to
-the supervisor machine and ``contention``'s inlined arithmetic to the core's, bit for bit
+and ``flapping``, reuse the core's arithmetic (``next_delay_ns`` on a ``RetryStreak``, from the
+private ``fsm._backoff``, drawing as the core draws) in a hand-written event loop, for speed;
+tests hold ``outage`` to the supervisor machine and ``contention``'s inlined arithmetic to the
+core's, bit for bit
 (``tests/simulation/test_sim_conformance.py``, ``test_retry.py``).
 
 Start with ``backoff_delays`` to preview a policy, ``simulate`` for one run of a scenario, and

@@ -27,7 +27,6 @@ from collections.abc import Iterator, Sequence
 from typing import NoReturn
 
 from taskvisor.fsm import (
-    DIAGNOSTIC_KINDS,
     NS_PER_S,
     AddTasks,
     CoreConfig,
@@ -49,6 +48,7 @@ from taskvisor.fsm import (
     check_step,
     check_trace,
 )
+from taskvisor.fsm._events import DIAGNOSTIC_KINDS
 from taskvisor.sim._engine import CoreDriver
 
 __all__ = ["RunChecker"]

@@ -15,8 +15,9 @@ succeeded in ``(r, w)``. The writes are the only events (one heap entry per call
 ties in client order; a read sees a write made at the same nanosecond). A failed write at ``w``
 schedules the next read at ``w + (reply + request legs) + delay`` and the next write one
 ``(read reply + write request)`` later: two sums of two legs each (``_draws.Legs``). The delay
-is the core's arithmetic (``_retry.RetryTable``, equal to ``fsm.next_delay_ns``), drawing one
-``random()`` from the run's core stream per jittered delay, as the supervisor machine does.
+is the core's arithmetic (``_retry.RetryTable``, equal to ``fsm._backoff.next_delay_ns``),
+drawing one ``random()`` from the run's core stream per jittered delay, as the supervisor
+machine does.
 Must not import the runtime; does no I/O.
 """
 
@@ -125,7 +126,7 @@ def _run(
             if not heap:
                 break
             continue
-        # The write failed: back off exactly as fsm.next_delay_ns would (I4).
+        # The write failed: back off exactly as fsm._backoff.next_delay_ns would (I4).
         f = fails[c]
         fails[c] = f + 1
         try:

@@ -13,13 +13,13 @@ Owns the outage model (docs/simulator.md, "outage"), where a thundering herd for
   ``[down + k, down + k + 1)``; an admitted attempt connects at once and the task is healthy
   from then on (its attempt keeps running). An attempt beyond the capacity fails as overload
   ``latency`` later: a *wasted* attempt.
-- After each failure the task waits the delay the core schedules for it: ``fsm.next_delay_ns``
-  on the task's ``fsm.RetryStreak``, with one draw from the task's own stream per jittered
-  delay, as a supervisor with ``SupervisorConfig(seed=...)`` does (tasks are named
-  ``task-1``..``task-N``).
+- After each failure the task waits the delay the core schedules for it:
+  ``fsm._backoff.next_delay_ns`` on the task's ``RetryStreak``, with one draw from the task's own
+  stream per jittered delay, as a supervisor with ``SupervisorConfig(seed=...)`` does (tasks are
+  named ``task-1``..``task-N``).
 - With ``retry_budget`` (tokens per second) every task shares one ``RetryBudget(retry_budget,
   burst)``: a restart takes a token when its deadline comes, and without one waits for the next
-  (``fsm.Bucket``, the core's own arithmetic). First starts take none.
+  (``fsm._retry_budget.Bucket``, the core's own arithmetic). First starts take none.
 
 Each task has at most one attempt in flight and every attempt fails after the same latency, so
 the attempt *reports* come in start order: one event per attempt (its report), one heap.
@@ -31,17 +31,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from heapq import heappop, heappush
 
-from taskvisor.fsm import (
-    EMPTY_STREAK,
-    NS_PER_S,
-    BackoffPolicy,
-    Bucket,
-    RetryBudget,
-    needs_draw,
-    next_delay_ns,
-    next_uniform,
-    scale,
-)
+from taskvisor.fsm import NS_PER_S, BackoffPolicy, RetryBudget
+from taskvisor.fsm._backoff import EMPTY_STREAK, needs_draw, next_delay_ns, scale
+from taskvisor.fsm._retry_budget import Bucket
+from taskvisor.fsm._streams import next_uniform
 from taskvisor.sim._engine import ENTITY_BITS
 from taskvisor.sim._metrics import Quantiles, RateCounter
 from taskvisor.sim._scenario import (

@@ -2,9 +2,9 @@
 
 Owns: ``backoff_delays`` (docs/spec/api.md section 7), the simulator's smallest entry point. It
 draws exactly as the supervisor machine does (``fsm._supervisor._Txn.failure``): one ``random()``
-per delay, and only when the policy's jitter needs one (``fsm.needs_draw``), then
-``fsm.next_delay_ns`` on the task's ``RetryStreak``. Must not import the runtime or do I/O beyond
-creating its own ``random.Random``.
+per delay, and only when the policy's jitter needs one (``fsm._backoff.needs_draw``), then
+``fsm._backoff.next_delay_ns`` on the task's ``RetryStreak``. Must not import the runtime or do
+I/O beyond creating its own ``random.Random``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from __future__ import annotations
 import random
 
 from taskvisor._errors import ConfigError
-from taskvisor.fsm import EMPTY_STREAK, BackoffPolicy, needs_draw, next_delay_ns, ns_to_s
+from taskvisor.fsm import BackoffPolicy, ns_to_s
+from taskvisor.fsm._backoff import EMPTY_STREAK, needs_draw, next_delay_ns
 
 __all__ = ["backoff_delays", "backoff_delays_ns"]
 

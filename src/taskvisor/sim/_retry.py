@@ -1,12 +1,12 @@
 """The core's backoff arithmetic, laid out for the simulator's inner loops.
 
 Owns: ``RetryTable``, a policy prepared for millions of retries: the bases ``base(n)`` come
-from the core (``fsm.base_ns``) once per policy, until they reach the cap; the jitter is the
-core's integer arithmetic (``fsm.jitter_ns`` and ``fsm.scale``: ``(span * int(u * 2**53)) >>
-53``), written out so a hot loop can inline it. ``tests/simulation/test_retry.py`` proves, for
-arbitrary policies and draws, that ``RetryTable.next`` equals ``fsm.next_delay_ns`` bit for bit,
-so the simulator's clients back off exactly as a supervised task does (I4). Must not import the
-runtime; does no I/O.
+from the core (``fsm._backoff.base_ns``) once per policy, until they reach the cap; the jitter
+is the core's integer arithmetic (``fsm._backoff.jitter_ns`` and ``scale``: ``(span * int(u *
+2**53)) >> 53``), written out so a hot loop can inline it. ``tests/simulation/test_retry.py``
+proves, for arbitrary policies and draws, that ``RetryTable.next`` equals
+``fsm._backoff.next_delay_ns`` bit for bit, so the simulator's clients back off exactly as a
+supervised task does (I4). Must not import the runtime; does no I/O.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import functools
 
 import attrs
 
-from taskvisor.fsm import BackoffPolicy, JitterPolicy, base_ns
+from taskvisor.fsm import BackoffPolicy, JitterPolicy
+from taskvisor.fsm._backoff import base_ns
 
 __all__ = ["DECORRELATED", "EQUAL", "FULL", "NONE", "RetryTable"]
 
@@ -27,7 +28,7 @@ _KIND = {
     JitterPolicy.EQUAL: EQUAL,
     JitterPolicy.DECORRELATED: DECORRELATED,
 }
-U53 = 1 << 53  # fsm.scale draws int(u * 2**53); random.random() returns multiples of 2**-53
+U53 = 1 << 53  # _backoff.scale draws int(u * 2**53); random.random() returns multiples of 2**-53
 _MAX_TABLE = 4096  # a factor so close to 1 that the cap is this far away: compute on demand
 
 
@@ -38,11 +39,11 @@ class RetryTable:
     Attributes:
         policy: the policy itself.
         kind: the jitter as ``NONE``/``FULL``/``EQUAL``/``DECORRELATED``.
-        bases: ``fsm.base_ns(policy, n)`` for n = 0 .. len - 1; the last entry repeats forever
-            when ``saturated`` (it is the cap).
+        bases: ``fsm._backoff.base_ns(policy, n)`` for n = 0 .. len - 1; the last entry repeats
+            forever when ``saturated`` (it is the cap).
         saturated: whether ``bases[-1]`` is the value for every larger n.
         first_ns, max_ns, floor_ns: the policy's exact fields.
-        draws: whether a delay consumes one random draw (``fsm.needs_draw``).
+        draws: whether a delay consumes one random draw (``fsm._backoff.needs_draw``).
     """
 
     policy: BackoffPolicy
@@ -83,7 +84,7 @@ class RetryTable:
         )
 
     def base(self, n: int) -> int:
-        """``fsm.base_ns(policy, n)``."""
+        """``fsm._backoff.base_ns(policy, n)``."""
         bases = self.bases
         if n < len(bases):
             return bases[n]
@@ -95,8 +96,8 @@ class RetryTable:
         """The delay after failure number ``failures + 1`` of a streak, and the new ``prev``.
 
         ``prev`` is DECORRELATED's previous raw delay (``first_ns`` at the start of a streak);
-        ``u`` the draw (ignored for NONE). Equal to ``fsm.next_delay_ns`` on a ``RetryStreak``
-        with ``failures`` and ``prev_ns=prev``.
+        ``u`` the draw (ignored for NONE). Equal to ``fsm._backoff.next_delay_ns`` on a
+        ``RetryStreak`` with ``failures`` and ``prev_ns=prev``.
         """
         base = self.base(failures)
         kind = self.kind

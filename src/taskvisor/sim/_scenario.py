@@ -17,7 +17,8 @@ from collections.abc import Callable, Mapping
 import attrs
 
 from taskvisor._errors import ConfigError
-from taskvisor.fsm import BackoffPolicy, Intensity, JitterPolicy, stream_seed, to_ns
+from taskvisor.fsm import BackoffPolicy, Intensity, JitterPolicy, to_ns
+from taskvisor.fsm._streams import stream_seed
 
 __all__ = [
     "LATENCY",
@@ -274,9 +275,10 @@ class RunSeeds:
 
     The world (latencies, failures, periods) draws from its own ``random.Random``. The
     supervised tasks draw their jitter as a seeded supervisor does in production: each from its
-    own stream, ``fsm.stream_seed(tasks, name, 0)``. Neither seed depends on the policy, so every
-    policy of a sweep meets the same world *and* gives each task the same draws for a given run
-    index (common random numbers: differences between policies are measured far more sharply).
+    own stream, ``fsm._streams.stream_seed(tasks, name, 0)``. Neither seed depends on the
+    policy, so every policy of a sweep meets the same world *and* gives each task the same draws
+    for a given run index (common random numbers: differences between policies are measured far
+    more sharply).
     ``policy`` seeds one stream shared by all entities, for the ``contention`` model's clients
     (the AWS experiment as published); it does depend on the policy.
     """
@@ -295,7 +297,7 @@ class RunSeeds:
 
     def task_stream(self, name: str) -> int:
         """The starting state of task ``name``'s own stream, as ``CoreConfig(seed=tasks)``
-        derives it for the first task of that name (``fsm.next_uniform`` draws from it)."""
+        derives it for the first task of that name (``fsm._streams.next_uniform`` draws from it)."""
         return stream_seed(self.tasks, name, 0)
 
 

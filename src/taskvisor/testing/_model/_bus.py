@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from taskvisor.fsm import (
-    DIAGNOSTIC_KINDS,
     Event,
     EventKind,
     EventsConsumed,
@@ -23,6 +22,7 @@ from taskvisor.fsm import (
     SubscriberRecovered,
     SupervisorState,
 )
+from taskvisor.fsm._events import DIAGNOSTIC_KINDS
 from taskvisor.testing._model._common import StepRecord, fail
 
 if TYPE_CHECKING:

@@ -15,16 +15,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from taskvisor._task_errors import TaskError
-from taskvisor.fsm import (
-    AttemptEnded,
-    EndKind,
-    Escalate,
-    Event,
-    Heartbeat,
-    OutcomeKind,
-    ResolvedSpec,
-    TaskId,
-)
+from taskvisor.fsm import AttemptEnded, EndKind, Escalate, Event, Heartbeat, OutcomeKind, TaskId
+from taskvisor.fsm._spec import ResolvedSpec
 from taskvisor.testing._model._common import StepRecord, fail
 
 if TYPE_CHECKING:

@@ -24,7 +24,6 @@ from taskvisor.fsm import (
     RejectionKind,
     Remove,
     RemoveReply,
-    ResolvedSpec,
     StartAttempt,
     Submit,
     SupervisorState,
@@ -33,6 +32,7 @@ from taskvisor.fsm import (
     TaskSpec,
     check_trace,
 )
+from taskvisor.fsm._spec import ResolvedSpec
 from taskvisor.testing._model._common import StepRecord, fail
 
 if TYPE_CHECKING:

@@ -35,10 +35,10 @@ from taskvisor.fsm import (
     SupervisorState,
     TaskId,
     Tick,
-    base_ns,
     next_deadline,
     to_ns,
 )
+from taskvisor.fsm._backoff import base_ns
 from taskvisor.testing._model._common import EXACT_NS, StepRecord, fail
 
 if TYPE_CHECKING:

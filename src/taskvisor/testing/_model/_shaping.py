@@ -37,20 +37,15 @@ from taskvisor.fsm import (
     JitterPolicy,
     OutcomeKind,
     Phase,
-    ResolvedSpec,
     RestartMode,
-    RetryStreak,
     StartAttempt,
     SupervisorState,
     TaskId,
     Tick,
-    base_ns,
-    needs_draw,
-    next_delay_ns,
-    next_uniform,
-    scale,
-    stream_seed,
 )
+from taskvisor.fsm._backoff import RetryStreak, base_ns, needs_draw, next_delay_ns, scale
+from taskvisor.fsm._spec import ResolvedSpec
+from taskvisor.fsm._streams import next_uniform, stream_seed
 from taskvisor.testing._model._common import EXACT_NS, StepRecord, fail
 
 if TYPE_CHECKING:

@@ -22,12 +22,12 @@ from taskvisor.fsm import (
     RejectionKind,
     Remove,
     Shutdown,
-    SlotStatus,
     Submit,
     SubmitReply,
     SupervisorState,
     TaskId,
 )
+from taskvisor.fsm._slots import SlotStatus
 from taskvisor.testing._model._common import StepRecord, fail
 
 if TYPE_CHECKING:
