@@ -3,6 +3,8 @@ stale reports, and what happens after shutdown."""
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -388,3 +390,81 @@ def test_a_clone_steps_independently_and_snapshots_compare_by_value() -> None:
     assert twin.tasks[tid].phase is not d.state.tasks[tid].phase
     assert twin.snapshot() != d.state.snapshot()
     assert hash(d.state.snapshot()) == hash(d.state.snapshot())
+
+
+# -- snapshots keep the firing order of equal deadlines -------------------------------------------
+
+_RETRY = BackoffPolicy.constant(1.0)
+#: Two restartable tasks whose restarts fall at the same instant, and what makes the order of
+#: that instant's deadlines matter: one free run permit (a third task holds the other), or one
+#: token of a shared retry budget.
+_TIE_SCOPES = {
+    "one free permit": (
+        fsm.CoreConfig(1.0, max_concurrent=2),
+        (
+            TaskSpec.restartable(fn("a"), backoff=_RETRY),
+            TaskSpec.restartable(fn("b"), backoff=_RETRY),
+            TaskSpec.once(fn("c")),
+        ),
+    ),
+    "one budget token": (
+        fsm.CoreConfig(1.0, retry_budgets={"shared": fsm.RetryBudget(1.0, 1)}),
+        (
+            TaskSpec.restartable(fn("a"), backoff=_RETRY, retry_budget="shared"),
+            TaskSpec.restartable(fn("b"), backoff=_RETRY, retry_budget="shared"),
+        ),
+    ),
+}
+
+
+def _failed_in_order(
+    config: fsm.CoreConfig, specs: tuple[TaskSpec, ...], order: tuple[int, ...]
+) -> fsm.SupervisorState:
+    """Add ``specs`` at 0 s; then the attempts of the ids in ``order`` fail, all at 0 s."""
+    rng = random.Random(0)  # constant backoff: nothing is drawn
+    state = fsm.SupervisorState(config)
+    fsm.step(state, AddTasks(1, tuple((TaskId(i + 1), sp) for i, sp in enumerate(specs))), 0, rng)
+    for tid in order:
+        fsm.step(state, AttemptEnded(TaskId(tid), 1, EndKind.FAILED, "boom"), 0, rng)
+    return state
+
+
+@pytest.mark.parametrize("scope", sorted(_TIE_SCOPES))
+def test_states_whose_equal_deadlines_fire_in_another_order_have_different_snapshots(
+    scope: str,
+) -> None:
+    # a and b fail at the same instant in either order: both restart at 1 s, and the one that
+    # failed first fires first there (token order, I8) and takes the one permit or token. The
+    # states differ only in that order, yet they do differently: their snapshots must differ,
+    # or an explorer deduplicating by snapshot would drop one of the two futures.
+    config, specs = _TIE_SCOPES[scope]
+    a_first = _failed_in_order(config, specs, (1, 2))
+    b_first = _failed_in_order(config, specs, (2, 1))
+    assert a_first.snapshot() != b_first.snapshot()
+    assert a_first.snapshot().ties == ((TaskId(1), TaskId(2)),)
+    assert b_first.snapshot().ties == ((TaskId(2), TaskId(1)),)
+    a_view, b_view = a_first.snapshot(), b_first.snapshot()
+    assert (a_view.tasks, a_view.seq, a_view.budgets) == (b_view.tasks, b_view.seq, b_view.budgets)
+    for state in (a_first, b_first):
+        fsm.step(state, fsm.TICK, 10**9, random.Random(0))
+    assert a_first.tasks[TaskId(1)].phase is Phase.RUNNING
+    assert a_first.tasks[TaskId(2)].phase is not Phase.RUNNING
+    assert b_first.tasks[TaskId(2)].phase is Phase.RUNNING
+    assert b_first.tasks[TaskId(1)].phase is not Phase.RUNNING
+
+
+def test_snapshots_keep_the_rank_among_equal_deadlines_not_the_tokens() -> None:
+    # Two paths to one state: c's restart is scheduled (and c removed) before or after a's and
+    # b's, so their timer tokens differ (1, 2 against 0, 1), but a still fires before b.
+    config = fsm.CoreConfig(1.0)
+    specs = tuple(TaskSpec.restartable(fn(name), backoff=_RETRY) for name in "abc")
+    states = []
+    for c_first in (True, False):
+        state = _failed_in_order(config, specs, (3, 1, 2) if c_first else (1, 2, 3))
+        fsm.step(state, Remove(9, task_id=TaskId(3)), 0, random.Random(0))
+        states.append(state)
+    tokens = [(s.tasks[TaskId(1)].timer, s.tasks[TaskId(2)].timer) for s in states]
+    assert tokens[0] != tokens[1]
+    assert states[0].snapshot() == states[1].snapshot()
+    assert states[0].snapshot().ties == ((TaskId(1), TaskId(2)),)
+    assert hash(states[0].snapshot()) == hash(states[1].snapshot())

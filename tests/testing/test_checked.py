@@ -13,6 +13,7 @@ from taskvisor.fsm import _stepper
 from taskvisor.testing import CheckedCore
 
 OK = tv.OutcomeKind
+S = fsm.NS_PER_S
 
 
 async def _body(ctx: object) -> None:  # never run: the core only carries the task
@@ -54,6 +55,52 @@ def test_a_fork_steps_on_its_own_and_both_runs_verify() -> None:
     for core in (c, twin):
         core.drain()
         core.verify()
+
+
+def test_a_fork_shares_no_model_state_at_any_depth() -> None:
+    # The model keeps each task's intensity window as a list inside a dict: a restart in one
+    # branch must not enter the other's window, or that one would judge its own restart refused.
+    guarded = tv.TaskSpec.restartable(
+        tv.TaskFn("guarded", _body),
+        backoff=tv.BackoffPolicy.constant(1.0),
+        intensity=tv.Intensity(1, 10.0),  # at most one restart after failures within 10 s
+    )
+    c = CheckedCore(fsm.CoreConfig(1.0), random.Random(3))
+    tid = c.new_id()
+    c.feed(fsm.AddTasks(c.ticket(), ((tid, guarded),)))
+    c.end(tid, fsm.EndKind.FAILED, "boom")  # restart 1, at 0 s
+    c.fire_next()  # attempt 2 runs from 1 s
+    windows = {k: list(v) for k, v in c.model.controls.windows.items()}
+    twin = c.fork()
+    for at in (20, 40):  # the twin restarts twice more, each allowed (10 s apart or more)
+        twin.feed(fsm.AttemptEnded(tid, twin.in_flight[tid], fsm.EndKind.FAILED, "boom"), at * S)
+        twin.fire_next()
+    assert twin.model.controls.windows[tid] == [0, 20 * S, 40 * S]
+    assert c.model.controls.windows == windows == {tid: [0]}
+    assert c.model.controls.window == [0]  # the supervisor-wide window, too
+    assert c.in_flight == {tid: 2}
+    # The original's own restart at 15 s is allowed (0 s is out of its window); with the twin's
+    # restarts leaked into its window the model would call it refused.
+    c.feed(fsm.AttemptEnded(tid, 2, fsm.EndKind.FAILED, "boom"), 15 * S)
+    assert c.state.tasks[tid].phase is fsm.Phase.BACKOFF
+    assert tid not in c.outcomes
+    for core in (c, twin):
+        core.drain()
+        core.verify()
+
+
+def test_a_forked_contract_model_shares_no_container_with_its_parent() -> None:
+    c, tid = _core_with_a_failed_attempt()
+    twin = c.model.fork()
+    assert twin.controls is not c.model.controls
+    assert twin.controls.m is twin  # the parts point at their own model
+    assert twin.registry.policies == c.model.registry.policies
+    assert twin.registry.policies is not c.model.registry.policies
+    twin.registry.events.clear()
+    twin.controls.streak_start[tid] = -1
+    assert c.events  # the parent's history is its own
+    assert c.model.controls.streak_start[tid] == 0
+    assert twin.config is c.model.config  # immutable values are shared
 
 
 def test_a_core_that_loses_a_finished_is_caught_and_the_driver_stops(

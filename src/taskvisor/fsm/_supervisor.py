@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from heapq import heapify, heappop, heappush
+from itertools import groupby
+from operator import itemgetter
 from typing import TYPE_CHECKING, NamedTuple, Protocol, assert_never
 
 import attrs
@@ -382,7 +384,8 @@ class TaskState:
 
 
 class TaskView(NamedTuple):
-    """An immutable copy of one task's state (no timer tokens: those are bookkeeping)."""
+    """An immutable copy of one task's state (no timer tokens: their order among equal
+    deadlines is ``StateSnapshot.ties``)."""
 
     id: TaskId
     name: str
@@ -416,9 +419,12 @@ class ShutdownState:
 class StateSnapshot:
     """A plain, comparable, hashable copy of a ``SupervisorState`` (``state.snapshot()``).
 
-    Checkers compare a snapshot taken before a step with the state after it; production never
-    takes one (architecture rule 3). Token counters (timer and permit-queue tokens) are left
-    out: two states that differ only in them behave alike.
+    Checkers compare a snapshot taken before a step with the state after it, and explorers
+    deduplicate states by it; production never takes one (architecture rule 3). Raw token
+    counters (timer and permit-queue tokens) are left out, but what they decide is kept: the
+    permit queue's FIFO order (``ready``) and, among deadlines at the same instant, which fires
+    first (``ties``; a tick fires equal deadlines in token order, I8). So two snapshots are
+    equal exactly when the states behave alike (docs/spec/core.md).
 
     Attributes:
         tasks: every live task, sorted by id.
@@ -433,6 +439,10 @@ class StateSnapshot:
         slot_of: the slot of every owner and queued submission, sorted by id.
         budgets: each retry budget's ``(name, (level, at, grants))``, sorted by name.
         incarnations: how many tasks each name has had (with a seed), sorted by name.
+        ties: for each instant at which two or more live deadlines fall, the ids of their
+            tasks in the order a tick fires them; instants in time order. Only the rank among
+            equal deadlines is kept, not the tokens, so states reached by different paths
+            with the same firing order compare equal.
     """
 
     tasks: tuple[TaskView, ...]
@@ -450,6 +460,7 @@ class StateSnapshot:
     escalation: Escalate | None = None
     budgets: tuple[tuple[str, tuple[int, int | None, tuple[int, ...]]], ...] = ()
     incarnations: tuple[tuple[str, int], ...] = ()
+    ties: tuple[tuple[TaskId, ...], ...] = ()
 
     def task(self, tid: TaskId) -> TaskView | None:
         """The task with id ``tid``, if live."""
@@ -560,6 +571,7 @@ class SupervisorState:
             escalation=self.escalation,
             budgets=tuple((name, b.snapshot()) for name, b in sorted(self.budgets.items())),
             incarnations=tuple(sorted(self.incarnations.items())),
+            ties=_ties(tasks),
         )
 
     def clone(self) -> SupervisorState:
@@ -588,6 +600,23 @@ class SupervisorState:
 
     def __repr__(self) -> str:
         return f"<SupervisorState tasks={len(self.tasks)} seq={self.seq}>"
+
+
+def _ties(tasks: Mapping[TaskId, TaskState]) -> tuple[tuple[TaskId, ...], ...]:
+    """The firing order of equal deadlines (``StateSnapshot.ties``): at one instant a tick fires
+    the live deadlines in token order, which decides e.g. who takes the one free run permit or
+    a retry budget's next token, so it is part of what a state will do (I8)."""
+    live = sorted(
+        (t.deadline, t.timer, t.id)
+        for t in tasks.values()
+        if t.timer is not None and t.deadline is not None
+    )
+    ties: list[tuple[TaskId, ...]] = []
+    for _, group in groupby(live, key=itemgetter(0)):
+        ids = tuple(tid for _, _, tid in group)
+        if len(ids) > 1:
+            ties.append(ids)
+    return tuple(ties)
 
 
 def controller_snapshot(state: SupervisorState) -> list[SlotSnapshot]:

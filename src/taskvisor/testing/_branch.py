@@ -1,40 +1,49 @@
 """Branching a checked core: an independent copy of ``CheckedCore`` for each successor.
 
-Owns: ``fork_model``. ``explore`` steps every successor of a state from a copy of the checked
-core that reached it, so the copy must share nothing mutable with the original: the state is
-forked (``state.clone()``), the random source replaced, and the model's history (dicts, lists,
-deques and sets of ids, attempts, deadlines, at any depth) copied, while the immutable values
-it holds (events, specs, ids, outcomes) are shared. What is copied is decided by type, not by
-attribute name, so the copy keeps working when the contract model gains fields or parts.
-(``CheckedCore.fork`` copies containers one level deep only: a list inside a dict, such as a
-task's intensity window, stays shared between the branches, and a sibling's restarts then leak
-into it.) Plain Python, no I/O.
+Owns: ``fork_model`` and ``independent_copy``. ``explore`` steps every successor of a state
+from a copy of the checked core that reached it, and ``CheckedCore.fork`` and
+``ContractModel.fork`` hand out such copies too, so a copy must share nothing mutable with the
+original: the state is forked (``state.clone()``), the random source replaced, and the model's
+history (dicts, lists, deques and sets of ids, attempts, deadlines, at any depth: a task's
+intensity window is a list inside a dict) copied, while the immutable values it holds (events,
+specs, ids, outcomes) are shared. What is copied is decided by type, not by attribute name, so
+the copy keeps working when the contract model gains fields or parts. Plain Python, no I/O.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from taskvisor import fsm
-from taskvisor.testing._checked import CheckedCore
 
-__all__ = ["fork_model"]
+__all__ = ["fork_model", "independent_copy"]
+
+_T = TypeVar("_T")
 
 
-def fork_model(model: CheckedCore, draws: object, fork: Callable[[Any], Any]) -> CheckedCore:
-    """An independent copy of a checked core that steps with ``draws``.
+def fork_model(model: _T, draws: object, fork: Callable[[Any], Any]) -> _T:
+    """An independent copy of a checked core (``CheckedCore``) that steps with ``draws``.
 
     Objects of the test kit's own classes, the stepping loop and the builtin containers are
     copied; everything else (the core's immutable values: events, specs, ids) is shared. The
     state is forked with ``fork`` and the random source replaced by ``draws`` wherever the
     model refers to them.
     """
-    state = model.state
+    state: Any = model.state  # type: ignore[attr-defined]
     _COPY_KIND[type(state)] = _STATE
-    copied = _copy(model, {id(state): fork(state), id(model.rng): draws})
-    assert isinstance(copied, CheckedCore)
+    rng = model.rng  # type: ignore[attr-defined]
+    return independent_copy(model, {id(state): fork(state), id(rng): draws})
+
+
+def independent_copy(value: _T, substitutes: dict[int, Any] | None = None) -> _T:
+    """A copy of ``value`` sharing nothing mutable with it, at any depth (see ``fork_model``).
+
+    ``substitutes`` maps ``id(obj)`` to what ``obj`` becomes in the copy (it is used as the
+    copy's memo, so it grows).
+    """
+    copied: _T = _copy(value, {} if substitutes is None else substitutes)
     return copied
 
 

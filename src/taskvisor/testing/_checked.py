@@ -11,7 +11,6 @@ exactly once, ``fsm.check_trace``). Plain Python: no Hypothesis, no pytest, no I
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable
 
 from taskvisor.fsm import (
@@ -36,6 +35,7 @@ from taskvisor.fsm import (
     Tick,
     next_deadline,
 )
+from taskvisor.testing._branch import fork_model
 from taskvisor.testing._model import ContractModel
 from taskvisor.testing._model._common import fail
 
@@ -191,21 +191,11 @@ class CheckedCore:
     def fork(self, rng: RandomSource | None = None) -> CheckedCore:
         """An independent copy that steps on its own from here (for explorers that branch).
 
-        The state is cloned and the model and log copied; the random source is shared unless
-        ``rng`` is given.
+        The state is cloned and the model and log copied at any depth (``_branch``), so
+        nothing one copy does shows in the other; the random source is shared unless ``rng``
+        is given.
         """
-        new = copy.copy(self)
-        new.model = self.model.fork()
-        new.core = Stepper(
-            self.config,
-            self.core.rng if rng is None else rng,
-            checker=CheckerChain(InvariantChecker(), new.model),
-            now=self.core.now,
-        )
-        new.core.state = self.core.state.clone()
-        new.core.steps = self.core.steps
-        new.log = list(self.log)
-        return new
+        return fork_model(self, self.core.rng if rng is None else rng, SupervisorState.clone)
 
     # -- conveniences ------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ The search reads the core only through ``fsm.step``, ``fsm.next_deadline``, the 
 the events; what it needs to know about a state (attempts in flight, ids not yet finished,
 subscriber queue depths, when shutdown began) it keeps itself, from the effects seen along the
 path, in ``_alphabet.Book``. Two private functions touch the state's representation: ``_key``
-(``snapshot()`` and the firing order of equal deadlines) and ``_fork`` (``clone()``). Plain
+(``snapshot()``) and ``_fork`` (``clone()``). Plain
 Python: no Hypothesis, no pytest, no I/O.
 """
 
@@ -35,7 +35,6 @@ from taskvisor.fsm import (
     Effect,
     Input,
     InvariantViolation,
-    TaskId,
     TaskSpec,
     Tick,
 )
@@ -130,30 +129,15 @@ class _Node:
 
 
 def _key(state: Any) -> Any:
-    """A hashable value equal for states that behave alike: ``snapshot()``, and tie order.
+    """A hashable value equal for states that behave alike: ``snapshot()``.
 
-    The snapshot leaves the timer tokens out, but among deadlines at the same instant the
-    token decides which fires first (FIFO, I8), and with one free run permit that decides who
-    runs: two states that differ only there must not be merged. So the key also holds the
-    order in which the live deadlines fire. (A state without ``snapshot()`` is its own key.)
+    The snapshot keeps the firing order of equal deadlines (``StateSnapshot.ties``): among
+    deadlines at the same instant the timer token decides which fires first (I8), and with one
+    free run permit that decides who runs, so states alike but for that order are not merged.
+    (A state without ``snapshot()`` is its own key.)
     """
     snapshot = getattr(state, "snapshot", None)
-    if snapshot is None:
-        return state
-    return snapshot(), _firing_order(state)
-
-
-def _firing_order(state: Any) -> tuple[TaskId, ...]:
-    """The ids of the live deadlines of ``state``, in the order a tick fires them."""
-    timers = getattr(state, "timers", None)
-    tasks = getattr(state, "tasks", None)
-    if timers is None or tasks is None:
-        return ()
-    return tuple(
-        tid
-        for _, token, tid in sorted(timers)
-        if (t := tasks.get(tid)) is not None and t.timer == token
-    )
+    return state if snapshot is None else snapshot()
 
 
 def _fork(state: Any) -> Any:
@@ -309,7 +293,7 @@ class _Search:
 def _snapshot(node: _Node) -> Any:
     """The snapshot of ``node``'s state the search already took for its key."""
     key, _book = node.key
-    return key[0] if isinstance(key, tuple) else key
+    return key
 
 
 def _path(trail: Any) -> list[Step]:

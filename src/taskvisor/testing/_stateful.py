@@ -3,10 +3,11 @@
 Owns: the shipped state machine (zarr ships its stateful machines the same way). It drives the
 core through ``CheckedCore`` with every input a runtime can feed — adds (fresh and duplicate
 names, batches), removals by id and by name, attempt ends of every kind, stale ends, time
-(to the next deadline, or a late tick), submissions under each admission policy, subscribers
-that keep up or fall behind or panic, and shutdown — and checks I1-I9 after every step. Users
-subclass it and override the strategy hooks to check *their* specs and policies. Requires
-Hypothesis; must not import pytest or anything that does I/O.
+(to the next deadline, a late tick, or past a running attempt's ``reset_after``), submissions
+under each admission policy, subscribers that keep up or fall behind or panic, and shutdown —
+and checks I1-I9 after every step. Users subclass it and override the strategy hooks to check
+*their* specs and policies. Requires Hypothesis; must not import pytest or anything that does
+I/O.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Sequence
 from random import Random
 from typing import Any, TypeVar
 
-from hypothesis import note
+from hypothesis import event, note
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
@@ -258,6 +259,50 @@ class SupervisorMachine(RuleBasedStateMachine):
                 core.feed(AttemptEnded(tid, core.in_flight[tid], end, reason, None, None, after))
         if next_deadline(core.state) is not None:
             core.fire_next()
+
+    def _resettable(self) -> list[TaskId]:
+        """Tasks in flight with a ``reset_after``: a long enough run would reset their streak."""
+        core = self.core
+        policies = core.model.registry.policies
+        return [tid for tid in sorted(core.in_flight) if policies[tid].reset_after_ns is not None]
+
+    def _restart_after_failure(self, tid: TaskId) -> bool:
+        """Fail ``tid``'s attempt now and fire deadlines until it runs again (at most 4).
+
+        Returns whether it runs again, in a failure streak (a permit or budget token it waits
+        for, or the end of the task, may keep it from running)."""
+        core = self.core
+        core.feed(AttemptEnded(tid, core.in_flight[tid], EndKind.FAILED, "failed at once"))
+        for _ in range(4):
+            if tid in core.in_flight or next_deadline(core.state) is None:
+                break
+            core.fire_next()
+        return tid in core.in_flight and core.model.restarts.failures.get(tid, 0) > 0
+
+    @precondition(lambda self: self._core is not None and bool(self._resettable()))
+    @rule(data=st.data())
+    def fail_after_a_healthy_run(self, data: st.DataObject) -> None:
+        """An attempt in a failure streak runs at least its ``reset_after``, then fails.
+
+        The healthy-run reset (docs/crash-loops.md): that failure starts a new streak. Time
+        jumps to a drawn instant from ``reset_after`` up to twice that after the attempt
+        started (the other rules move time by seconds; ``reset_after`` defaults to 300 s); the
+        deadlines due on the way fire first, so a timeout or watchdog may end the attempt
+        before it can fail. A task not yet in a streak first fails at once and is run to its
+        restart, so that one rule reaches the reset.
+        """
+        core = self.core
+        tid = _pick(data, self._resettable(), "task")
+        if core.model.restarts.failures.get(tid, 0) == 0 and not self._restart_after_failure(tid):
+            return
+        attempt = core.in_flight[tid]
+        reset = core.model.registry.policies[tid].reset_after_ns
+        assert reset is not None
+        ran = data.draw(st.one_of(st.just(reset), st.integers(reset, 2 * reset - 1)), label="ran")
+        core.tick(max(core.now, core.model.restarts.started_at[tid] + ran))
+        if core.in_flight.get(tid) == attempt:
+            event("an attempt failed after a healthy run")
+            core.feed(AttemptEnded(tid, attempt, EndKind.FAILED, "failed after a healthy run"))
 
     def _stale_attempts(self) -> list[tuple[TaskId, int]]:
         core = self.core

@@ -23,7 +23,6 @@ Python: no Hypothesis, no pytest, no I/O.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -49,6 +48,7 @@ from taskvisor.fsm import (
     SubmitReply,
     SupervisorState,
 )
+from taskvisor.testing._branch import independent_copy
 from taskvisor.testing._model._bus import BusModel
 from taskvisor.testing._model._common import StepRecord
 from taskvisor.testing._model._controls import ControlModel
@@ -62,7 +62,6 @@ from taskvisor.testing._model._slots import SlotModel
 __all__ = ["ContractModel"]
 
 EK = EventKind
-_PARTS = ("registry", "restarts", "controls", "permits", "bus", "slots", "stopping", "shaping")
 _Handler = Callable[[Any, StepRecord, Input, Event], None]
 
 #: Which parts look at each event kind, in order (a part's bookkeeping may rely on an earlier
@@ -204,20 +203,11 @@ class ContractModel:
     def fork(self) -> ContractModel:
         """An independent copy of the model (for explorers that branch; see ``CheckedCore``).
 
-        The parts' containers are copied; what they hold (ids, specs, events, outcomes) is
-        immutable and shared, except the slot views, which are copied too.
+        Every part's history is copied at any depth (``_branch.independent_copy``: a task's
+        intensity window is a list inside a dict); what it holds that is immutable (ids,
+        specs, events, outcomes, the configuration) is shared.
         """
-        new = copy.copy(self)
-        for name in _PARTS:
-            part = copy.copy(getattr(self, name))
-            part.m = new
-            for attr, value in vars(part).items():
-                if isinstance(value, dict | list | set):
-                    setattr(part, attr, value.copy())
-            setattr(new, name, part)
-        new.slots.slots = {name: view.copy() for name, view in self.slots.slots.items()}
-        new.shaping.copy_containers()
-        return new
+        return independent_copy(self)
 
     # -- the whole run -----------------------------------------------------------------------
 

@@ -115,15 +115,6 @@ class ShapingModel:
         self.jittered: set[TaskId] = set()  # tasks whose start jitter was published
         self.wrong: list[str] = []  # final decisions found wrong in this step
 
-    def copy_containers(self) -> None:
-        """``ContractModel.fork`` copies each part's containers; the buckets are mutable too."""
-        fresh = {}
-        for name, b in self.buckets.items():
-            c = _Bucket.__new__(_Bucket)
-            c.rate, c.burst, c.tokens, c.at = b.rate, b.burst, b.tokens, b.at
-            fresh[name] = c
-        self.buckets = fresh
-
     # -- hooks -------------------------------------------------------------------------------
 
     def before_step(self, s: StepRecord) -> None:

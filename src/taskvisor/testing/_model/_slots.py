@@ -51,12 +51,6 @@ class SlotView:
     def busy(self) -> bool:
         return self.owner is not None or bool(self.queue)
 
-    def copy(self) -> SlotView:
-        new = SlotView()
-        new.owner = self.owner
-        new.queue = list(self.queue)
-        return new
-
 
 class SlotModel:
     """Submissions and the slots they share.
