@@ -52,6 +52,12 @@ MODULES = (
     "_slots",
     "_table",
     "_budget",
+    "_intensity",
+    "_retry_budget",
+    "_streams",
+    "_decision",
+    "_spec",
+    "_stepper",
     "_supervisor",
 )
 DEFAULT_TESTS = ("tests/fsm", "tests/stateful")
