@@ -109,6 +109,7 @@ def prepare(workdir: Path, modules: list[str], tests: list[str], ref: str | None
         ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".hypothesis")
         shutil.copytree(ROOT / "src", workdir / "src", ignore=ignore)
         shutil.copytree(ROOT / "tests", workdir / "tests", ignore=ignore)
+        shutil.copy2(ROOT / "pyproject.toml", workdir / "pyproject.toml")
     else:
         archive = subprocess.run(
             ["git", "archive", ref, "src", "tests", "pyproject.toml"],
