@@ -519,12 +519,7 @@ def _budget() -> str:
 
 
 def _retry_after() -> str:
-    s = _Script()
-    s.add(fsm.TaskSpec.restartable(_fn(), max_retries=1))
-    s.end(EndKind.FAILED, 1, reason="503", retry_after=30.0)
-    s.advance()
-    s.end(EndKind.FAILED, 2, reason="503", retry_after=30.0)
-    return s.kinds()
+    return _retry_after_s().kinds()
 
 
 def _start_jitter() -> str:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from fractions import Fraction
 
 import attrs
@@ -33,7 +33,7 @@ import attrs
 from taskvisor._errors import ConfigError
 from taskvisor.fsm._duration import NS_PER_S, capacity
 
-__all__ = ["Bucket", "RetryBudget", "check_budgets", "refill", "wait_ns"]
+__all__ = ["Bucket", "RetryBudget", "check_budget_name", "check_budgets", "refill", "wait_ns"]
 
 _MAX_INT_RATE = int(math.nextafter(math.inf, 0.0))  # the largest finite float
 
@@ -95,6 +95,21 @@ def check_budgets(given: object, field: str) -> tuple[tuple[str, RetryBudget], .
         if not isinstance(budget, RetryBudget):
             raise ConfigError(field, f"{name!r}: expected a RetryBudget, got {budget!r}")
     return tuple(sorted(given.items()))
+
+
+def check_budget_name(task: str, name: str | None, budgets: Collection[str], where: str) -> None:
+    """Refuse task ``task`` naming a retry budget ``name`` that ``where`` does not configure.
+
+    One check for the runtime (at ``add``/``run``/``submit``, naming ``SupervisorConfig``) and
+    the core (guarding the other drivers, naming ``CoreConfig``); docs/spec/api.md section 8.
+    """
+    if name is not None and name not in budgets:
+        known = ", ".join(map(repr, sorted(budgets))) or "none"
+        raise ConfigError(
+            "TaskSpec.retry_budget",
+            f"task {task!r} names the retry budget {name!r}, which is not configured "
+            f"({where} has {known})",
+        )
 
 
 def refill(level: int, at: int, now: int, gain: int, cap: int) -> int:

@@ -86,7 +86,7 @@ from taskvisor.fsm._inputs import (
 )
 from taskvisor.fsm._intensity import Intensity, allows, count_within, record
 from taskvisor.fsm._policy import RestartMode
-from taskvisor.fsm._retry_budget import Bucket, RetryBudget, check_budgets
+from taskvisor.fsm._retry_budget import Bucket, RetryBudget, check_budget_name, check_budgets
 from taskvisor.fsm._slots import (
     REJECTION_OF,
     ControllerConfig,
@@ -1286,14 +1286,9 @@ class _Txn:
         """
         budgets = self.s.budgets
         for spec in specs:
-            name = spec.retry_budget
-            if name is not None and name not in budgets:
-                known = ", ".join(map(repr, sorted(budgets))) or "none"
-                raise ConfigError(
-                    "TaskSpec.retry_budget",
-                    f"task {spec.name!r} names the retry budget {name!r}, which is not "
-                    f"configured (the supervisor's retry_budgets has {known})",
-                )
+            check_budget_name(
+                spec.name, spec.retry_budget, budgets, "the supervisor's retry_budgets"
+            )
 
     def shape_start(self, t: TaskState) -> bool:
         """A new task: its own random stream (with a seed, I8), then its start jitter, if any.

@@ -45,6 +45,7 @@ from taskvisor.fsm import (
     ns_to_s,
     to_ns,
 )
+from taskvisor.fsm._retry_budget import check_budget_name
 from taskvisor.fsm._slots import SlotSnapshot
 from taskvisor.fsm._supervisor import controller_snapshot
 from taskvisor.runtime._bus import SubscriberStats
@@ -101,14 +102,7 @@ def check_budget(spec: TaskSpec, budgets: Collection[str]) -> None:
     Validation at the boundary, like the spec's type: the core refuses it too, but a refusal
     there would be a driver bug, not the caller's error.
     """
-    name = spec.retry_budget
-    if name is not None and name not in budgets:
-        known = ", ".join(map(repr, sorted(budgets))) or "none"
-        raise ConfigError(
-            "TaskSpec.retry_budget",
-            f"task {spec.name!r} names the retry budget {name!r}, which is not configured "
-            f"(SupervisorConfig.retry_budgets has {known})",
-        )
+    check_budget_name(spec.name, spec.retry_budget, budgets, "SupervisorConfig.retry_budgets")
 
 
 def check_cspec(cspec: object, budgets: Collection[str] | None = None) -> ControllerSpec:
