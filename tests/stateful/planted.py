@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import attrs
+import pytest
 
 
 @attrs.frozen
@@ -36,6 +37,10 @@ def plant(bug: PlantedBug) -> Iterator[None]:
     """Run the core with ``bug`` planted inside the block."""
     module_name, qualname = bug.target.split(":")
     module = importlib.import_module(module_name)
+    if any("mutmut" in name for name in vars(module)):
+        # tools/mutation.py runs these suites on a core that mutmut rewrote into trampolines:
+        # an edit of the original source would plant nothing there.
+        pytest.skip("the core is rewritten by mutmut: a planted bug cannot be planted")
     *path, attr = qualname.split(".")
     owner: Any = module
     for part in path:
