@@ -7,6 +7,7 @@ Usage (from the repository root; ``make mutation`` runs this):
     .venv/bin/python tools/mutation.py _supervisor --sample 5    # every 5th mutant only
     .venv/bin/python tools/mutation.py --retest [--workdir DIR] [--with tests/fsm/test_x.py]
     .venv/bin/python tools/mutation.py --ref HEAD ...             # a commit, not the work tree
+    .venv/bin/python tools/mutation.py --resume [MODULE ...] [--sample K]  # go on after a stop
 
 ``MODULE`` is a core module name such as ``_backoff`` (default: every module in ``MODULES``,
 leaf arithmetic first, the supervisor machine last). ``--sample K`` tests every K-th mutant of
@@ -241,6 +242,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--sample", type=int, default=1, help="test every K-th mutant only")
     parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="go on with the mutants of MODULEs an earlier run in WORKDIR has not checked yet",
+    )
+    parser.add_argument(
         "--ref", help="mutate and test this commit (git archive) instead of the working tree"
     )
     args = parser.parse_args(argv)
@@ -260,6 +266,22 @@ def main(argv: list[str] | None = None) -> int:
         done = ("killed", "timeout", "not checked")
         names = [n for n, s in results(args.workdir).items() if s not in done]
         print(f"mutation: re-testing {len(names)} surviving mutants with the current tests")
+        if not names:
+            return 0
+    elif args.resume:
+        # The scratch copy and mutmut's results are kept: only mutants not yet checked run
+        # (with --sample, those of the every-K-th sample), so a run cut short goes on.
+        if not (args.workdir / "mutants").exists():
+            parser.error(f"--resume needs an earlier run in {args.workdir}")
+        modules = args.modules or list(MODULES)
+        statuses = results(args.workdir)
+        wanted = (
+            set(sample(args.workdir, modules, args.sample))
+            if args.sample > 1
+            else {n for n in statuses if module_of(n) in modules}
+        )
+        names = sorted(n for n in wanted if statuses.get(n) == "not checked")
+        print(f"mutation: resuming {len(names)} mutants of {' '.join(modules)}")
         if not names:
             return 0
     else:
