@@ -62,6 +62,13 @@ MODULES = (
     "_supervisor",
 )
 DEFAULT_TESTS = ("tests/fsm", "tests/stateful")
+#: Left out of mutation runs: explore's exhaustive scopes take 87% of the suite's time under
+#: mutmut (135 of 155 s), and every surviving mutant of a core function runs all its covering
+#: tests, so with them a run does not fit an afternoon. The machines, scripts and unit tests
+#: stay; explore's planted-bug tests skip themselves on a rewritten core (tests/stateful/planted.py).
+EXHAUSTIVE = (
+    "tests/stateful/test_explore.py::test_every_input_sequence_of_the_scope_keeps_every_check"
+)
 
 _ROOT_CONFTEST = '''\
 """Written by tools/mutation.py: a derandomized Hypothesis profile for mutation runs."""
@@ -89,7 +96,8 @@ def config(modules: list[str], tests: list[str]) -> str:
         'source_paths = ["src/taskvisor"]\n'
         f"only_mutate = [{only}]\n"
         f"pytest_add_cli_args_test_selection = [{selection}]\n"
-        'pytest_add_cli_args = ["-p", "no:cacheprovider", "-x", "-q"]\n'
+        'pytest_add_cli_args = ["-p", "no:cacheprovider", "-x", "-q", '
+        f'"--deselect", "{EXHAUSTIVE}"]\n'
         'also_copy = ["conftest.py"]\n'
         "timeout_multiplier = 5.0\n"
     )
