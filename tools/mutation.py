@@ -65,7 +65,7 @@ DEFAULT_TESTS = ("tests/fsm", "tests/stateful")
 #: Left out of mutation runs: explore's exhaustive scopes take 87% of the suite's time under
 #: mutmut (135 of 155 s), and every surviving mutant of a core function runs all its covering
 #: tests, so with them a run does not fit an afternoon. The machines, scripts and unit tests
-#: stay; explore's planted-bug tests skip themselves on a rewritten core (tests/stateful/planted.py).
+#: stay; explore's planted-bug tests skip themselves on a rewritten core (see planted.py).
 EXHAUSTIVE = (
     "tests/stateful/test_explore.py::test_every_input_sequence_of_the_scope_keeps_every_check"
 )
