@@ -340,3 +340,15 @@ def test_decorrelated_restarts_from_first_after_a_success() -> None:
         prev = delay
     assert delays[6] is not None
     assert 1.0 <= delays[6] <= 3.0  # after the success: from prev = first again
+
+
+def test_a_streak_differs_from_another_streak_or_a_bare_tuple_and_not_from_its_equal() -> None:
+    # RetryStreak compares its type too: a checker comparing snapshots must not take a bare
+    # tuple for a streak. ``!=`` is written out (a NamedTuple's would be tuple's).
+    streak = RetryStreak(2, 5)
+    assert (streak != RetryStreak(2, 5)) is False
+    assert streak != RetryStreak(3, 5)
+    assert streak != RetryStreak(2, None)
+    assert streak != (2, 5)
+    assert streak == RetryStreak(2, 5)
+    assert (streak == (2, 5)) is False

@@ -258,3 +258,10 @@ def test_the_high_water_mark_is_the_deepest_a_queue_got() -> None:
     assert tuple(bus.depths) == (1, 1)
     assert tuple(bus.high_water) == (3, 1)  # not the current depth: the deepest ever
     assert tuple(bus.dropped) == (0, 3)
+
+
+def test_a_bus_state_reprs_its_counters_and_overflow_episodes() -> None:
+    bus = BusState((1, 0), (3, 0), (2, 1), {1}, {0})
+    assert repr(bus) == (
+        "BusState(depths=(1, 0), dropped=(3, 0), high_water=(2, 1), overflowing={1})"
+    )

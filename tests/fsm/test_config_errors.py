@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from fractions import Fraction
 
 import pytest
 
@@ -152,6 +153,84 @@ CONFIG_ERRORS: list[tuple[str, Callable[[], object], str, str]] = [
         "ControllerSpec.slot",
         "expected a non-empty str, got ''",
     ),
+    (
+        "restart jitter of the wrong type",
+        lambda: tv.RestartPolicy.always(1.0, jitter="x"),  # type: ignore[arg-type]
+        "RestartPolicy.jitter",
+        "expected a number in [0, 1], got 'x'",
+    ),
+    (
+        "a restart jitter for a policy other than always",
+        lambda: tv.RestartPolicy(fsm.RestartMode.NEVER, None, 0.5),
+        "RestartPolicy.jitter",
+        "only RestartPolicy.always takes one",
+    ),
+    (
+        "intensity's max_restarts of the wrong type",
+        lambda: tv.Intensity("3", 1.0),  # type: ignore[arg-type]
+        "Intensity.max_restarts",
+        "expected an int, got '3'",
+    ),
+    (
+        "negative intensity max_restarts",
+        lambda: tv.Intensity(-1, 1.0),
+        "Intensity.max_restarts",
+        "must be >= 0, got -1",
+    ),
+    (
+        "intensity window of the wrong type",
+        lambda: tv.Intensity(1, "x"),  # type: ignore[arg-type]
+        "Intensity.within",
+        "expected seconds (float) or timedelta, got 'x'",
+    ),
+    (
+        "empty intensity window",
+        lambda: tv.Intensity(1, 0),
+        "Intensity.within",
+        "must be positive",
+    ),
+    (
+        "retry budget rate of the wrong type",
+        lambda: tv.RetryBudget("10", 1),  # type: ignore[arg-type]
+        "RetryBudget.per_second",
+        "expected a number of tokens per second, got '10'",
+    ),
+    (
+        "retry budget burst below 1",
+        lambda: tv.RetryBudget(1.0, 0),
+        "RetryBudget.burst",
+        "must be >= 1, got 0",
+    ),
+    (
+        "task name of the wrong type",
+        lambda: tv.TaskFn(1, _body),  # type: ignore[arg-type]
+        "TaskFn.name",
+        "expected a non-empty str, got 1",
+    ),
+    (
+        "task function that is not callable",
+        lambda: tv.TaskFn("a", 1),  # type: ignore[arg-type]
+        "TaskFn.fn",
+        "expected a function f(ctx) returning an awaitable, got 1",
+    ),
+    (
+        "retry budget name of the wrong type",
+        lambda: tv.TaskSpec(tv.TaskFn("a", _body), retry_budget=1),  # type: ignore[arg-type]
+        "TaskSpec.retry_budget",
+        "expected a budget's name (a str) or None, got 1",
+    ),
+    (
+        "empty retry budget name",
+        lambda: tv.TaskSpec(tv.TaskFn("a", _body), retry_budget=""),
+        "TaskSpec.retry_budget",
+        "must be a budget's name, got ''",
+    ),
+    (
+        "start jitter of the wrong type",
+        lambda: tv.TaskSpec(tv.TaskFn("a", _body), start_jitter="x"),  # type: ignore[arg-type]
+        "TaskSpec.start_jitter",
+        "expected seconds (float) or timedelta, got 'x'",
+    ),
 ]
 
 
@@ -180,6 +259,12 @@ def test_the_largest_int_factor_a_float_can_hold_is_accepted() -> None:
     policy = tv.BackoffPolicy(first=0.1, max=30.0, factor=MAX_FLOAT_INT)
     assert policy.factor == sys.float_info.max
     assert base_ns(policy, 1) == policy.max_ns  # saturates at once, never overflows
+
+
+def test_the_largest_int_rate_a_float_can_hold_is_accepted() -> None:
+    budget = tv.RetryBudget(MAX_FLOAT_INT, 1)
+    assert budget.per_second == sys.float_info.max
+    assert Fraction(budget.gain, budget.unit) * NS_PER_S == MAX_FLOAT_INT  # still exact
 
 
 def test_core_config_defaults_are_those_of_the_contract() -> None:

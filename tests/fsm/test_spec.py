@@ -20,7 +20,7 @@ from taskvisor import (
     TaskSpec,
 )
 from taskvisor.fsm import to_ns
-from taskvisor.fsm._spec import ResolvedSpec
+from taskvisor.fsm._spec import ResolvedSpec, task_name
 
 from .driver import body, fn
 
@@ -53,6 +53,24 @@ def test_name_comes_from_taskfn_task_or_function() -> None:
     assert TaskSpec(StatefulTask()).name == "stateful"
     assert TaskSpec(crawler).name == "crawler"
     assert TaskSpec(crawler, name="other").name == "other"
+
+
+class _NumberedCallable:
+    """A callable whose ``__name__`` is not a str (a mock, a C callable wrapper...)."""
+
+    __name__ = 7
+
+    async def __call__(self, ctx: object) -> None:
+        """Never run."""
+
+
+def test_a_name_that_is_not_a_str_is_not_derived_and_the_user_is_asked_for_one() -> None:
+    task = _NumberedCallable()
+    assert task_name(task) is None
+    with pytest.raises(ConfigError, match="pass name=") as info:
+        TaskSpec(task)
+    assert info.value.field == "TaskSpec.name"
+    assert TaskSpec(task, name="numbered").name == "numbered"
 
 
 @pytest.mark.parametrize("task", [object(), 42, None])
@@ -185,6 +203,13 @@ def test_once_restartable_periodic_set_the_restart_policy() -> None:
     p = TaskSpec.periodic(fn("x"), 5.0)
     assert p.restart == RestartPolicy.always(5.0)
     assert TaskSpec.periodic(fn("x"), timedelta(seconds=5)) == p
+
+
+def test_periodic_passes_its_jitter_to_the_restart_policy() -> None:
+    spec = TaskSpec.periodic(fn("x"), 10.0, jitter=0.25)
+    assert spec.restart == RestartPolicy.always(10.0, 0.25)
+    assert spec.restart.jitter == 0.25
+    assert spec.restart.spread_ns == 2_500_000_000
 
 
 def test_named_constructors_pass_other_fields_through() -> None:
