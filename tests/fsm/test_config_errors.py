@@ -21,6 +21,7 @@ from taskvisor.fsm import (
     EventKind,
 )
 from taskvisor.fsm._backoff import base_ns
+from taskvisor.fsm._retry_budget import check_budget_name
 
 EK = EventKind
 
@@ -33,6 +34,16 @@ async def _body(ctx: object) -> None:  # never run
 
 
 SPEC = tv.TaskSpec(tv.TaskFn("a", _body))
+
+
+class _Nameless:
+    """A callable with no name to derive a task's from."""
+
+    async def __call__(self, ctx: object) -> None:  # never run
+        return None
+
+    def __repr__(self) -> str:
+        return "<nameless>"
 
 
 # -- every ConfigError of the leaf modules names its field and says what was wrong -------------
@@ -224,6 +235,205 @@ CONFIG_ERRORS: list[tuple[str, Callable[[], object], str, str]] = [
         lambda: tv.TaskSpec(tv.TaskFn("a", _body), retry_budget=""),
         "TaskSpec.retry_budget",
         "must be a budget's name, got ''",
+    ),
+    (
+        "rate beyond the float range",
+        lambda: tv.RetryBudget(MAX_FLOAT_INT + 1, 1),
+        "RetryBudget.per_second",
+        f"must be finite, got {MAX_FLOAT_INT + 1}",
+    ),
+    (
+        "a rate of zero",
+        lambda: tv.RetryBudget(0, 1),
+        "RetryBudget.per_second",
+        "must be > 0 (a budget that never refills), got 0",
+    ),
+    (
+        "budgets that are not a mapping",
+        lambda: fsm.CoreConfig(retry_budgets=[1]),  # type: ignore[arg-type]
+        "CoreConfig.retry_budgets",
+        "expected a mapping of names to RetryBudget, got [1]",
+    ),
+    (
+        "a budget's empty name",
+        lambda: fsm.CoreConfig(retry_budgets={"": tv.RetryBudget(1, 1)}),
+        "CoreConfig.retry_budgets",
+        "a budget's name must be a non-empty str, got ''",
+    ),
+    (
+        "a budget that is not a RetryBudget",
+        lambda: fsm.CoreConfig(retry_budgets={"db": 3}),  # type: ignore[dict-item]
+        "CoreConfig.retry_budgets",
+        "'db': expected a RetryBudget, got 3",
+    ),
+    (
+        "an unknown budget name",
+        lambda: check_budget_name("a", "db", ("api", "web"), "CoreConfig"),
+        "TaskSpec.retry_budget",
+        "task 'a' names the retry budget 'db', which is not configured "
+        "(CoreConfig has 'api', 'web')",
+    ),
+    (
+        "an unknown budget name with none configured",
+        lambda: check_budget_name("a", "db", (), "SupervisorConfig"),
+        "TaskSpec.retry_budget",
+        "task 'a' names the retry budget 'db', which is not configured (SupervisorConfig has none)",
+    ),
+    (
+        "empty task name",
+        lambda: tv.TaskFn("", _body),
+        "TaskFn.name",
+        "must not be empty",
+    ),
+    (
+        "a class for a task",
+        lambda: tv.TaskSpec(int, name="x"),  # type: ignore[arg-type]
+        "TaskSpec.task",
+        "expected a Task instance or a function, not a class, got <class 'int'>",
+    ),
+    (
+        "a task that cannot run",
+        lambda: tv.TaskSpec(42, name="x"),  # type: ignore[arg-type]
+        "TaskSpec.task",
+        "expected a Task, a TaskFn or an async function, got 42",
+    ),
+    (
+        "a task with no name to derive",
+        lambda: tv.TaskSpec(_Nameless()),
+        "TaskSpec.name",
+        "no name can be derived from <nameless>: pass name=...",
+    ),
+    (
+        "empty spec name",
+        lambda: tv.TaskSpec(_body, name=""),
+        "TaskSpec.name",
+        "must not be empty",
+    ),
+    (
+        "spec restart of the wrong type",
+        lambda: tv.TaskSpec(_body, restart="always"),  # type: ignore[arg-type]
+        "TaskSpec.restart",
+        "expected a RestartPolicy, got 'always'",
+    ),
+    (
+        "spec backoff of the wrong type",
+        lambda: tv.TaskSpec(_body, backoff=1.0),  # type: ignore[arg-type]
+        "TaskSpec.backoff",
+        "expected a BackoffPolicy, got 1.0",
+    ),
+    (
+        "a zero timeout",
+        lambda: tv.TaskSpec(_body, timeout=0),
+        "TaskSpec.timeout",
+        "must be positive (use None for no timeout)",
+    ),
+    (
+        "max_retries of the wrong type",
+        lambda: tv.TaskSpec(_body, max_retries="3"),  # type: ignore[arg-type]
+        "TaskSpec.max_retries",
+        "expected an int or None, got '3'",
+    ),
+    (
+        "max_retries below 1",
+        lambda: tv.TaskSpec(_body, max_retries=0),
+        "TaskSpec.max_retries",
+        "must be >= 1 (or None for unlimited), got 0",
+    ),
+    (
+        "critical of the wrong type",
+        lambda: tv.TaskSpec(_body, critical=1),  # type: ignore[arg-type]
+        "TaskSpec.critical",
+        "expected a bool, got 1",
+    ),
+    (
+        "a zero reset_after",
+        lambda: tv.TaskSpec(_body, reset_after=0),
+        "TaskSpec.reset_after",
+        "must be positive (use None for the seed's rule)",
+    ),
+    (
+        "a zero give_up_after",
+        lambda: tv.TaskSpec(_body, give_up_after=0),
+        "TaskSpec.give_up_after",
+        "must be positive (use None for never)",
+    ),
+    (
+        "a zero watchdog",
+        lambda: tv.TaskSpec(_body, watchdog=0),
+        "TaskSpec.watchdog",
+        "must be positive (use None for no watchdog)",
+    ),
+    (
+        "spec intensity of the wrong type",
+        lambda: tv.TaskSpec(_body, intensity=(3, 60)),  # type: ignore[arg-type]
+        "TaskSpec.intensity",
+        "expected an Intensity or None, got (3, 60)",
+    ),
+    (
+        "an empty retry_on",
+        lambda: tv.TaskSpec(_body, retry_on=()),
+        "TaskSpec.retry_on",
+        "expected an exception class or a non-empty tuple of them, got ()",
+    ),
+    (
+        "a zero period",
+        lambda: tv.TaskSpec.periodic(_body, 0),
+        "TaskSpec.every",
+        "must be positive, got 0",
+    ),
+    (
+        "defaults' restart of the wrong type",
+        lambda: tv.TaskDefaults(restart="always"),  # type: ignore[arg-type]
+        "TaskDefaults.restart",
+        "expected a RestartPolicy, got 'always'",
+    ),
+    (
+        "defaults' backoff of the wrong type",
+        lambda: tv.TaskDefaults(backoff=1.0),  # type: ignore[arg-type]
+        "TaskDefaults.backoff",
+        "expected a BackoffPolicy, got 1.0",
+    ),
+    (
+        "defaults' zero timeout",
+        lambda: tv.TaskDefaults(timeout=0),
+        "TaskDefaults.timeout",
+        "must be positive (use None for no timeout)",
+    ),
+    (
+        "defaults' max_retries below 1",
+        lambda: tv.TaskDefaults(max_retries=0),
+        "TaskDefaults.max_retries",
+        "must be >= 1 (or None for unlimited), got 0",
+    ),
+    (
+        "defaults' zero reset_after",
+        lambda: tv.TaskDefaults(reset_after=0),
+        "TaskDefaults.reset_after",
+        "must be positive (use None for the seed's rule)",
+    ),
+    (
+        "defaults' zero give_up_after",
+        lambda: tv.TaskDefaults(give_up_after=0),
+        "TaskDefaults.give_up_after",
+        "must be positive (use None for never)",
+    ),
+    (
+        "defaults' zero watchdog",
+        lambda: tv.TaskDefaults(watchdog=0),
+        "TaskDefaults.watchdog",
+        "must be positive (use None for no watchdog)",
+    ),
+    (
+        "defaults' intensity of the wrong type",
+        lambda: tv.TaskDefaults(intensity=3),  # type: ignore[arg-type]
+        "TaskDefaults.intensity",
+        "expected an Intensity or None, got 3",
+    ),
+    (
+        "defaults' retry_on that is not an exception class",
+        lambda: tv.TaskDefaults(retry_on=int),  # type: ignore[arg-type]
+        "TaskDefaults.retry_on",
+        "expected an exception class or a non-empty tuple of them, got <class 'int'>",
     ),
     (
         "start jitter of the wrong type",
