@@ -230,6 +230,14 @@ def test_periodic_refuses_a_zero_interval(every: object) -> None:
     assert TaskSpec.periodic(fn("x"), 1e-9).restart.interval_ns == 1
 
 
+def test_a_spec_keeps_its_task_object_and_its_shaping_in_public_units() -> None:
+    # The runtime runs ``spec.task``; equality ignores it, so only identity shows it was kept.
+    task = fn("x")
+    spec = TaskSpec(task, retry_budget="db", start_jitter=0.25)
+    assert spec.task is task
+    assert (spec.retry_budget, spec.start_jitter, spec.start_jitter_ns) == ("db", 0.25, 250_000_000)
+
+
 def test_spec_equality_ignores_the_task_object() -> None:
     assert TaskSpec(TaskFn("x", body)) == TaskSpec(TaskFn("x", crawler))
     assert TaskSpec(fn("x")) != TaskSpec(fn("y"))
