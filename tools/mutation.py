@@ -9,14 +9,16 @@ Usage (from the repository root; ``make mutation`` runs this):
     .venv/bin/python tools/mutation.py --ref HEAD ...             # a commit, not the work tree
     .venv/bin/python tools/mutation.py --resume [MODULE ...] [--sample K]  # go on after a stop
 
-``MODULE`` is a core module name such as ``_backoff`` (default: every module in ``MODULES``,
-leaf arithmetic first, the supervisor machine last). ``--sample K`` tests every K-th mutant of
-each module (in mutmut's own order), for a module too big to run whole in the time at hand; the
-score is then an estimate over the sample. The run happens in a scratch copy of
-``src/``, ``tests/`` and ``pyproject.toml`` (``build/mutation`` by default, git-ignored), so the
-working tree is never touched and other people's edits during the run do not matter; mutmut
-keeps its own ``mutants/`` there. The copy's ``[tool.mutmut]`` section is written by this tool
-(``config``), whatever the repository's says.
+``MODULE`` is a core module name such as ``_backoff`` (default: every module in ``MODULES``: the
+leaf modules, the tables, ``_intensity``, ``_retry_budget``, ``_streams``, ``_decision``,
+``_spec``, ``_stepper`` and the supervisor machine; reported in that order, though mutmut runs
+the mutants whose covering tests are quickest first, whatever their module). ``--sample K``
+tests every K-th mutant of each module (in mutmut's own order), for a module too big to run
+whole in the time at hand; the score is then an estimate over the sample. The run happens in a
+scratch copy of ``src/``, ``tests/`` and ``pyproject.toml`` (``build/mutation`` by default,
+git-ignored), so the working tree is never touched and other people's edits during the run do
+not matter; mutmut keeps its own ``mutants/`` there. The copy's ``[tool.mutmut]`` section is
+written by this tool (``config``), whatever the repository's says.
 
 Hypothesis runs derandomized under a ``mutation`` profile (``--examples`` examples per test)
 registered by a root ``conftest.py`` in the scratch copy, so a mutant is killed or not the same
@@ -44,7 +46,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
-#: The core's modules, in the order the issue asks for: leaf arithmetic and tables first.
+#: The core's modules, in the order the report lists them: leaf arithmetic and tables first.
 MODULES = (
     "_backoff",
     "_policy",
