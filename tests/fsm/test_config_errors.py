@@ -436,6 +436,54 @@ CONFIG_ERRORS: list[tuple[str, Callable[[], object], str, str]] = [
         "expected an exception class or a non-empty tuple of them, got <class 'int'>",
     ),
     (
+        "spec timeout of the wrong type",
+        lambda: tv.TaskSpec(_body, timeout="x"),  # type: ignore[arg-type]
+        "TaskSpec.timeout",
+        "expected seconds (float) or timedelta, got 'x'",
+    ),
+    (
+        "spec reset_after of the wrong type",
+        lambda: tv.TaskSpec(_body, reset_after="x"),  # type: ignore[arg-type]
+        "TaskSpec.reset_after",
+        "expected seconds (float) or timedelta, got 'x'",
+    ),
+    (
+        "spec give_up_after of the wrong type",
+        lambda: tv.TaskSpec(_body, give_up_after="x"),  # type: ignore[arg-type]
+        "TaskSpec.give_up_after",
+        "expected seconds (float) or timedelta, got 'x'",
+    ),
+    (
+        "spec watchdog of the wrong type",
+        lambda: tv.TaskSpec(_body, watchdog="x"),  # type: ignore[arg-type]
+        "TaskSpec.watchdog",
+        "expected seconds (float) or timedelta, got 'x'",
+    ),
+    (
+        "defaults' timeout of the wrong type",
+        lambda: tv.TaskDefaults(timeout="x"),  # type: ignore[arg-type]
+        "TaskDefaults.timeout",
+        "expected seconds (float) or timedelta, got 'x'",
+    ),
+    (
+        "defaults' reset_after of the wrong type",
+        lambda: tv.TaskDefaults(reset_after="x"),  # type: ignore[arg-type]
+        "TaskDefaults.reset_after",
+        "expected seconds (float) or timedelta, got 'x'",
+    ),
+    (
+        "defaults' give_up_after of the wrong type",
+        lambda: tv.TaskDefaults(give_up_after="x"),  # type: ignore[arg-type]
+        "TaskDefaults.give_up_after",
+        "expected seconds (float) or timedelta, got 'x'",
+    ),
+    (
+        "defaults' watchdog of the wrong type",
+        lambda: tv.TaskDefaults(watchdog="x"),  # type: ignore[arg-type]
+        "TaskDefaults.watchdog",
+        "expected seconds (float) or timedelta, got 'x'",
+    ),
+    (
         "start jitter of the wrong type",
         lambda: tv.TaskSpec(tv.TaskFn("a", _body), start_jitter="x"),  # type: ignore[arg-type]
         "TaskSpec.start_jitter",

@@ -282,6 +282,33 @@ def test_explicit_values_override_the_defaults() -> None:
     )
 
 
+def test_durations_are_kept_in_seconds_and_resolved_in_ns() -> None:
+    d = TaskDefaults(timeout=2, reset_after=3, give_up_after=4, watchdog=5)
+    assert (d.timeout, d.reset_after, d.give_up_after, d.watchdog) == (2.0, 3.0, 4.0, 5.0)
+    assert (d.timeout_ns, d.reset_after_ns, d.give_up_after_ns, d.watchdog_ns) == (
+        2 * 10**9,
+        3 * 10**9,
+        4 * 10**9,
+        5 * 10**9,
+    )
+    spec = TaskSpec(fn("x"), timeout=0.5, reset_after=6, give_up_after=7, watchdog=8)
+    assert (spec.timeout, spec.reset_after, spec.give_up_after, spec.watchdog) == (
+        0.5,
+        6.0,
+        7.0,
+        8.0,
+    )
+    r = spec.resolve(d)
+    assert (r.timeout_ns, r.reset_after_ns, r.give_up_after_ns, r.watchdog_ns) == (
+        5 * 10**8,
+        6 * 10**9,
+        7 * 10**9,
+        8 * 10**9,
+    )
+    inherited = TaskSpec(fn("x")).resolve(d)
+    assert (inherited.give_up_after_ns, inherited.watchdog_ns) == (4 * 10**9, 5 * 10**9)
+
+
 def test_inherit_has_a_readable_repr() -> None:
     assert repr(INHERIT) == "INHERIT"
     assert "INHERIT" in repr(TaskSpec(fn("x")))
