@@ -101,6 +101,16 @@ def test_grants_that_have_passed_are_dropped_at_the_next_take() -> None:
     assert list(bucket.grants) == []
 
 
+def test_a_grant_due_at_the_time_of_a_take_is_dropped_by_it() -> None:
+    # The restart granted at S has its token at S: by a take at S it has passed (rule 7: the
+    # grants kept are only those still waiting).
+    bucket = Bucket(RetryBudget(1.0, 1))
+    bucket.take(0)
+    assert bucket.take(0) == S
+    assert bucket.take(S) == S
+    assert bucket.snapshot() == (-bucket.budget.unit, S, (2 * S,))
+
+
 def test_a_copy_steps_on_its_own_and_snapshots_compare() -> None:
     bucket = Bucket(RetryBudget(2.0, 1))
     bucket.take(0)
