@@ -13,6 +13,7 @@ from taskvisor import (
     INHERIT,
     BackoffPolicy,
     ConfigError,
+    Intensity,
     JitterPolicy,
     RestartPolicy,
     TaskDefaults,
@@ -307,6 +308,64 @@ def test_durations_are_kept_in_seconds_and_resolved_in_ns() -> None:
     )
     inherited = TaskSpec(fn("x")).resolve(d)
     assert (inherited.give_up_after_ns, inherited.watchdog_ns) == (4 * 10**9, 5 * 10**9)
+    none = TaskSpec(fn("x"), reset_after=None, give_up_after=None, watchdog=None).resolve(d)
+    assert (none.reset_after_ns, none.give_up_after_ns, none.watchdog_ns) == (None, None, None)
+
+
+def test_every_field_resolves_to_the_specs_own_value_or_else_the_defaults() -> None:
+    defaults = TaskDefaults(
+        RestartPolicy.NEVER,
+        BackoffPolicy.constant(3.0),
+        timeout=7.0,
+        max_retries=2,
+        reset_after=11.0,
+        intensity=Intensity(5, 60.0),
+        retry_on=(OSError,),
+        give_up_after=12.0,
+        watchdog=13.0,
+    )
+    own = TaskSpec(
+        fn("x"),
+        restart=RestartPolicy.ON_FAILURE,
+        backoff=BackoffPolicy.constant(1.0),
+        timeout=1.0,
+        max_retries=3,
+        reset_after=4.0,
+        intensity=Intensity(1, 10.0),
+        critical=True,
+        retry_on=(ValueError, KeyError),
+        give_up_after=5.0,
+        watchdog=6.0,
+        retry_budget="db",
+        start_jitter=0.5,
+    )
+    S = 10**9
+    assert own.resolve(defaults) == ResolvedSpec(
+        RestartPolicy.ON_FAILURE,
+        BackoffPolicy.constant(1.0),
+        1 * S,
+        3,
+        reset_after_ns=4 * S,
+        intensity=Intensity(1, 10.0),
+        critical=True,
+        retry_on=(ValueError, KeyError),
+        give_up_after_ns=5 * S,
+        watchdog_ns=6 * S,
+        retry_budget="db",
+        start_jitter_ns=S // 2,
+    )
+    assert TaskSpec(fn("x"), retry_budget="db").resolve(defaults) == ResolvedSpec(
+        RestartPolicy.NEVER,
+        BackoffPolicy.constant(3.0),
+        7 * S,
+        2,
+        reset_after_ns=11 * S,
+        intensity=Intensity(5, 60.0),
+        retry_on=(OSError,),
+        give_up_after_ns=12 * S,
+        watchdog_ns=13 * S,
+        retry_budget="db",
+    )
 
 
 def test_inherit_has_a_readable_repr() -> None:
