@@ -348,6 +348,7 @@ def test_a_streak_differs_from_another_streak_or_a_bare_tuple_and_not_from_its_e
     streak = RetryStreak(2, 5)
     assert (streak != RetryStreak(2, 5)) is False
     assert streak != RetryStreak(3, 5)
+    assert (streak == RetryStreak(3, 5)) is False
     assert streak != RetryStreak(2, None)
     assert streak != (2, 5)
     assert streak == RetryStreak(2, 5)
