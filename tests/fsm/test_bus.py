@@ -265,3 +265,13 @@ def test_a_bus_state_reprs_its_counters_and_overflow_episodes() -> None:
     assert repr(bus) == (
         "BusState(depths=(1, 0), dropped=(3, 0), high_water=(2, 1), overflowing={1})"
     )
+
+
+def test_a_copy_keeps_every_counter_and_both_kinds_of_episode() -> None:
+    # SupervisorState.copy copies the bus: a subscriber in a panic episode must stay in it.
+    bus = BusState((1, 0), (3, 0), (2, 1), {1}, {0})
+    copy = bus.copy()
+    assert copy == bus
+    assert copy.snapshot() == ((1, 0), (3, 0), (2, 1), frozenset({1}), frozenset({0}))
+    copy.depths[0] = 5
+    assert bus.depths == [1, 0]  # a copy, not a view
