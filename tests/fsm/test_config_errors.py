@@ -135,6 +135,18 @@ CONFIG_ERRORS: list[tuple[str, Callable[[], object], str, str]] = [
         "expected ControllerConfig, got 'x'",
     ),
     (
+        "seed of the wrong type",
+        lambda: fsm.CoreConfig(seed="1"),  # type: ignore[arg-type]
+        "CoreConfig.seed",
+        "expected an int or None, got '1'",
+    ),
+    (
+        "seed that is a bool",
+        lambda: fsm.CoreConfig(seed=True),
+        "CoreConfig.seed",
+        "expected an int or None, got True",
+    ),
+    (
         "queue capacity of the wrong type",
         lambda: tv.ControllerConfig(queue_capacity="1"),  # type: ignore[arg-type]
         "ControllerConfig.queue_capacity",

@@ -296,6 +296,30 @@ def test_a_stale_heartbeat_is_ignored_and_the_timeout_still_applies() -> None:
     assert [(e.at, e.reason) for e in hits] == [(3.0, None)]
 
 
+def test_a_timeout_shorter_than_the_watchdog_is_the_first_deadline() -> None:
+    d = driver()
+    tid = d.add(TaskSpec.restartable(fn("w"), watchdog=5.0, timeout=1.0, backoff=FIXED))
+    assert d.next_deadline() == s(1.0)
+    d.fire_next()
+    hits = [e for e in d.events_of(tid) if e.kind is EK.TIMEOUT_HIT]
+    assert [(e.at, e.reason, e.timeout) for e in hits] == [(1.0, None, 1.0)]
+
+
+def test_a_heartbeat_of_an_earlier_attempt_or_of_a_task_that_is_gone_is_ignored() -> None:
+    d = driver()
+    tid = d.add(TaskSpec.restartable(fn("w"), watchdog=2.0, backoff=FIXED))
+    fail_after(d, tid, 1.0)
+    d.fire_next()  # t=2: attempt 2 starts; its first heartbeat is due at 4 s
+    d.wait_until(s(3.5))
+    before = d.state.snapshot()
+    d.feed(Heartbeat(tid, 1, s(3.5)))  # attempt 1 is over
+    d.feed(Heartbeat(TaskId(99), 1, s(3.5)))  # no such task
+    assert d.state.snapshot() == before
+    d.fire_next()
+    hits = [e for e in d.events_of(tid) if e.kind is EK.TIMEOUT_HIT]
+    assert [(e.at, e.attempt) for e in hits] == [(4.0, 2)]
+
+
 # -- validation -----------------------------------------------------------------------------------
 
 

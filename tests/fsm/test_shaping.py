@@ -214,6 +214,18 @@ def test_an_unknown_budget_is_refused_before_anything_is_written() -> None:
     assert core.state.seq == 0
 
 
+def test_the_core_refuses_an_unknown_budget_naming_the_task_the_budget_and_those_it_has() -> None:
+    d = budget_driver(1.0, 1)
+    spec = tv.TaskSpec.once(fn("x"), retry_budget="nope")
+    with pytest.raises(tv.ConfigError) as raised:
+        d.core.feed(AddTasks(1, ((TaskId(1), spec),)), 0)
+    assert raised.value.field == "TaskSpec.retry_budget"
+    assert str(raised.value) == (
+        "TaskSpec.retry_budget: task 'x' names the retry budget 'nope', which is not "
+        "configured (the supervisor's retry_budgets has 'db')"
+    )
+
+
 @pytest.mark.parametrize(
     ("budgets", "text"),
     [

@@ -28,7 +28,7 @@ from taskvisor.fsm import (
     TaskId,
 )
 
-from .driver import TIMER_SLACK, Driver, fn
+from .driver import TIMER_SLACK, Driver, fn, s
 
 EK = EventKind
 FIXED = BackoffPolicy.constant(1.0)
@@ -175,6 +175,16 @@ def test_removing_an_unknown_task_claims_nothing() -> None:
     assert d.feed(Remove(1, TaskId(99))) == [RemoveReply(1, False, TaskId(99))]
     assert d.feed(Remove(2, name="nobody")) == [RemoveReply(2, False, None)]
     assert d.feed(Remove(3)) == [RemoveReply(3, False, None)]
+
+
+@pytest.mark.parametrize("name", ["x", "XXXX"])
+def test_a_removal_naming_neither_id_nor_name_claims_nothing_whatever_the_tasks_are_named(
+    name: str,
+) -> None:
+    d = Driver.make()
+    tid = d.add(TaskSpec.restartable(fn(name)))
+    assert d.feed(Remove(9)) == [RemoveReply(9, False, None)]
+    assert d.state.tasks[tid].phase is Phase.RUNNING
 
 
 def test_remove_after_the_task_is_gone_claims_nothing() -> None:
@@ -390,6 +400,42 @@ def test_a_clone_steps_independently_and_snapshots_compare_by_value() -> None:
     assert twin.tasks[tid].phase is not d.state.tasks[tid].phase
     assert twin.snapshot() != d.state.snapshot()
     assert hash(d.state.snapshot()) == hash(d.state.snapshot())
+
+
+def test_a_snapshot_lists_the_tasks_waiting_for_a_permit_in_fifo_order() -> None:
+    d = Driver.make(max_concurrent=1)
+    a, b, c, e = (d.add(TaskSpec.once(fn(name))) for name in "abce")
+    assert d.state.snapshot().ready == (b, c, e)
+    d.remove(c)  # left the queue: its stale entry is not listed
+    assert d.state.snapshot().ready == (b, e)
+    d.end(a, EndKind.RETURNED)
+    assert d.state.snapshot().ready == (e,)
+
+
+def test_a_snapshot_copies_what_each_task_has_done() -> None:
+    d = Driver.make(max_concurrent=1)
+    a = d.add(TaskSpec.restartable(fn("a"), backoff=BackoffPolicy.constant(1.0)))
+    b = d.add(TaskSpec.periodic(fn("b"), 5.0))
+    view = d.state.snapshot().task(b)
+    assert view is not None  # waiting for a permit: it has done nothing yet
+    assert (view.name, view.phase, view.attempt, view.started_at) == ("b", Phase.WAITING, 0, 0)
+    assert (view.streak_start, view.last_beat, view.last_failure) == (0, 0, None)
+    d.advance(1.5)
+    d.end(a, EndKind.FAILED, "boom")  # b takes the permit
+    view = d.state.snapshot().task(a)
+    assert view is not None
+    assert (view.name, view.phase, view.attempt, view.started_at) == ("a", Phase.BACKOFF, 1, 0)
+    assert (view.streak_start, view.last_failure) == (s(1.5), "boom")
+    view = d.state.snapshot().task(b)
+    assert view is not None
+    assert (view.attempt, view.started_at, view.last_beat) == (1, s(1.5), s(1.5))
+    d.advance(0.5)
+    d.end(b, EndKind.RETURNED)  # periodic: it pauses 5 s, a success pause
+    (scheduled,) = [e for e in d.events_of(b) if e.kind is EK.BACKOFF_SCHEDULED]
+    view = d.state.snapshot().task(b)
+    assert view is not None
+    assert view.decision is not None
+    assert view.decision == scheduled.decision
 
 
 # -- snapshots keep the firing order of equal deadlines -------------------------------------------

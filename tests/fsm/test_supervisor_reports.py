@@ -215,6 +215,45 @@ def test_a_timed_out_attempt_reports_its_duration_and_the_error_it_ended_with() 
     assert d.outcome(tid).error is error
 
 
+def test_a_watchdog_failure_reports_how_long_it_ran_and_the_watchdog() -> None:
+    d = Driver.make()
+    tid = d.add(tv.TaskSpec.restartable(fn("w"), watchdog=2.0))
+    d.fire_next()  # no heartbeat for 2 s: forced
+    d.advance(0.25)
+    error = TimeoutError("cancelled")
+    d.end(tid, EndKind.INTERRUPTED, "CancelledError", error=error)
+    (failed,) = [e for e in d.events_of(tid) if e.kind is EK.TASK_FAILED]
+    assert (failed.duration, failed.timeout, failed.exit_code, failed.reason) == (
+        2.25,
+        2.0,
+        None,
+        "watchdog: no heartbeat for 2s",
+    )
+
+
+def test_a_failure_outside_retry_on_reports_how_long_it_ran() -> None:
+    d = Driver.make()
+    tid = d.add(tv.TaskSpec.restartable(fn("x"), retry_on=ConnectionError))
+    d.advance(1.5)
+    d.end(tid, EndKind.FAILED, "it broke", exit_code=4, error=ValueError("bad"))
+    (failed,) = [e for e in d.events_of(tid) if e.kind is EK.TASK_FAILED]
+    assert (failed.duration, failed.exit_code) == (1.5, 4)
+
+
+def test_a_shutdown_with_a_reason_names_it_in_every_cancelled_outcome() -> None:
+    d = Driver.make()
+    running = d.add(tv.TaskSpec.restartable(fn("running")))
+    backoff = d.add(tv.TaskSpec.restartable(fn("backoff")))
+    d.end(backoff, EndKind.FAILED, "x")  # now between attempts: cancelled at once
+    d.feed(fsm.Shutdown("SIGTERM"))
+    (requested,) = [e for e in d.events if e.kind is EK.SHUTDOWN_REQUESTED]
+    assert requested.reason == "SIGTERM"
+    d.end(running, EndKind.CANCELED, "CancelledError")
+    for tid in (running, backoff):
+        outcome = d.outcome(tid)
+        assert (outcome.kind, outcome.reason) == (OutcomeKind.CANCELED, "canceled: SIGTERM")
+
+
 def test_shutdown_names_every_forced_task_in_its_report() -> None:
     d = Driver.make(grace=1.0, force_wait=0.5)
     for name in ("b", "a"):
@@ -224,6 +263,9 @@ def test_shutdown_names_every_forced_task_in_its_report() -> None:
     d.fire_next()  # force_wait over: both abandoned
     (exceeded,) = [e for e in d.events if e.kind is EK.GRACE_EXCEEDED]
     assert exceeded.reason == "force-cancelled: a, b"
+    sd = d.state.snapshot().shutdown
+    assert sd is not None
+    assert (sd.done, sd.stuck) == (True, ("a", "b"))  # kept sorted, as reported
     for tid in (fsm.TaskId(1), fsm.TaskId(2)):
         outcome = d.outcome(tid)
         assert (outcome.kind, outcome.reason) == (
