@@ -378,6 +378,10 @@ def test_a_refused_input_leaves_the_state_untouched() -> None:
     with pytest.raises(ValueError, match="controller"):
         fsm.step(d.state, fsm.Submit(1, TaskId(77), spec), d.now, d.rng)
     assert d.state.snapshot() == before
+    with pytest.raises(TypeError) as raised:
+        fsm.step(d.state, "tick", d.now, d.rng)  # type: ignore[arg-type]
+    assert str(raised.value) == "not an input: 'tick'"
+    assert d.state.snapshot() == before
 
 
 def test_step_mutates_the_state_it_is_given_and_returns_it() -> None:
@@ -436,6 +440,35 @@ def test_a_snapshot_copies_what_each_task_has_done() -> None:
     assert view is not None
     assert view.decision is not None
     assert view.decision == scheduled.decision
+
+
+def test_a_snapshot_copies_the_supervisors_own_state() -> None:
+    config = fsm.CoreConfig(
+        1.0,
+        force_wait=0.5,
+        subscribers=[SubscriberInfo("rec")],
+        controller=fsm.ControllerConfig(),
+        intensity=fsm.Intensity(1, 60.0),
+        seed=7,
+    )
+    d = Driver(config)
+    a = d.add(TaskSpec.restartable(fn("a"), backoff=BackoffPolicy.constant(1.0)))
+    owner = d.new_id()
+    d.feed(fsm.Submit(d.ticket(), owner, fsm.ControllerSpec(TaskSpec.once(fn("o")), slot="s")))
+    d.advance(0.5)
+    d.end(a, EndKind.FAILED, "boom")  # restart 1 of the supervisor's 1 in 60 s
+    snap = d.state.snapshot()
+    assert [(slot.name, slot.owner) for slot in snap.slots] == [("s", owner)]
+    assert snap.restarts == (s(0.5),)
+    assert snap.incarnations == (("a", 1), ("o", 1))
+    assert (snap.shutdown, snap.escalation) == (None, None)
+    d.fire_next()  # a restarts at 1.5 s
+    d.end(a, EndKind.FAILED, "boom")  # a second restart would exceed it: escalation
+    snap = d.state.snapshot()
+    assert snap.escalation is not None
+    assert snap.escalation == d.state.escalation
+    assert snap.shutdown is not None
+    assert snap.shutdown == d.state.shutdown
 
 
 # -- snapshots keep the firing order of equal deadlines -------------------------------------------
