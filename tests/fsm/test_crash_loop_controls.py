@@ -155,6 +155,32 @@ def test_the_supervisors_intensity_escalates_once_and_cancels_everyone() -> None
     d.verify()
 
 
+@pytest.mark.parametrize(
+    "spec",
+    [
+        TaskSpec.restartable(fn("a"), max_retries=1, backoff=FIXED),  # its retry limit
+        TaskSpec.once(fn("a")),  # restart NEVER
+        TaskSpec.restartable(fn("a"), intensity=Intensity(0, 60.0)),  # its own intensity
+    ],
+    ids=["retry limit", "never restarted", "task intensity"],
+)
+def test_a_task_ended_by_its_own_rule_does_not_shut_down_a_supervisor_with_an_intensity(
+    spec: TaskSpec,
+) -> None:
+    d = driver(intensity=Intensity(5, 60.0))
+    other = d.add(TaskSpec.restartable(fn("other")))
+    tid = d.add(spec)
+    while d.is_live(tid):
+        if d.state.tasks[tid].phase is Phase.RUNNING:
+            d.end(tid, EndKind.FAILED, "boom")
+        else:
+            d.fire_next()
+    assert d.outcome(tid).kind is OK.FAILED
+    assert not [e for e in d.effects if isinstance(e, Escalate)]
+    assert (d.state.escalation, d.state.shutdown) == (None, None)
+    assert d.state.tasks[other].phase is Phase.RUNNING
+
+
 def test_periodic_restarts_after_success_never_enter_a_window() -> None:
     d = driver(intensity=Intensity(0, 60.0))
     tid = d.add(TaskSpec.periodic(fn("p"), 1.0, intensity=Intensity(0, 60.0)))
