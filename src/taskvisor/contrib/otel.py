@@ -16,6 +16,8 @@ instrument                       kind            unit    attributes        Prome
 ``taskvisor.tasks.live``         UpDownCounter   -       -                 taskvisor_tasks_live
 ``taskvisor.attempt.duration``   Histogram       ``s``   -                 ..._duration_seconds
 ``taskvisor.backoff.delay``      Histogram       ``s``   -                 ..._delay_seconds
+``taskvisor.retry_budget.waits`` Counter         -       ``task``          ..._waits_total
+``taskvisor.retry_budget.wait``  Histogram       ``s``   -                 ..._wait_seconds
 ``taskvisor.subscriber.dropped`` Counter         -       ``subscriber``    ..._dropped_total
 ===============================  ==============  ======  ================  ======================
 
@@ -66,8 +68,8 @@ class OpenTelemetrySubscriber:
         meter_provider: where the instruments come from (default: the global one, set by the
             application's SDK setup; without one the API's no-op provider records nothing).
         tracer_provider: where the spans go (default: the global one).
-        task_label: False drops the ``task`` attribute from ``taskvisor.task.restarts`` (for
-            fleets of dynamically named tasks).
+        task_label: False drops the ``task`` attribute from ``taskvisor.task.restarts`` and
+            ``taskvisor.retry_budget.waits`` (for fleets of dynamically named tasks).
         name: the subscriber's name in diagnostics.
         queue_capacity: its event queue's capacity.
     """
@@ -109,7 +111,18 @@ class OpenTelemetrySubscriber:
         self.delay_histogram = meter.create_histogram(
             "taskvisor.backoff.delay",
             unit="s",
-            description="The delay before each restart (BACKOFF_SCHEDULED).",
+            description="Every pause scheduled by BACKOFF_SCHEDULED: before a restart, a first "
+            "start (start jitter), and a retry-budget wait (also in taskvisor.retry_budget.wait).",
+            explicit_bucket_boundaries_advisory=DELAY_BUCKETS,
+        )
+        self.budget_waits_counter = meter.create_counter(
+            "taskvisor.retry_budget.waits",
+            description="Restarts that found their retry budget empty and wait for its next token.",
+        )
+        self.budget_wait_histogram = meter.create_histogram(
+            "taskvisor.retry_budget.wait",
+            unit="s",
+            description="The seconds a retry budget added to each restart it had no token for.",
             explicit_bucket_boundaries_advisory=DELAY_BUCKETS,
         )
         self.dropped_counter = meter.create_counter(
@@ -209,6 +222,12 @@ class OpenTelemetrySubscriber:
 
     def backoff_delay(self, seconds: float) -> None:
         self.delay_histogram.record(seconds)
+
+    def budget_wait(self, task: str) -> None:
+        self.budget_waits_counter.add(1, {"task": task} if self.task_label else None)
+
+    def budget_wait_time(self, seconds: float) -> None:
+        self.budget_wait_histogram.record(seconds)
 
     def overflow(self, subscriber: str) -> None:
         self.dropped_counter.add(1, {"subscriber": subscriber})

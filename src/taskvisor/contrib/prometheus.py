@@ -13,8 +13,15 @@ metric                                     type       labels
 ``taskvisor_tasks_live``                   gauge      -
 ``taskvisor_attempt_duration_seconds``     histogram  -
 ``taskvisor_backoff_delay_seconds``        histogram  -
+``taskvisor_retry_budget_waits_total``     counter    ``task`` (unless ``task_label=False``)
+``taskvisor_retry_budget_wait_seconds``    histogram  -
 ``taskvisor_subscriber_dropped_total``     counter    ``subscriber``
 =========================================  =========  =========================================
+
+``taskvisor_backoff_delay_seconds`` observes every ``BACKOFF_SCHEDULED``, a retry-budget wait
+included: a restart that waits for a token is two observations. ``taskvisor_retry_budget_*``
+show a shared budget throttling restarts: one wait per restart that found its budget empty, and
+how many seconds the budget added to it.
 
 ``taskvisor_subscriber_dropped_total`` counts ``SUBSCRIBER_OVERFLOW`` reports: one per overflow
 episode (a run of drops while the subscriber's queue stays full), so it rises when a subscriber
@@ -50,8 +57,9 @@ class PrometheusSubscriber:
         registry: where the metrics are registered (default: ``prometheus_client.REGISTRY``;
             a registry holds each metric name once, so give each supervisor its own registry,
             or one subscriber shared by all of them).
-        task_label: False drops the per-task label from ``taskvisor_task_restarts_total`` (for
-            fleets of dynamically named tasks: every label value is a time series).
+        task_label: False drops the per-task label from ``taskvisor_task_restarts_total`` and
+            ``taskvisor_retry_budget_waits_total`` (for fleets of dynamically named tasks:
+            every label value is a time series).
         name: the subscriber's name in diagnostics.
         queue_capacity: its event queue's capacity.
     """
@@ -94,7 +102,20 @@ class PrometheusSubscriber:
         )
         self.backoff_delay_seconds = prometheus_client.Histogram(
             "taskvisor_backoff_delay_seconds",
-            "The delay before each restart (BACKOFF_SCHEDULED).",
+            "Every pause scheduled by BACKOFF_SCHEDULED: before a restart, a first start "
+            "(start jitter), and a retry-budget wait (also in taskvisor_retry_budget_wait_*).",
+            buckets=DELAY_BUCKETS,
+            registry=reg,
+        )
+        self.retry_budget_waits_total = prometheus_client.Counter(
+            "taskvisor_retry_budget_waits_total",
+            "Restarts that found their retry budget empty and wait for its next token.",
+            ["task"] if task_label else [],
+            registry=reg,
+        )
+        self.retry_budget_wait_seconds = prometheus_client.Histogram(
+            "taskvisor_retry_budget_wait_seconds",
+            "The seconds a retry budget added to each restart it had no token for.",
             buckets=DELAY_BUCKETS,
             registry=reg,
         )
@@ -129,6 +150,15 @@ class PrometheusSubscriber:
 
     def backoff_delay(self, seconds: float) -> None:
         self.backoff_delay_seconds.observe(seconds)
+
+    def budget_wait(self, task: str) -> None:
+        if self.task_label:
+            self.retry_budget_waits_total.labels(task).inc()
+        else:
+            self.retry_budget_waits_total.inc()
+
+    def budget_wait_time(self, seconds: float) -> None:
+        self.retry_budget_wait_seconds.observe(seconds)
 
     def overflow(self, subscriber: str) -> None:
         self.subscriber_dropped_total.labels(subscriber).inc()
