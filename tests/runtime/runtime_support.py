@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from typing import Any, TypeVar
 
+import anyio
 import pytest
 import sniffio
 
@@ -15,6 +16,7 @@ import taskvisor as tv
 from taskvisor import EventKind, fsm
 
 EK = EventKind
+T = TypeVar("T")
 
 #: Defaults that keep real-time tests fast: failures retry after 1 ms.
 FAST = tv.TaskDefaults(backoff=tv.BackoffPolicy.constant(0.001))
@@ -133,3 +135,88 @@ def queue_held(handle: tv.SupervisorHandle, *, intake: bool = False) -> Iterator
         yield
     finally:
         driver._queued[1 if intake else 0] -= 1
+
+
+# -- retry-budget waits, as the metrics backends' tests read them --------------------------------
+
+
+class VirtualClockRunner:
+    """Run ``main()`` on virtual time: asyncio on ``VirtualClock``, or trio on ``MockClock``."""
+
+    @staticmethod
+    def asyncio(main: Callable[[], Awaitable[T]]) -> T:
+        from taskvisor.testing import VirtualClock
+
+        return VirtualClock().run(main())
+
+    @staticmethod
+    def trio(main: Callable[[], Awaitable[T]]) -> T:
+        from trio.testing import MockClock
+
+        options = {"clock": MockClock(autojump_threshold=0)}
+        return anyio.run(main, backend="trio", backend_options=options)
+
+
+#: Virtual time on both backends, for tests that are plain functions: ``run_on(main)``.
+VIRTUAL_RUNNERS = pytest.mark.parametrize(
+    "run_on",
+    [VirtualClockRunner.asyncio, VirtualClockRunner.trio],
+    ids=["asyncio-virtual", "trio-virtual"],
+)
+
+
+class OnTheLoop:
+    """A plain subscriber's ``on_event`` called on the loop. Under virtual time the shutdown
+    does not wait for a worker thread's deliveries (docs/testing.md, "Limits of
+    ``VirtualClock``"), so the subscriber itself would miss the last events."""
+
+    def __init__(self, sub: Any) -> None:
+        self.sub = sub
+        self.name: str = sub.name
+
+    async def on_event(self, ev: tv.Event) -> None:
+        self.sub.on_event(ev)
+
+
+def _fails(times: int) -> Callable[[tv.TaskContext], Awaitable[None]]:
+    async def body(ctx: tv.TaskContext) -> None:
+        if ctx.attempt <= times:
+            raise tv.Fail("connection refused")
+
+    return body
+
+
+#: The tasks of ``budget_run``: name, failures before success, whether it names the budget.
+BUDGET_TASKS = (("a", 1, True), ("b", 2, True), ("c", 3, True), ("free", 2, False))
+
+
+async def budget_run(sub: Any, *, budget: bool = True) -> Recorder:
+    """Three tasks sharing ``RetryBudget(1, burst=1)`` and one without (``budget=False``: none
+    has one), failing all at once with a 1 s backoff; returns every event of the run."""
+    rec = Recorder()
+    one = tv.BackoffPolicy.constant(1.0)
+    budgets = {"db": tv.RetryBudget(1.0, 1)} if budget else None
+    specs = [
+        tv.TaskSpec.restartable(
+            tv.TaskFn(name, _fails(n)),
+            backoff=one,
+            retry_budget="db" if shared and budget else None,
+        )
+        for name, n, shared in BUDGET_TASKS
+    ]
+    config = tv.SupervisorConfig(retry_budgets=budgets)
+    out = await tv.Supervisor(config, subscribers=[OnTheLoop(sub), rec]).run(specs)
+    assert {o.kind for o in out.values()} == {tv.OutcomeKind.COMPLETED}
+    return rec
+
+
+def budget_waits(rec: Recorder) -> dict[str, list[float]]:
+    """The retry-budget waits the events report (``decision.budget_wait``), by task."""
+    waits: dict[str, list[float]] = {}
+    for e in rec.events:
+        if e.backoff_source is tv.BackoffSource.BUDGET:
+            assert e.kind is EK.BACKOFF_SCHEDULED
+            assert e.task is not None
+            assert e.decision is not None
+            waits.setdefault(e.task, []).append(e.decision.budget_wait)
+    return waits

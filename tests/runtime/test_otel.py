@@ -1,7 +1,8 @@
 """OpenTelemetrySubscriber against the real SDK: in-memory metric reader and span exporter.
 
 Each test runs a real supervisor (asyncio and trio) with the subscriber, then reads what the
-SDK collected (docs/spec/api.md section 9).
+SDK collected (docs/spec/api.md section 9). The retry-budget tests run on virtual time, with the
+subscriber's ``on_event`` called on the loop (``runtime_support.OnTheLoop``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
+from runtime_support import BUDGET_TASKS, VIRTUAL_RUNNERS, budget_run, budget_waits
 
 import taskvisor as tv
 from taskvisor.contrib.otel import OpenTelemetrySubscriber
@@ -193,3 +195,42 @@ def test_a_lost_start_still_gives_a_span_of_the_right_length() -> None:
     first, third = spans
     assert ((third.end_time or 0) - (third.start_time or 0)) == 500_000_000
     assert first.end_time == third.start_time  # the lost end is bounded by the next start
+
+
+# -- retry-budget waits (docs/crash-loops.md, "Shared retry budgets") ---------------------------
+
+
+@VIRTUAL_RUNNERS
+def test_retry_budget_waits_are_counted_per_task_with_their_seconds(run_on: Any) -> None:
+    otel = Otel()
+    waits = budget_waits(run_on(lambda: budget_run(otel.sub)))
+    every = [w for ws in waits.values() for w in ws]
+    assert len(every) >= 2  # one token and one a second for three tasks failing together
+    assert "free" not in waits
+    for name, _, _ in BUDGET_TASKS:
+        count = len(waits.get(name, [])) or None
+        assert otel.value("taskvisor.retry_budget.waits", task=name) == count
+    [seconds] = otel.points("taskvisor.retry_budget.wait")
+    assert (seconds.count, seconds.sum) == (len(every), pytest.approx(sum(every)))
+    assert (seconds.min, seconds.max) == (min(every), max(every))
+    assert list(seconds.explicit_bounds)[:3] == [0.0, 0.01, 0.05]  # DELAY_BUCKETS
+    # Every BACKOFF_SCHEDULED is a backoff delay too, the budget's waits included.
+    [delays] = otel.points("taskvisor.backoff.delay")
+    assert delays.count == sum(n for _, n, _ in BUDGET_TASKS) + len(every)
+
+
+@VIRTUAL_RUNNERS
+def test_without_the_task_label_budget_waits_have_no_attributes(run_on: Any) -> None:
+    otel = Otel(task_label=False)
+    waits = budget_waits(run_on(lambda: budget_run(otel.sub)))
+    assert otel.value("taskvisor.retry_budget.waits") == sum(len(ws) for ws in waits.values())
+    assert otel.value("taskvisor.retry_budget.waits", task="b") is None
+
+
+@VIRTUAL_RUNNERS
+def test_a_run_without_budgets_records_no_budget_wait(run_on: Any) -> None:
+    otel = Otel()
+    assert budget_waits(run_on(lambda: budget_run(otel.sub, budget=False))) == {}
+    assert otel.value("taskvisor.task.restarts", task="c") == 3  # the run was recorded
+    assert otel.points("taskvisor.retry_budget.waits") == []
+    assert otel.points("taskvisor.retry_budget.wait") == []
