@@ -469,6 +469,53 @@ def test_a_snapshot_copies_the_supervisors_own_state() -> None:
     assert snap.escalation == d.state.escalation
     assert snap.shutdown is not None
     assert snap.shutdown == d.state.shutdown
+    assert d.state.clone().snapshot() == snap  # a clone keeps all of it, the escalation too
+
+
+def test_a_success_clears_the_last_failure() -> None:
+    d = Driver.make()
+    tid = d.add(TaskSpec.periodic(fn("p"), 5.0))
+    d.end(tid, EndKind.FAILED, "boom")
+    view = d.state.snapshot().task(tid)
+    assert view is not None and view.last_failure == "boom"
+    d.fire_next()
+    d.end(tid, EndKind.RETURNED)  # healthy again: no last failure to show (h.snapshot())
+    view = d.state.snapshot().task(tid)
+    assert view is not None
+    assert (view.phase, view.last_failure) == (Phase.BACKOFF, None)
+
+
+def test_a_config_built_from_checked_values_equals_the_validated_one() -> None:
+    # The runtime builds its core's config with ``checked`` (values it validated itself): the
+    # seed and the retry budgets must reach the core as they do through ``CoreConfig(...)``.
+    budgets = {"db": fsm.RetryBudget(2.0, 3), "api": fsm.RetryBudget(0.5, 1)}
+    subscribers = [SubscriberInfo("rec", 8)]
+    full = fsm.CoreConfig(
+        2.0,
+        force_wait=0.5,
+        max_concurrent=3,
+        subscribers=subscribers,
+        intensity=fsm.Intensity(2, 10.0),
+        retry_budgets=budgets,
+        seed=7,
+    )
+    quick = fsm.CoreConfig.checked(
+        grace_ns=s(2.0),
+        force_wait_ns=s(0.5),
+        max_concurrent=3,
+        subscribers=subscribers,
+        defaults=full.defaults,
+        controller=None,
+        intensity=fsm.Intensity(2, 10.0),
+        retry_budgets=budgets,
+        seed=7,
+    )
+    assert quick == full
+    assert (quick.seed, quick.retry_budgets, quick.capacities) == (
+        7,
+        (("api", budgets["api"]), ("db", budgets["db"])),
+        (8,),
+    )
 
 
 # -- snapshots keep the firing order of equal deadlines -------------------------------------------
