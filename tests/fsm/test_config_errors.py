@@ -135,6 +135,12 @@ CONFIG_ERRORS: list[tuple[str, Callable[[], object], str, str]] = [
         "expected ControllerConfig, got 'x'",
     ),
     (
+        "intensity of the wrong type",
+        lambda: fsm.CoreConfig(intensity=(3, 60.0)),  # type: ignore[arg-type]
+        "CoreConfig.intensity",
+        "expected an Intensity or None, got (3, 60.0)",
+    ),
+    (
         "seed of the wrong type",
         lambda: fsm.CoreConfig(seed="1"),  # type: ignore[arg-type]
         "CoreConfig.seed",

@@ -305,6 +305,9 @@ def test_the_watchdog_deadline_follows_the_latest_heartbeat() -> None:
     failed = [e for e in d.events_of(tid) if e.kind is EK.TASK_FAILED]
     assert failed[-1].reason == "watchdog: no heartbeat for 2s"
     assert d.state.tasks[tid].phase is Phase.BACKOFF  # retryable, like a timeout
+    view = d.state.snapshot().task(tid)
+    assert view is not None  # a plain failure now: nothing is cancelling or forcing it
+    assert (view.cause, view.forced) == (None, False)
 
 
 def test_a_stale_heartbeat_is_ignored_and_the_timeout_still_applies() -> None:

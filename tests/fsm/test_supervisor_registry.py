@@ -472,12 +472,22 @@ def test_a_snapshot_copies_the_supervisors_own_state() -> None:
     assert d.state.clone().snapshot() == snap  # a clone keeps all of it, the escalation too
 
 
+def test_a_snapshot_tells_the_next_deadline_as_the_state_does() -> None:
+    d = Driver.make()
+    assert d.state.snapshot().next_deadline() is None  # nothing is due: no tasks
+    tid = d.add(TaskSpec.restartable(fn("x"), backoff=BackoffPolicy.constant(2.0)))
+    assert d.state.snapshot().next_deadline() is None  # running, no timeout: nothing is due
+    d.end(tid, EndKind.FAILED, "boom")
+    assert d.state.snapshot().next_deadline() == fsm.next_deadline(d.state) == s(2.0)
+
+
 def test_a_success_clears_the_last_failure() -> None:
     d = Driver.make()
     tid = d.add(TaskSpec.periodic(fn("p"), 5.0))
     d.end(tid, EndKind.FAILED, "boom")
     view = d.state.snapshot().task(tid)
-    assert view is not None and view.last_failure == "boom"
+    assert view is not None
+    assert view.last_failure == "boom"
     d.fire_next()
     d.end(tid, EndKind.RETURNED)  # healthy again: no last failure to show (h.snapshot())
     view = d.state.snapshot().task(tid)

@@ -17,6 +17,7 @@ from taskvisor.fsm import (
     ShutdownDone,
     TaskId,
 )
+from taskvisor.fsm._table import CancelCause
 
 from .driver import Driver, fn, s
 
@@ -103,6 +104,9 @@ def test_a_removal_in_progress_is_not_cancelled_twice() -> None:
     d.advance(1.0)
     effects = d.shutdown()
     assert not any(isinstance(e, RequestCancel | ForceCancel) for e in effects)
+    view = d.state.snapshot().task(tid)
+    assert view is not None
+    assert view.cause is CancelCause.REMOVE
     assert d.advance(3.0) == [ForceCancel(tid, 1)]  # the removal's grace, not the shutdown's
     d.end(tid, EndKind.INTERRUPTED)
     # It was forced while shutting down, so it is reported stuck.
