@@ -429,6 +429,22 @@ def test_shutdown_rejects_every_queued_submission_and_starts_none() -> None:
     assert snapshot(c) == []
 
 
+def test_an_owner_whose_failure_shuts_the_supervisor_down_hands_its_slot_to_nobody() -> None:
+    # A critical owner ends FATAL: its slot is freed, but the shutdown that follows rejects the
+    # queue, so no queued submission starts only to be cancelled at once.
+    c = core()
+    owner = c.new_id()
+    c.feed(Submit(c.ticket(), owner, ControllerSpec(spec("w0", critical=True), QUEUE, "s")))
+    queued = [submit(c, f"w{i}")[0] for i in (1, 2)]
+    effects = finish(c, owner, EndKind.FATAL)
+    assert c.state.escalation is not None
+    assert started(effects) == []
+    for tid in queued:
+        assert_rejected(c, tid, RejectionKind.CONTROLLER_SHUTTING_DOWN)
+    assert snapshot(c) == []
+    c.verify()
+
+
 def test_submit_after_shutdown_is_rejected_controller_shutting_down() -> None:
     c = core()
     c.feed(Shutdown())
