@@ -249,6 +249,7 @@ def test_retry_on_decides_which_exceptions_retry(error: BaseException | None, fa
         assert d.outcome(tid).kind is OK.FATAL
         assert d.outcome(tid).reason == "not retried (ValueError is not in retry_on): it broke"
         assert d.kinds(tid)[-3:] == [EK.TASK_FAILED, EK.ACTOR_DEAD, EK.TASK_REMOVED]
+        assert d.outcome(tid).error is error  # the exception itself, for run()'s results
     else:
         assert d.state.tasks[tid].phase is Phase.BACKOFF
 
@@ -308,6 +309,20 @@ def test_the_watchdog_deadline_follows_the_latest_heartbeat() -> None:
     view = d.state.snapshot().task(tid)
     assert view is not None  # a plain failure now: nothing is cancelling or forcing it
     assert (view.cause, view.forced) == (None, False)
+
+
+@pytest.mark.parametrize("limit", ["timeout", "watchdog"])
+def test_an_attempt_ended_by_its_time_limit_keeps_its_error_in_the_final_outcome(
+    limit: str,
+) -> None:
+    d = driver()
+    tid = d.add(TaskSpec.once(fn("w"), **{limit: 1.0}))
+    d.fire_next()  # the limit, at 1 s: cancelled and forced
+    error = RuntimeError("raised while cancelled")
+    d.end(tid, EndKind.INTERRUPTED, "cancelled", error=error)
+    outcome = d.outcome(tid)
+    assert outcome.kind is OK.FAILED  # never restarted: the first failure ends it
+    assert outcome.error is error
 
 
 def test_a_stale_heartbeat_is_ignored_and_the_timeout_still_applies() -> None:

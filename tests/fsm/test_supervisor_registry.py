@@ -442,6 +442,34 @@ def test_a_snapshot_copies_what_each_task_has_done() -> None:
     assert view.decision == scheduled.decision
 
 
+def test_a_snapshot_copies_each_tasks_streak_window_stream_and_cancel_state() -> None:
+    d = Driver.make(streams=True)
+    spec = TaskSpec.restartable(
+        fn("a"),
+        backoff=BackoffPolicy(first=1.0, max=8.0, jitter=fsm.JitterPolicy.FULL),
+        intensity=fsm.Intensity(5, 60.0),
+        timeout=4.0,
+    )
+    tid = d.add(spec)
+    d.advance(0.5)
+    d.end(tid, EndKind.FAILED, "boom")
+    live, view = d.state.tasks[tid], d.state.snapshot().task(tid)
+    assert view is not None
+    assert view.streak == live.streak
+    assert view.streak.failures == 1
+    assert view.restarts == (s(0.5),)  # the restart entered the task's intensity window
+    assert live.stream is not None  # its own stream (seeded), advanced by the jitter's draw
+    assert view.stream == live.stream
+    d.fire_next()  # restarts; its 4 s timeout then fires: cancelled, forced
+    d.fire_next()
+    view = d.state.snapshot().task(tid)
+    assert view is not None
+    assert view.phase is Phase.STOPPING
+    assert view.cause is not None
+    assert view.cause is live.cause
+    assert view.forced is True
+
+
 def test_a_snapshot_copies_the_supervisors_own_state() -> None:
     config = fsm.CoreConfig(
         1.0,
