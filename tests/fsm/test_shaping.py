@@ -309,6 +309,9 @@ def test_the_first_attempt_waits_its_start_jitter_then_starts() -> None:
     ev = backoffs(d, tid)[0]
     assert (ev.delay, ev.backoff_source, ev.attempt) == (5.0, SRC.START, None)
     assert ev.decision == Decision(0, 10.0, J.FULL, SRC.START, 0.0, "start jitter")
+    view = d.state.snapshot().task(tid)
+    assert view is not None
+    assert view.decision == ev.decision  # why it waits, while it waits
     assert not d.starts(tid)
     d.fire_next()
     assert (d.now, [e.attempt for e in d.starts(tid)]) == (s(5.0), [1])

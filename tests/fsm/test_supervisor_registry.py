@@ -424,6 +424,7 @@ def test_a_snapshot_copies_what_each_task_has_done() -> None:
     assert view is not None  # waiting for a permit: it has done nothing yet
     assert (view.name, view.phase, view.attempt, view.started_at) == ("b", Phase.WAITING, 0, 0)
     assert (view.streak_start, view.last_beat, view.last_failure) == (0, 0, None)
+    assert (view.cause, view.forced, view.decision) == (None, False, None)
     d.advance(1.5)
     d.end(a, EndKind.FAILED, "boom")  # b takes the permit
     view = d.state.snapshot().task(a)
@@ -489,6 +490,10 @@ def test_a_snapshot_copies_the_supervisors_own_state() -> None:
     assert [(slot.name, slot.owner) for slot in snap.slots] == [("s", owner)]
     assert snap.restarts == (s(0.5),)
     assert snap.incarnations == (("a", 1), ("o", 1))
+    assert snap.names == (("a", a), ("o", owner))
+    assert snap.slot_of == ((owner, "s"),)
+    assert (snap.running, snap.accepted, snap.finished) == (1, 2, 0)  # a backs off, o runs
+    assert snap.bus == d.state.bus.snapshot()
     assert (snap.shutdown, snap.escalation) == (None, None)
     d.fire_next()  # a restarts at 1.5 s
     d.end(a, EndKind.FAILED, "boom")  # a second restart would exceed it: escalation
@@ -507,6 +512,7 @@ def test_a_snapshot_tells_the_next_deadline_as_the_state_does() -> None:
     assert d.state.snapshot().next_deadline() is None  # running, no timeout: nothing is due
     d.end(tid, EndKind.FAILED, "boom")
     assert d.state.snapshot().next_deadline() == fsm.next_deadline(d.state) == s(2.0)
+    assert d.state.snapshot().ties == ()  # one deadline: no order among equals to keep
 
 
 def test_a_success_clears_the_last_failure() -> None:
