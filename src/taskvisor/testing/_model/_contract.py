@@ -189,6 +189,7 @@ class ContractModel:
         self.bus.check(s, after)
         registry.check_ended(s)
         self.slots.check_superseded(s)
+        self.slots.check_no_admission_while_escalating(s)
         registry.check_remove_requested(s)
         restarts.check_end(s, after)
         restarts.check_backoffs(s, after)

@@ -192,6 +192,15 @@ class SlotModel:
 
     # -- after the step ----------------------------------------------------------------------
 
+    def check_no_admission_while_escalating(self, s: StepRecord) -> None:
+        """I6: a step that shuts the supervisor down admits nobody from a queue.
+
+        The shutdown rejects queued work ``CONTROLLER_SHUTTING_DOWN`` (docs/spec/api.md
+        section 6); admitting the next submission first would start it only to cancel it.
+        """
+        if s.escalated is not None and s.admitting:
+            fail("I6", f"queued {sorted(s.admitting)} admitted as the supervisor shut down")
+
     def check_superseded(self, s: StepRecord) -> None:
         if s.expect_superseded is not None:
             fail("I6", f"REPLACE did not supersede the queue head {s.expect_superseded!r}")
