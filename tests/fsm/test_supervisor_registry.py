@@ -502,7 +502,6 @@ def test_a_snapshot_copies_the_supervisors_own_state() -> None:
     assert snap.escalation == d.state.escalation
     assert snap.shutdown is not None
     assert snap.shutdown == d.state.shutdown
-    assert d.state.clone().snapshot() == snap  # a clone keeps all of it, the escalation too
 
 
 def test_a_snapshot_tells_the_next_deadline_as_the_state_does() -> None:
@@ -513,6 +512,16 @@ def test_a_snapshot_tells_the_next_deadline_as_the_state_does() -> None:
     d.end(tid, EndKind.FAILED, "boom")
     assert d.state.snapshot().next_deadline() == fsm.next_deadline(d.state) == s(2.0)
     assert d.state.snapshot().ties == ()  # one deadline: no order among equals to keep
+
+
+def test_a_clone_of_an_escalated_state_keeps_the_escalation() -> None:
+    d = Driver(fsm.CoreConfig(1.0, subscribers=[SubscriberInfo("rec")]))
+    tid = d.add(TaskSpec.once(fn("db"), critical=True))
+    d.end(tid, EndKind.FATAL, "gone")  # a critical task's failure: the supervisor shuts down
+    assert d.state.escalation is not None
+    twin = d.state.clone()
+    assert twin.escalation == d.state.escalation
+    assert twin.snapshot() == d.state.snapshot()
 
 
 def test_a_success_clears_the_last_failure() -> None:
