@@ -27,6 +27,7 @@ from taskvisor.fsm import (
     SubscriberPanicked,
     TaskId,
 )
+from taskvisor.fsm._table import CancelCause
 
 from .driver import TIMER_SLACK, Driver, fn, s
 
@@ -466,8 +467,8 @@ def test_a_snapshot_copies_each_tasks_streak_window_stream_and_cancel_state() ->
     view = d.state.snapshot().task(tid)
     assert view is not None
     assert view.phase is Phase.STOPPING
-    assert view.cause is not None
     assert view.cause is live.cause
+    assert view.cause is CancelCause.TIMEOUT
     assert view.forced is True
 
 

@@ -106,7 +106,7 @@ def test_a_removal_in_progress_is_not_cancelled_twice() -> None:
     assert not any(isinstance(e, RequestCancel | ForceCancel) for e in effects)
     view = d.state.snapshot().task(tid)
     assert view is not None
-    assert view.cause is CancelCause.REMOVE
+    assert view.cause is CancelCause.REMOVE  # still why it stops: the removal, not the shutdown
     assert d.advance(3.0) == [ForceCancel(tid, 1)]  # the removal's grace, not the shutdown's
     d.end(tid, EndKind.INTERRUPTED)
     # It was forced while shutting down, so it is reported stuck.
