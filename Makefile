@@ -51,7 +51,8 @@ proof: $(STAMP)
 	HYPOTHESIS_PROFILE=proof $(PY) -m pytest -q -p no:cacheprovider -m "slow or not slow" tests/stateful tests/simulation
 	$(PY) tools/model_check.py proof --jobs 2
 
-# Mutation testing of the core (docs/mutation.md): ~30 min on 2 cores, not part of make test.
+# Mutation testing of the core (docs/mutation.md): about 75 min on 2 cores (_supervisor alone
+# 45 min), not part of make test.
 mutation: $(STAMP)
 	$(PY) -m pip install --quiet 'mutmut>=3.8'
 	$(PY) tools/mutation.py $(MUTATION_ARGS)
