@@ -62,6 +62,18 @@ def s(seconds: float) -> int:
     return round(seconds * NS_PER_S)
 
 
+class Fixed:
+    """A random source that always draws ``u`` (and counts its draws)."""
+
+    def __init__(self, u: float) -> None:
+        self.u = u
+        self.draws = 0
+
+    def random(self) -> float:
+        self.draws += 1
+        return self.u
+
+
 def check_timer_heap(state: SupervisorState) -> None:
     """Stale timer entries stay bounded (rule 7): the heap is compacted past 2n + slack."""
     assert len(state.timers) <= 2 * len(state.tasks) + TIMER_SLACK, len(state.timers)

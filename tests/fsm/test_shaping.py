@@ -37,24 +37,12 @@ from taskvisor.fsm import (
 from taskvisor.fsm._backoff import scale
 from taskvisor.fsm._streams import next_uniform, stream_seed
 
-from .driver import Driver, fn, s
+from .driver import Driver, Fixed, fn, s
 
 EK = EventKind
 J = tv.JitterPolicy
 SRC = BackoffSource
 ONE = tv.BackoffPolicy.constant(1.0)
-
-
-class Fixed:
-    """A random source that always draws ``u`` (and counts its draws)."""
-
-    def __init__(self, u: float) -> None:
-        self.u = u
-        self.draws = 0
-
-    def random(self) -> float:
-        self.draws += 1
-        return self.u
 
 
 def backoffs(d: Driver, tid: TaskId) -> list[Event]:

@@ -11,7 +11,7 @@ import taskvisor as tv
 from taskvisor import fsm
 from taskvisor.fsm import AddTasks, CoreConfig, Effect, Input, SupervisorState, TaskId, TaskSpec
 
-from .driver import fn, s
+from .driver import Fixed, fn, s
 
 
 def _add(name: str, **options: object) -> AddTasks:
@@ -38,21 +38,9 @@ def test_time_never_goes_backwards_and_every_feed_counts_a_step() -> None:
     assert (core.now, core.steps) == (s(3), 2)
 
 
-class _Draws:
-    """A random source that always draws ``u`` and counts its draws."""
-
-    def __init__(self, u: float) -> None:
-        self.u = u
-        self.draws = 0
-
-    def random(self) -> float:
-        self.draws += 1
-        return self.u
-
-
 @pytest.mark.parametrize("checked", [False, True])
 def test_jitter_is_drawn_from_the_steppers_random_source(checked: bool) -> None:
-    rng = _Draws(0.5)
+    rng = Fixed(0.5)
     checker = fsm.InvariantChecker() if checked else None
     core = fsm.Stepper(CoreConfig(), rng, checker=checker)
     assert core.rng is rng
